@@ -1,0 +1,9 @@
+//! oss-append: stream data into Alibaba Cloud OSS appendable objects.
+//!
+//! The crate is a blocking Rust core with a C ABI on top. Data flows one way:
+//! C caller -> `ffi` -> `append` handle -> request building -> [`signer`] -> transport -> OSS.
+//! The pieces here are the ones every layer shares: the CRC-64 OSS reports for whole
+//! objects ([`crc64`]) and the two request signature versions ([`signer`]).
+
+pub mod crc64;
+pub mod signer;

@@ -1,0 +1,344 @@
+//! Signature V4: `OSS4-HMAC-SHA256`, the default of the current official SDKs.
+
+use super::Request;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+pub const ALGORITHM: &str = "OSS4-HMAC-SHA256";
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+/// Where a signature is valid: `<yyyymmdd>/<region>/<product>/aliyun_v4_request`.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// `yyyymmdd`, the day of the request's `x-oss-date`.
+    pub date: &'a str,
+    pub region: &'a str,
+    /// `oss` for OSS; other products (such as `oss-cloudbox`) sign the same way.
+    pub product: &'a str,
+}
+
+impl std::fmt::Display for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/aliyun_v4_request",
+            self.date, self.region, self.product
+        )
+    }
+}
+
+/// Percent-encodes every byte outside `A-Za-z0-9-._~` (and `/` when `keep_slash`) as `%XX`.
+pub fn uri_encode(input: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(input.len() + 8);
+    for &b in input.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b'/' if keep_slash => out.push('/'),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
+        }
+    }
+    out
+}
+
+/// Lowercased, sorted, de-duplicated additional header names that the request carries.
+/// Headers that are always signed (`x-oss-*`, `content-type`, `content-md5`) are dropped.
+pub fn additional_headers(req: &Request, names: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = names
+        .iter()
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !is_default_signed(n) && req.header(n).is_some())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn is_default_signed(lower_name: &str) -> bool {
+    lower_name.starts_with("x-oss-") || lower_name == "content-type" || lower_name == "content-md5"
+}
+
+/// The canonical request; `additional` as returned by [`additional_headers`].
+pub fn canonical_request(req: &Request, additional: &[String]) -> String {
+    let mut out = String::with_capacity(512);
+    out.push_str(req.method);
+    out.push('\n');
+
+    out.push('/');
+    if let Some(bucket) = req.bucket {
+        out.push_str(bucket);
+        out.push('/');
+        out.push_str(&uri_encode(req.key.unwrap_or(""), true));
+    }
+    out.push('\n');
+
+    let mut query: Vec<(String, Option<String>)> = req
+        .query
+        .iter()
+        .map(|(n, v)| (uri_encode(n, false), v.map(|v| uri_encode(v, false))))
+        .collect();
+    query.sort();
+    for (i, (name, value)) in query.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(name);
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            out.push('=');
+            out.push_str(value);
+        }
+    }
+    out.push('\n');
+
+    for (name, value) in req
+        .canonical_headers(|n| is_default_signed(n) || additional.iter().any(|a| a == n))
+    {
+        out.push_str(&name);
+        out.push(':');
+        out.push_str(value);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&additional.join(";"));
+    out.push('\n');
+    out.push_str(
+        req.header("x-oss-content-sha256")
+            .unwrap_or(UNSIGNED_PAYLOAD),
+    );
+    out
+}
+
+/// `OSS4-HMAC-SHA256\n<datetime>\n<scope>\nhex(SHA256(canonical_request))`.
+pub fn string_to_sign(datetime: &str, scope: &Scope, canonical_request: &str) -> String {
+    format!(
+        "{ALGORITHM}\n{datetime}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical_request.as_bytes()))
+    )
+}
+
+/// hex(HMAC-SHA256(signing key, string_to_sign)), the key derived from the secret and scope.
+pub fn signature(secret: &[u8], scope: &Scope, string_to_sign: &str) -> String {
+    let mut key = b"aliyun_v4".to_vec();
+    key.extend_from_slice(secret);
+    let mut derived = hmac256(&key, scope.date.as_bytes());
+    for part in [scope.region, scope.product, "aliyun_v4_request"] {
+        derived = hmac256(&derived, part.as_bytes());
+    }
+    hex(&hmac256(&derived, string_to_sign.as_bytes()))
+}
+
+fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mac: Hmac<Sha256> = super::hmac(key, data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The `Authorization` header value. `req` must already carry `x-oss-date` (equal to
+/// `datetime`), `x-oss-content-sha256` and, with STS, `x-oss-security-token`.
+pub fn authorization(
+    access_key_id: &str,
+    secret: &[u8],
+    req: &Request,
+    datetime: &str,
+    scope: &Scope,
+    additional_header_names: &[&str],
+) -> String {
+    let additional = additional_headers(req, additional_header_names);
+    let canonical = canonical_request(req, &additional);
+    let signature = signature(secret, scope, &string_to_sign(datetime, scope, &canonical));
+    let mut out = format!("{ALGORITHM} Credential={access_key_id}/{scope}");
+    if !additional.is_empty() {
+        out.push_str(",AdditionalHeaders=");
+        out.push_str(&additional.join(";"));
+    }
+    out.push_str(",Signature=");
+    out.push_str(&signature);
+    out
+}
+
+/// `yyyymmddTHHMMSSZ` for seconds since the Unix epoch.
+pub fn format_datetime(unix_seconds: u64) -> String {
+    let days = unix_seconds / 86_400;
+    let secs = unix_seconds % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Seconds since the Unix epoch of a `yyyymmddTHHMMSSZ` time.
+pub fn parse_datetime(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u64> {
+        let s = text.get(range)?;
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let days = days_from_civil(y as i64, m as i64, d as i64);
+    u64::try_from(days).ok().map(|days| days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+// Howard Hinnant's proleptic Gregorian calendar algorithms.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUERY: &[(&str, Option<&str>)] = &[
+        ("param1", Some("value1")),
+        ("+param1", Some("value3")),
+        ("|param1", Some("value4")),
+        ("+param2", None),
+        ("|param2", None),
+        ("param2", None),
+    ];
+
+    /// Signs the vector request at `unix` time; returns (canonical request, authorization).
+    fn sign_vector(
+        unix: u64,
+        token: Option<&str>,
+        region: &str,
+        product: &str,
+        additional: &[&str],
+    ) -> (String, String) {
+        let datetime = format_datetime(unix);
+        let mut headers = vec![
+            ("x-oss-head1", "value"),
+            ("abc", "value"),
+            ("ZAbc", "value"),
+            ("XYZ", "value"),
+            ("content-type", "text/plain"),
+            ("x-oss-content-sha256", UNSIGNED_PAYLOAD),
+            ("x-oss-date", datetime.as_str()),
+        ];
+        if let Some(token) = token {
+            headers.push(("x-oss-security-token", token));
+        }
+        let req = Request {
+            method: "PUT",
+            bucket: Some("bucket"),
+            key: Some("1234+-/123/1.txt"),
+            query: QUERY,
+            headers: &headers,
+        };
+        let scope = Scope {
+            date: &datetime[..8],
+            region,
+            product,
+        };
+        let canonical = canonical_request(&req, &additional_headers(&req, additional));
+        let auth = authorization("ak", b"sk", &req, &datetime, &scope, additional);
+        (canonical, auth)
+    }
+
+    fn signature_of(auth: &str) -> &str {
+        auth.rsplit_once("Signature=").unwrap().1
+    }
+
+    #[test]
+    fn v4_1_canonical_request_and_signature() {
+        let (canonical, auth) = sign_vector(1702743657, None, "cn-hangzhou", "oss", &[]);
+        assert_eq!(
+            canonical,
+            "PUT\n/bucket/1234%2B-/123/1.txt\n\
+             %2Bparam1=value3&%2Bparam2&%7Cparam1=value4&%7Cparam2&param1=value1&param2\n\
+             content-type:text/plain\nx-oss-content-sha256:UNSIGNED-PAYLOAD\n\
+             x-oss-date:20231216T162057Z\nx-oss-head1:value\n\n\nUNSIGNED-PAYLOAD"
+        );
+        assert_eq!(
+            auth,
+            "OSS4-HMAC-SHA256 Credential=ak/20231216/cn-hangzhou/oss/aliyun_v4_request,\
+             Signature=e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe"
+        );
+    }
+
+    #[test]
+    fn v4_2_security_token_is_signed() {
+        let (_, auth) = sign_vector(1702784856, Some("token"), "cn-hangzhou", "oss", &[]);
+        assert_eq!(
+            signature_of(&auth),
+            "b94a3f999cf85bcdc00d332fbd3734ba03e48382c36fa4d5af5df817395bd9ea"
+        );
+    }
+
+    #[test]
+    fn v4_3_additional_headers_are_lowercased_and_sorted() {
+        let (_, auth) = sign_vector(1702747512, None, "cn-hangzhou", "oss", &["ZAbc", "abc"]);
+        assert!(auth.contains(",AdditionalHeaders=abc;zabc,"), "{auth}");
+        assert_eq!(
+            signature_of(&auth),
+            "4a4183c187c07c8947db7620deb0a6b38d9fbdd34187b6dbaccb316fa251212f"
+        );
+    }
+
+    #[test]
+    fn v4_4_other_region_and_product() {
+        let (_, auth) = sign_vector(1702743657, None, "cb-123", "oss-cloudbox", &[]);
+        assert_eq!(
+            signature_of(&auth),
+            "94ce1f12c17d148ea681030275a94449d3357f5b5b21133996eec80af3e08a43"
+        );
+    }
+
+    #[test]
+    fn datetime_round_trips_and_rejects_garbage() {
+        assert_eq!(format_datetime(1702743657), "20231216T162057Z");
+        assert_eq!(format_datetime(951782400), "20000229T000000Z");
+        for t in [0, 951782400, 1702743657, 4102444800] {
+            assert_eq!(parse_datetime(&format_datetime(t)), Some(t));
+        }
+        for bad in ["", "20231216 162057Z", "2023121xT162057Z", "20231316T162057Z", "+0231216T162057Z"] {
+            assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn uri_encode_keeps_unreserved_and_optionally_slash() {
+        assert_eq!(uri_encode("a b+c/~d%é", true), "a%20b%2Bc/~d%25%C3%A9");
+        assert_eq!(uri_encode("a/b", false), "a%2Fb");
+    }
+}
