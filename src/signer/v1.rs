@@ -56,7 +56,8 @@ pub fn string_to_sign(req: &Request) -> String {
     for (i, (name, value)) in subresources.into_iter().enumerate() {
         out.push(if i == 0 { '?' } else { '&' });
         out.push_str(name);
-        if let Some(value) = value {
+        // An empty value is signed as a bare name (`append=` is `append`), as OSS does.
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
             out.push('=');
             out.push_str(value);
         }
@@ -171,5 +172,8 @@ mod tests {
             headers: &headers,
         };
         assert!(string_to_sign(&req).ends_with("\n/b/dir/k?append&position=42"));
+        let empty = [("append", Some("")), ("position", Some("0"))];
+        let req = Request { query: &empty, ..req };
+        assert!(string_to_sign(&req).ends_with("\n/b/dir/k?append&position=0"));
     }
 }

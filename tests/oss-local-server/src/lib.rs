@@ -1,1 +1,260 @@
-//! placeholder
+//! A local Alibaba Cloud OSS server for the tests, demo and benchmarks of oss-append.
+//!
+//! It verifies V1 and V4 signatures, enforces append semantics, keeps each object's CRC-64
+//! incrementally and answers with OSS's error documents; the official Python SDKs referee its
+//! fidelity (`tests/interop`). Use it as a binary (`oss-local-server --help`) or from Rust:
+//!
+//! ```no_run
+//! let server = oss_local_server::Server::start(
+//!     oss_local_server::Config::new("id", "secret").bucket("bucket"),
+//! ).unwrap();
+//! println!("{}", server.url()); // http://127.0.0.1:PORT
+//! server.stop();
+//! ```
+
+mod auth;
+mod error;
+pub mod faults;
+mod handler;
+mod http;
+mod store;
+
+pub use faults::{Action, Fault, Op};
+
+use handler::{Outcome, Shared};
+use http::{Conn, HeadError, Stream};
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 5 << 30;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    /// When set, every request must carry this `x-oss-security-token` (an STS identity).
+    pub security_token: Option<String>,
+    pub region: String,
+    pub buckets: Vec<String>,
+    /// Keep objects in files under this directory instead of memory.
+    pub data_dir: Option<PathBuf>,
+    pub max_object_size: u64,
+    /// Keep only each object's length and CRC.
+    pub discard: bool,
+    /// PEM certificate chain and private key: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub enable_faults: bool,
+}
+
+impl Config {
+    /// 127.0.0.1 on a free port, region cn-hangzhou, memory storage, no buckets yet.
+    pub fn new(access_key_id: &str, access_key_secret: &str) -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            access_key_id: access_key_id.into(),
+            access_key_secret: access_key_secret.into(),
+            security_token: None,
+            region: "cn-hangzhou".into(),
+            buckets: Vec::new(),
+            data_dir: None,
+            max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            discard: false,
+            tls: None,
+            enable_faults: false,
+        }
+    }
+
+    pub fn bucket(mut self, name: &str) -> Self {
+        self.buckets.push(name.into());
+        self
+    }
+
+    pub fn faults(mut self) -> Self {
+        self.enable_faults = true;
+        self
+    }
+}
+
+type Connections = Arc<Mutex<HashMap<u64, TcpStream>>>;
+
+/// A running server; stopped by [`Server::stop`] or on drop.
+pub struct Server {
+    addr: SocketAddr,
+    scheme: &'static str,
+    shared: Arc<Shared>,
+    stopping: Arc<AtomicBool>,
+    connections: Connections,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(config: Config) -> io::Result<Server> {
+        let mode = match (&config.data_dir, config.discard) {
+            (_, true) => store::Mode::Discard,
+            (Some(dir), false) => store::Mode::Dir(dir.clone()),
+            (None, false) => store::Mode::Memory,
+        };
+        let store = store::Store::open(mode, config.max_object_size)?;
+        for bucket in &config.buckets {
+            store.create_bucket(bucket)?;
+        }
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(tls_config(cert, key)?),
+            None => None,
+        };
+        let creds = auth::Credentials {
+            access_key_id: config.access_key_id,
+            access_key_secret: config.access_key_secret,
+            security_token: config.security_token,
+            region: config.region,
+        };
+        let shared = Arc::new(Shared::new(creds, store, config.enable_faults));
+        let listener = TcpListener::bind(config.listen)?;
+        let addr = listener.local_addr()?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let connections = Connections::default();
+        let acceptor = {
+            let (shared, stopping, connections) =
+                (shared.clone(), stopping.clone(), connections.clone());
+            std::thread::Builder::new()
+                .name("oss-accept".into())
+                .spawn(move || accept(listener, shared, tls, stopping, connections))?
+        };
+        Ok(Server {
+            addr,
+            scheme: if config.tls.is_some() { "https" } else { "http" },
+            shared,
+            stopping,
+            connections,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (https with TLS).
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Scripts a fault (the server must have been started with faults enabled).
+    pub fn add_fault(&self, fault: Fault) {
+        if let Some(faults) = &self.shared.faults {
+            faults.add(fault);
+        }
+    }
+
+    /// Requests still to be faulted by the scripted rules.
+    pub fn pending_faults(&self) -> u64 {
+        self.shared.faults.as_ref().map_or(0, |f| f.pending())
+    }
+
+    /// Runs the server's clock `seconds` ahead of the machine's (negative: behind).
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.shared.clock_offset.store(seconds, Ordering::Relaxed);
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wake the blocking accept; it sees the flag and returns.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        for (_, stream) in self.connections.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> io::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| invalid(&format!("{}: {e}", cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid(&format!("{}: {e}", key.display())))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid(&e))?;
+    Ok(Arc::new(config))
+}
+
+fn accept(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stopping: Arc<AtomicBool>,
+    connections: Connections,
+) {
+    let ids = AtomicU64::new(0);
+    for stream in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(tcp) = stream else { continue };
+        let _ = tcp.set_nodelay(true);
+        let (Ok(control), Ok(registered)) = (tcp.try_clone(), tcp.try_clone()) else {
+            continue;
+        };
+        let id = ids.fetch_add(1, Ordering::Relaxed);
+        connections.lock().unwrap_or_else(|e| e.into_inner()).insert(id, registered);
+        let stream: Box<dyn Stream> = match &tls {
+            Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                Ok(session) => Box::new(rustls::StreamOwned::new(session, tcp)),
+                Err(_) => continue,
+            },
+            None => Box::new(tcp),
+        };
+        let (shared, connections) = (shared.clone(), connections.clone());
+        let spawned = std::thread::Builder::new()
+            .name("oss-conn".into())
+            .spawn(move || {
+                serve(&shared, Conn::new(stream, control));
+                connections.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            });
+        drop(spawned);
+    }
+}
+
+fn serve(shared: &Shared, mut conn: Conn) {
+    loop {
+        let head = match conn.read_head() {
+            Ok(head) => head,
+            Err(HeadError::Closed | HeadError::Broken) => return,
+            Err(HeadError::Malformed(message)) => {
+                let mut response = http::Response::new(400);
+                response.body = message.into_bytes();
+                let _ = conn.send(&response, false, true);
+                return;
+            }
+        };
+        match handler::handle(shared, &mut conn, &head) {
+            Outcome::KeepAlive => {}
+            Outcome::Close => return,
+            Outcome::Reset => return conn.reset(),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Scripted faults, only with `--enable-faults`. A rule matches the next `count` requests of
+//! an operation (and optionally one key) and makes each of them fail in one way.
+//!
+//! Over HTTP, on the server's own port (no signature; `-` can never start a bucket name):
+//! - `POST /-/faults?action=A[&op=O][&key=K][&count=N][&delay_ms=T][&status=S]`
+//! - `GET /-/faults`: `pending N`, the requests still to be faulted
+//! - `DELETE /-/faults`: drop every rule
+//! - `PUT /-/clock?offset_seconds=S`: the server's clock runs S seconds ahead (or behind),
+//!   both for signature time checks and for the `Date` it sends (a client's clock skew)
+//!
+//! Actions: `reset-before-body`, `reset-after-apply` (the ambiguous case: stored, but the
+//! client sees a lost connection), `error` (with `status` 500 or 503), `delay-before-apply`,
+//! `delay-after-apply`, `corrupt` (the first stored byte is flipped, so the server's CRC
+//! differs from the client's). Ops: `append`, `put`, `get`, `head`, `delete`, `any`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Append,
+    Put,
+    Get,
+    Head,
+    Delete,
+    /// Bucket operations and anything else.
+    Other,
+}
+
+impl Op {
+    fn parse(name: &str) -> Option<Option<Op>> {
+        Some(Some(match name {
+            "append" => Op::Append,
+            "put" => Op::Put,
+            "get" => Op::Get,
+            "head" => Op::Head,
+            "delete" => Op::Delete,
+            "any" => return Some(None),
+            _ => return None,
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ResetBeforeBody,
+    ResetAfterApply,
+    /// 500 InternalError or 503 ServiceUnavailable, nothing applied.
+    Error(u16),
+    DelayBeforeApply(Duration),
+    DelayAfterApply(Duration),
+    Corrupt,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub action: Action,
+    /// `None`: any operation.
+    pub op: Option<Op>,
+    /// `None`: any key.
+    pub key: Option<String>,
+    pub count: u32,
+}
+
+impl Fault {
+    pub fn new(action: Action, op: Op) -> Self {
+        Fault {
+            action,
+            op: Some(op),
+            key: None,
+            count: 1,
+        }
+    }
+
+    pub fn key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_string());
+        self
+    }
+
+    pub fn count(mut self, count: u32) -> Self {
+        self.count = count;
+        self
+    }
+
+    /// From the decoded query of a `POST /-/faults`.
+    pub fn from_query(query: &[(String, Option<String>)]) -> Result<Fault, String> {
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| v.as_deref())
+        };
+        let number = |name: &str, default: u64| -> Result<u64, String> {
+            get(name).map_or(Ok(default), |v| {
+                v.parse().map_err(|_| format!("{name} must be a whole number, not {v:?}"))
+            })
+        };
+        let delay = Duration::from_millis(number("delay_ms", 0)?);
+        let action = match get("action").ok_or("action is required")? {
+            "reset-before-body" => Action::ResetBeforeBody,
+            "reset-after-apply" => Action::ResetAfterApply,
+            "error" => match number("status", 500)? {
+                s @ (500 | 503) => Action::Error(s as u16),
+                s => return Err(format!("status must be 500 or 503, not {s}")),
+            },
+            "delay-before-apply" => Action::DelayBeforeApply(delay),
+            "delay-after-apply" => Action::DelayAfterApply(delay),
+            "corrupt" => Action::Corrupt,
+            other => return Err(format!("unknown action {other:?}")),
+        };
+        let op = match get("op") {
+            None => None,
+            Some(name) => Op::parse(name).ok_or_else(|| format!("unknown op {name:?}"))?,
+        };
+        let count = u32::try_from(number("count", 1)?).map_err(|_| "count is too large")?;
+        Ok(Fault {
+            action,
+            op,
+            key: get("key").map(str::to_string),
+            count,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct Faults {
+    rules: Mutex<Vec<Fault>>,
+}
+
+impl Faults {
+    pub fn add(&self, fault: Fault) {
+        if fault.count > 0 {
+            self.lock().push(fault);
+        }
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    pub fn pending(&self) -> u64 {
+        self.lock().iter().map(|f| u64::from(f.count)).sum()
+    }
+
+    /// The action for this request, if a rule matches it; uses up one of the rule's count.
+    pub fn take(&self, op: Op, key: Option<&str>) -> Option<Action> {
+        let mut rules = self.lock();
+        let index = rules.iter().position(|f| {
+            f.op.is_none_or(|o| o == op) && f.key.as_deref().is_none_or(|k| Some(k) == key)
+        })?;
+        let action = rules[index].action;
+        rules[index].count -= 1;
+        if rules[index].count == 0 {
+            rules.remove(index);
+        }
+        Some(action)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
+        self.rules.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

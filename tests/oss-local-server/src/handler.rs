@@ -1,0 +1,702 @@
+//! One request: route, authenticate, apply faults, run the operation, answer.
+
+use crate::auth::{self, Credentials};
+use crate::error::{xml_escape, OssError};
+use crate::faults::{Action, Fault, Faults, Op};
+use crate::http::{Conn, Head, Response};
+use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store};
+use base64::Engine;
+use md5::{Digest, Md5};
+use oss_append::crc64::Crc64;
+use oss_append::signer;
+use std::io::Read;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub struct Shared {
+    pub creds: Credentials,
+    pub store: Store,
+    /// `None` unless the server was started with faults enabled.
+    pub faults: Option<Faults>,
+    /// Seconds the server's clock is ahead of the machine's.
+    pub clock_offset: AtomicI64,
+    requests: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(creds: Credentials, store: Store, faults: bool) -> Self {
+        Shared {
+            creds,
+            store,
+            faults: faults.then(Faults::default),
+            clock_offset: AtomicI64::new(0),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    pub fn now(&self) -> SystemTime {
+        let offset = self.clock_offset.load(Ordering::Relaxed);
+        let magnitude = Duration::from_secs(offset.unsigned_abs());
+        if offset >= 0 {
+            SystemTime::now() + magnitude
+        } else {
+            SystemTime::now() - magnitude
+        }
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        format!("{:08X}{:08X}{:08X}", secs as u32, std::process::id(), n as u32)
+    }
+}
+
+/// What the connection does after a request.
+pub enum Outcome {
+    KeepAlive,
+    Close,
+    Reset,
+}
+
+enum Reply {
+    Respond(Response),
+    Reset,
+    /// The body could not be read: the client is gone or broke the framing.
+    Drop,
+}
+
+/// The request in flight, and how much of its body has been taken from the connection.
+struct Exchange<'a> {
+    shared: &'a Shared,
+    conn: &'a mut Conn,
+    head: &'a Head,
+    request_id: String,
+    body_len: u64,
+    body_taken: bool,
+    continue_sent: bool,
+}
+
+pub fn handle(shared: &Shared, conn: &mut Conn, head: &Head) -> Outcome {
+    let request_id = shared.request_id();
+    let is_head = head.method == "HEAD";
+    let host = head.header("host").unwrap_or("").to_string();
+    let mut ex = Exchange {
+        shared,
+        conn,
+        head,
+        request_id,
+        body_len: 0,
+        body_taken: false,
+        continue_sent: false,
+    };
+    let mut host_id = host.clone();
+    let reply = match parse(&ex, &host) {
+        Err(e) => Err(e),
+        Ok(parsed) => {
+            ex.body_len = parsed.body_len;
+            if let Some(bucket) = &parsed.bucket {
+                if !host.starts_with(&format!("{bucket}.")) {
+                    host_id = format!("{bucket}.{host}");
+                }
+            }
+            dispatch(&mut ex, &parsed)
+        }
+    };
+    let response = match reply {
+        Ok(Reply::Respond(r)) => r,
+        Ok(Reply::Reset) => return Outcome::Reset,
+        Ok(Reply::Drop) => return Outcome::Close,
+        Err(e) => e.into_response(&ex.request_id, &host_id, is_head),
+    };
+    // An unread body must leave the connection before the next request can be read. A client
+    // still waiting for `100 Continue` will not send it: answer and close instead.
+    let mut close = head.close;
+    if !ex.body_taken && ex.body_len > 0 {
+        let waiting = is_expect_continue(head) && !ex.continue_sent;
+        if waiting || ex.conn.body(ex.body_len).drain().is_err() {
+            close = true;
+        }
+    }
+    let mut response = response;
+    response.header("Server", "AliyunOSS");
+    response.header("Date", httpdate::fmt_http_date(shared.now()));
+    response.header("x-oss-request-id", ex.request_id.clone());
+    match ex.conn.send(&response, is_head, close) {
+        Ok(()) if !close => Outcome::KeepAlive,
+        _ => Outcome::Close,
+    }
+}
+
+fn is_expect_continue(head: &Head) -> bool {
+    head.header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+}
+
+struct Parsed {
+    path: String,
+    bucket: Option<String>,
+    key: Option<String>,
+    query: Vec<(String, Option<String>)>,
+    body_len: u64,
+    content_length: Option<u64>,
+}
+
+impl Parsed {
+    fn has(&self, name: &str) -> bool {
+        self.query.iter().any(|(n, _)| n == name)
+    }
+
+    fn value(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+}
+
+fn parse(ex: &Exchange, host: &str) -> Result<Parsed, OssError> {
+    let (raw_path, raw_query) = ex
+        .head
+        .target
+        .split_once('?')
+        .unwrap_or((&ex.head.target, ""));
+    let bad_uri = || OssError::invalid_argument("0002-00000001", "The request URI is not valid UTF-8 after decoding.");
+    let path = percent_decode(raw_path).ok_or_else(bad_uri)?;
+    let mut query = Vec::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (pair, None),
+        };
+        let value = match value {
+            Some(v) => Some(percent_decode(v).ok_or_else(bad_uri)?),
+            None => None,
+        };
+        query.push((percent_decode(name).ok_or_else(bad_uri)?, value));
+    }
+    let content_length = match ex.head.header("content-length") {
+        None => None,
+        Some(v) => Some(v.parse::<u64>().map_err(|_| {
+            OssError::invalid_argument("0002-00000002", format!("Content-Length is not a number: {v}"))
+        })?),
+    };
+    if ex.head.header("transfer-encoding").is_some() {
+        // OSS append needs a length up front; a chunked body is answered and the connection closed.
+        return Err(missing_content_length());
+    }
+    let (bucket, key) = route(host, &path);
+    Ok(Parsed {
+        path,
+        bucket,
+        key,
+        query,
+        body_len: content_length.unwrap_or(0),
+        content_length,
+    })
+}
+
+fn missing_content_length() -> OssError {
+    OssError::new(
+        411,
+        "MissingContentLength",
+        "0016-00000201",
+        "You must provide the Content-Length HTTP header.",
+    )
+}
+
+/// Bucket and key from the Host (virtual-hosted style, `<bucket>.<endpoint>`) or the path.
+/// An IP, `localhost`, a single label or an `oss-*` service endpoint means path style.
+fn route(host: &str, path: &str) -> (Option<String>, Option<String>) {
+    let name = if host.starts_with('[') {
+        host.split(']').next().unwrap_or(host)
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    let virtual_bucket = match name.split_once('.') {
+        Some((first, _))
+            if name.parse::<std::net::IpAddr>().is_err()
+                && !first.starts_with("oss-")
+                && !name.starts_with('[') =>
+        {
+            Some(first.to_string())
+        }
+        _ => None,
+    };
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    match virtual_bucket {
+        Some(bucket) => (Some(bucket), non_empty(rest)),
+        None => match rest.split_once('/') {
+            Some((bucket, key)) => (non_empty(bucket), non_empty(key)),
+            None => (non_empty(rest), None),
+        },
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn valid_bucket(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
+    if ex.shared.faults.is_some() && req.path.starts_with("/-/") {
+        return control(ex, req).map(Reply::Respond);
+    }
+    let method = ex.head.method.as_str();
+    let Some(bucket) = req.bucket.as_deref() else {
+        return Err(OssError::not_implemented("ListBuckets"));
+    };
+    if !valid_bucket(bucket) {
+        return Err(OssError::new(400, "InvalidBucketName", "0015-00000001", "The specified bucket is not valid.")
+            .detail("BucketName", bucket));
+    }
+    if let Some(key) = req.key.as_deref() {
+        if key.len() > 1023 || key.starts_with('\\') || key.starts_with('/') {
+            return Err(OssError::new(400, "InvalidObjectName", "0016-00000005", "The specified object is not valid.")
+                .detail("ObjectName", key));
+        }
+    }
+    let op = match (method, req.key.is_some()) {
+        ("POST", true) if req.has("append") => Op::Append,
+        ("PUT", true) if !req.has("acl") && !req.has("tagging") => Op::Put,
+        ("GET", true) => Op::Get,
+        ("HEAD", true) => Op::Head,
+        ("DELETE", true) => Op::Delete,
+        ("PUT", false) if req.query.is_empty() => Op::Other,
+        _ => {
+            return Err(OssError::not_implemented(&format!(
+                "{method} with sub-resources {:?}",
+                req.query.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+            )))
+        }
+    };
+    if op != Op::Other && !ex.shared.store.has_bucket(bucket) {
+        return Err(OssError::no_such_bucket(bucket));
+    }
+    authenticate(ex, req)?;
+    if matches!(op, Op::Append | Op::Put | Op::Other) && req.content_length.is_none() && method != "PUT" {
+        return Err(missing_content_length());
+    }
+    if op == Op::Put && req.content_length.is_none() {
+        return Err(missing_content_length());
+    }
+    let fault = ex
+        .shared
+        .faults
+        .as_ref()
+        .and_then(|f| f.take(op, req.key.as_deref()));
+    match fault {
+        Some(Action::ResetBeforeBody) => return Ok(Reply::Reset),
+        Some(Action::Error(500)) => {
+            return Err(OssError::new(500, "InternalError", "0000-00000003", "We encountered an internal error. Please try again."))
+        }
+        Some(Action::Error(_)) => {
+            return Err(OssError::new(503, "ServiceUnavailable", "0000-00000004", "Please reduce your request rate."))
+        }
+        _ => {}
+    }
+    let key = req.key.as_deref().unwrap_or("");
+    match op {
+        Op::Append => append(ex, req, bucket, key, fault),
+        Op::Put => put(ex, req, bucket, key, fault),
+        Op::Get => applied(fault, || get(ex, req, bucket, key)),
+        Op::Head => applied(fault, || {
+            let meta = ex.shared.store.head(bucket, key)?;
+            let mut response = Response::new(200);
+            object_headers(&mut response, &meta);
+            response.header("Content-Length", meta.len.to_string());
+            Ok(response)
+        }),
+        Op::Delete => applied(fault, || {
+            ex.shared.store.delete(bucket, key)?;
+            Ok(Response::new(204))
+        }),
+        Op::Other => applied(fault, || {
+            ex.shared.store.create_bucket(bucket)?;
+            Ok(Response::new(200))
+        }),
+    }
+}
+
+fn authenticate(ex: &Exchange, req: &Parsed) -> Result<(), OssError> {
+    let headers: Vec<(&str, &str)> = ex
+        .head
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let query: Vec<(&str, Option<&str>)> = req
+        .query
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_deref()))
+        .collect();
+    let view = signer::Request {
+        method: &ex.head.method,
+        bucket: req.bucket.as_deref(),
+        key: req.key.as_deref(),
+        query: &query,
+        headers: &headers,
+    };
+    auth::verify(&ex.shared.creds, &view, ex.shared.now())
+}
+
+/// Runs an operation inside the delay and reset faults scripted for it.
+fn applied(
+    fault: Option<Action>,
+    apply: impl FnOnce() -> Result<Response, OssError>,
+) -> Result<Reply, OssError> {
+    if let Some(Action::DelayBeforeApply(d)) = fault {
+        std::thread::sleep(d);
+    }
+    let response = apply()?;
+    match fault {
+        Some(Action::ResetAfterApply) => Ok(Reply::Reset),
+        Some(Action::DelayAfterApply(d)) => {
+            std::thread::sleep(d);
+            Ok(Reply::Respond(response))
+        }
+        _ => Ok(Reply::Respond(response)),
+    }
+}
+
+const CREATE_HEADERS: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "expires",
+    "x-oss-object-acl",
+    "x-oss-storage-class",
+    "x-oss-tagging",
+    "x-oss-server-side-encryption",
+    "x-oss-server-side-encryption-key-id",
+    "x-oss-server-side-data-encryption",
+];
+
+/// The attributes an object is created with, validated as OSS does.
+fn create_attributes(head: &Head) -> Result<Attributes, OssError> {
+    let mut headers = Vec::new();
+    for (name, value) in &head.headers {
+        let lower = name.to_ascii_lowercase();
+        if CREATE_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-oss-meta-") {
+            headers.push((lower, value.clone()));
+        }
+    }
+    let attributes = Attributes { headers };
+    let allowed = |name: &str, values: &[&str]| match attributes.get(name) {
+        Some(v) if !values.contains(&v) => Err(OssError::invalid_argument(
+            "0016-00000102",
+            format!("{name} is not valid: {v}"),
+        )),
+        _ => Ok(()),
+    };
+    allowed("x-oss-object-acl", &["private", "public-read", "public-read-write", "default"])?;
+    allowed("x-oss-storage-class", &["Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"])?;
+    allowed("x-oss-server-side-encryption", &["AES256", "KMS", "SM4"])?;
+    if let Some(tagging) = attributes.get("x-oss-tagging") {
+        if parse_tagging(tagging).is_none() {
+            return Err(OssError::invalid_argument("0016-00000103", "x-oss-tagging is not valid."));
+        }
+    }
+    Ok(attributes)
+}
+
+fn parse_tagging(text: &str) -> Option<Vec<(String, String)>> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((percent_decode(k)?, percent_decode(v)?))
+        })
+        .collect()
+}
+
+fn check_traffic_limit(head: &Head) -> Result<(), OssError> {
+    if let Some(limit) = head.header("x-oss-traffic-limit") {
+        if !limit
+            .parse::<u64>()
+            .is_ok_and(|v| (245_760..=838_860_800).contains(&v))
+        {
+            return Err(OssError::invalid_argument(
+                "0016-00000104",
+                format!("x-oss-traffic-limit must be between 245760 and 838860800 bit/s, not {limit}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn append(
+    ex: &mut Exchange,
+    req: &Parsed,
+    bucket: &str,
+    key: &str,
+    fault: Option<Action>,
+) -> Result<Reply, OssError> {
+    let position = match req.value("position") {
+        None if !req.has("position") => {
+            return Err(OssError::invalid_argument("0016-00000501", "Position is not specified."))
+        }
+        value => value
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| OssError::invalid_argument("0016-00000502", "Position is not valid."))?,
+    };
+    check_traffic_limit(ex.head)?;
+    let attributes = create_attributes(ex.head)?;
+    // Answer a wrong position or size before the body is read; the store checks again
+    // atomically when it applies.
+    let current = match ex.shared.store.head(bucket, key) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.code == "NoSuchKey" => None,
+        Err(e) => return Err(e),
+    };
+    ex.shared
+        .store
+        .check_append(current.as_ref(), position, ex.body_len)?;
+    let Some(body) = read_body(ex, fault == Some(Action::Corrupt))? else {
+        return Ok(Reply::Drop);
+    };
+    applied(fault, || {
+        let meta = ex.shared.store.append(bucket, key, position, body, attributes)?;
+        let mut response = Response::new(200);
+        response.header("x-oss-next-append-position", meta.len.to_string());
+        response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
+        response.header("ETag", meta.etag.clone());
+        Ok(response)
+    })
+}
+
+fn put(
+    ex: &mut Exchange,
+    _req: &Parsed,
+    bucket: &str,
+    key: &str,
+    fault: Option<Action>,
+) -> Result<Reply, OssError> {
+    check_traffic_limit(ex.head)?;
+    let attributes = create_attributes(ex.head)?;
+    let Some(body) = read_body(ex, fault == Some(Action::Corrupt))? else {
+        return Ok(Reply::Drop);
+    };
+    applied(fault, || {
+        let meta = ex.shared.store.put(bucket, key, body, attributes)?;
+        let mut response = Response::new(200);
+        response.header("ETag", meta.etag.clone());
+        response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
+        Ok(response)
+    })
+}
+
+/// Reads the whole body, hashing it as it arrives; `None` when the client went away.
+/// Bytes are kept only when the store keeps data. A `Content-MD5` is checked against the
+/// bytes received; `corrupt` then flips the first stored byte.
+fn read_body(ex: &mut Exchange, corrupt: bool) -> Result<Option<Ingest>, OssError> {
+    let expected_md5 = match ex.head.header("content-md5") {
+        None => None,
+        Some(v) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .ok()
+                .filter(|d| d.len() == 16)
+                .ok_or_else(|| OssError::new(400, "InvalidDigest", "0016-00000402", "The Content-MD5 you specified is not valid."))?,
+        ),
+    };
+    if is_expect_continue(ex.head) && ex.conn.send_continue().is_err() {
+        return Ok(None);
+    }
+    ex.continue_sent = true;
+    ex.body_taken = true;
+    let len = ex.body_len;
+    let keep = ex.shared.store.keeps_data();
+    let mut crc = Crc64::new();
+    let mut md5 = Md5::new();
+    let mut kept = Vec::new();
+    let mut chunk = vec![0u8; if keep { len.min(1 << 20) as usize } else { 256 * 1024 }];
+    let mut body = ex.conn.body(len);
+    let mut first = true;
+    while body.remaining() > 0 {
+        let n = match body.read(&mut chunk) {
+            Ok(n) => n,
+            Err(_) => return Ok(None),
+        };
+        let piece = &mut chunk[..n];
+        md5.update(&*piece);
+        if first && corrupt && n > 0 {
+            piece[0] ^= 0xFF;
+        }
+        first = false;
+        crc.update(piece);
+        if keep {
+            kept.extend_from_slice(piece);
+        }
+    }
+    let md5: [u8; 16] = md5.finalize().into();
+    if expected_md5.is_some_and(|e| e != md5) {
+        return Err(OssError::new(400, "InvalidDigest", "0016-00000402", "The Content-MD5 you specified did not match what we received."));
+    }
+    Ok(Some(Ingest {
+        bytes: keep.then_some(kept),
+        len,
+        crc: crc.value(),
+        md5,
+    }))
+}
+
+fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response, OssError> {
+    let store = &ex.shared.store;
+    if req.has("acl") {
+        let meta = store.head(bucket, key)?;
+        let acl = meta.attributes.get("x-oss-object-acl").unwrap_or("default");
+        return Ok(xml_response(format!(
+            "<AccessControlPolicy><Owner><ID>local</ID><DisplayName>local</DisplayName></Owner>\
+             <AccessControlList><Grant>{}</Grant></AccessControlList></AccessControlPolicy>",
+            xml_escape(acl)
+        )));
+    }
+    if req.has("tagging") {
+        let meta = store.head(bucket, key)?;
+        let tags = parse_tagging(meta.attributes.get("x-oss-tagging").unwrap_or("")).unwrap_or_default();
+        let mut xml = String::from("<Tagging><TagSet>");
+        for (k, v) in tags {
+            xml.push_str(&format!("<Tag><Key>{}</Key><Value>{}</Value></Tag>", xml_escape(&k), xml_escape(&v)));
+        }
+        xml.push_str("</TagSet></Tagging>");
+        return Ok(xml_response(xml));
+    }
+    let range = ex.head.header("range").and_then(parse_range);
+    let (meta, (start, end), bytes) = store.read(bucket, key, |len| match range {
+        None => Ok((0, len)),
+        Some(r) => r.resolve(len).ok_or_else(|| {
+            OssError::new(416, "InvalidRange", "0017-00000101", "The requested range cannot be satisfied.")
+                .header("Content-Range", format!("bytes */{len}"))
+        }),
+    })?;
+    let mut response = Response::new(if range.is_some() { 206 } else { 200 });
+    object_headers(&mut response, &meta);
+    if range.is_some() {
+        let last = end.saturating_sub(1).max(start);
+        response.header("Content-Range", format!("bytes {start}-{last}/{}", meta.len));
+    }
+    response.body = bytes;
+    Ok(response)
+}
+
+#[derive(Clone, Copy)]
+enum Range {
+    From(u64, Option<u64>),
+    Suffix(u64),
+}
+
+impl Range {
+    /// `[start, end)` within an object of `len` bytes, or `None` when unsatisfiable.
+    fn resolve(self, len: u64) -> Option<(u64, u64)> {
+        match self {
+            Range::From(start, _) if start >= len => None,
+            Range::From(start, last) => Some((start, last.map_or(len, |l| (l + 1).min(len)))),
+            Range::Suffix(0) => None,
+            Range::Suffix(n) => Some((len.saturating_sub(n), len)),
+        }
+    }
+}
+
+/// `bytes=a-b`, `bytes=a-`, `bytes=-n`; anything else (as OSS does) means the whole object.
+fn parse_range(header: &str) -> Option<Range> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    match (a.trim(), b.trim()) {
+        ("", n) => n.parse().ok().map(Range::Suffix),
+        (a, "") => a.parse().ok().map(|a| Range::From(a, None)),
+        (a, b) => {
+            let (a, b) = (a.parse().ok()?, b.parse().ok()?);
+            (a <= b).then_some(Range::From(a, Some(b)))
+        }
+    }
+}
+
+fn xml_response(xml: String) -> Response {
+    let mut response = Response::new(200);
+    response.header("Content-Type", "application/xml");
+    response.body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}").into_bytes();
+    response
+}
+
+fn object_headers(response: &mut Response, meta: &ObjectMeta) {
+    let attrs = &meta.attributes;
+    response.header(
+        "Content-Type",
+        attrs.get("content-type").unwrap_or("application/octet-stream"),
+    );
+    response.header("ETag", meta.etag.clone());
+    response.header("Last-Modified", httpdate::fmt_http_date(meta.last_modified));
+    response.header("Accept-Ranges", "bytes");
+    response.header("x-oss-object-type", meta.kind.as_str());
+    response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
+    response.header(
+        "x-oss-storage-class",
+        attrs.get("x-oss-storage-class").unwrap_or("Standard"),
+    );
+    if meta.kind == ObjectType::Appendable {
+        response.header("x-oss-next-append-position", meta.len.to_string());
+    }
+    for (name, value) in &attrs.headers {
+        let passed_through = matches!(
+            name.as_str(),
+            "cache-control" | "content-disposition" | "content-encoding" | "expires"
+        ) || name.starts_with("x-oss-meta-")
+            || name.starts_with("x-oss-server-side-");
+        if passed_through {
+            response.header(name, value.clone());
+        }
+    }
+    if let Some(tags) = attrs.get("x-oss-tagging").and_then(parse_tagging) {
+        response.header("x-oss-tagging-count", tags.len().to_string());
+    }
+}
+
+fn control(ex: &mut Exchange, req: &Parsed) -> Result<Response, OssError> {
+    let faults = ex.shared.faults.as_ref().expect("control is reached only with faults");
+    let bad = |message: String| OssError::invalid_argument("0000-00000000", message);
+    let mut response = Response::new(200);
+    match (ex.head.method.as_str(), req.path.as_str()) {
+        ("POST", "/-/faults") => faults.add(Fault::from_query(&req.query).map_err(bad)?),
+        ("DELETE", "/-/faults") => faults.clear(),
+        ("GET", "/-/faults") => response.body = format!("pending {}\n", faults.pending()).into_bytes(),
+        ("PUT", "/-/clock") => {
+            let offset = req
+                .value("offset_seconds")
+                .and_then(|v| v.parse::<i64>().ok())
+                .ok_or_else(|| bad("offset_seconds must be a whole number".into()))?;
+            ex.shared.clock_offset.store(offset, Ordering::Relaxed);
+        }
+        (method, path) => return Err(bad(format!("no control endpoint {method} {path}"))),
+    }
+    Ok(response)
+}

@@ -1,0 +1,382 @@
+//! Buckets and objects. Each bucket's objects sit behind one mutex, so the position check
+//! and the apply of an append are one atomic step: of two writers at the same position,
+//! exactly one wins. Bodies are read before the lock is taken; only the apply holds it.
+//!
+//! Three modes: memory; a directory (data files plus small metadata files, reloaded at
+//! start); discard (only each object's length and CRC, for throughput benchmarks).
+
+use crate::error::OssError;
+use md5::{Digest, Md5};
+use oss_append::crc64;
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, BufRead, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Memory,
+    Dir(PathBuf),
+    Discard,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectType {
+    Appendable,
+    Normal,
+}
+
+impl ObjectType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectType::Appendable => "Appendable",
+            ObjectType::Normal => "Normal",
+        }
+    }
+}
+
+/// Attributes set when an object is created, as the request headers named them.
+/// Kept as `(header name, value)` so they are returned exactly as they were given.
+#[derive(Debug, Clone, Default)]
+pub struct Attributes {
+    pub headers: Vec<(String, String)>,
+}
+
+impl Attributes {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ObjectMeta {
+    pub kind: ObjectType,
+    pub len: u64,
+    pub crc: u64,
+    pub etag: String,
+    pub last_modified: SystemTime,
+    pub attributes: Attributes,
+}
+
+/// A request body as read off the wire: its bytes unless the store discards them.
+pub struct Ingest {
+    pub bytes: Option<Vec<u8>>,
+    pub len: u64,
+    pub crc: u64,
+    pub md5: [u8; 16],
+}
+
+struct Object {
+    meta: ObjectMeta,
+    /// Memory mode only.
+    data: Vec<u8>,
+}
+
+type Objects = HashMap<String, Object>;
+
+pub struct Store {
+    mode: Mode,
+    max_object_size: u64,
+    buckets: RwLock<HashMap<String, Arc<Mutex<Objects>>>>,
+}
+
+impl Store {
+    pub fn open(mode: Mode, max_object_size: u64) -> io::Result<Store> {
+        let store = Store {
+            mode,
+            max_object_size,
+            buckets: RwLock::default(),
+        };
+        if let Mode::Dir(dir) = &store.mode {
+            fs::create_dir_all(dir)?;
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    let objects = load_bucket(&entry.path())?;
+                    store.lock_buckets_mut().insert(name, Arc::new(Mutex::new(objects)));
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn keeps_data(&self) -> bool {
+        !matches!(self.mode, Mode::Discard)
+    }
+
+    fn lock_buckets_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Mutex<Objects>>>> {
+        self.buckets.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn create_bucket(&self, name: &str) -> io::Result<()> {
+        if let Mode::Dir(dir) = &self.mode {
+            fs::create_dir_all(dir.join(name))?;
+        }
+        self.lock_buckets_mut().entry(name.to_string()).or_default();
+        Ok(())
+    }
+
+    pub fn has_bucket(&self, name: &str) -> bool {
+        self.buckets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(name)
+    }
+
+    fn bucket(&self, name: &str) -> Result<Arc<Mutex<Objects>>, OssError> {
+        self.buckets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| OssError::no_such_bucket(name))
+    }
+
+    pub fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, OssError> {
+        let objects = self.bucket(bucket)?;
+        let objects = objects.lock().unwrap_or_else(|e| e.into_inner());
+        objects
+            .get(key)
+            .map(|o| o.meta.clone())
+            .ok_or_else(|| OssError::no_such_key(key))
+    }
+
+    /// The rules an append must pass, checked before its body is read (to answer early)
+    /// and again, atomically, when it is applied.
+    pub fn check_append(
+        &self,
+        current: Option<&ObjectMeta>,
+        position: u64,
+        len: u64,
+    ) -> Result<(), OssError> {
+        let length = match current {
+            Some(meta) if meta.kind != ObjectType::Appendable => {
+                return Err(OssError::object_not_appendable())
+            }
+            Some(meta) => meta.len,
+            None => 0,
+        };
+        if position != length {
+            return Err(OssError::position_not_equal_to_length(length));
+        }
+        if length.saturating_add(len) > self.max_object_size {
+            return Err(OssError::new(
+                400,
+                "EntityTooLarge",
+                "0026-00000018",
+                format!(
+                    "Your proposed upload exceeds the maximum allowed object size: \
+                     {length} + {len} > {}.",
+                    self.max_object_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn append(
+        &self,
+        bucket: &str,
+        key: &str,
+        position: u64,
+        body: Ingest,
+        attributes: Attributes,
+    ) -> Result<ObjectMeta, OssError> {
+        let objects = self.bucket(bucket)?;
+        let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_append(objects.get(key).map(|o| &o.meta), position, body.len)?;
+        let object = objects.entry(key.to_string()).or_insert_with(|| Object {
+            meta: ObjectMeta {
+                kind: ObjectType::Appendable,
+                len: 0,
+                crc: 0,
+                etag: String::new(),
+                last_modified: now(),
+                attributes,
+            },
+            data: Vec::new(),
+        });
+        match (&self.mode, &body.bytes) {
+            (Mode::Memory, Some(bytes)) => object.data.extend_from_slice(bytes),
+            (Mode::Dir(dir), Some(bytes)) => {
+                let path = data_path(dir, bucket, key);
+                let mut file = fs::OpenOptions::new().create(true).append(true).open(path)?;
+                file.write_all(bytes)?;
+            }
+            _ => {}
+        }
+        let meta = &mut object.meta;
+        meta.crc = crc64::combine(meta.crc, body.crc, body.len);
+        meta.len += body.len;
+        meta.etag = format!("\"{:016X}{:08X}\"", meta.crc, meta.len as u32);
+        meta.last_modified = now();
+        let meta = meta.clone();
+        self.save_meta(bucket, key, &meta)?;
+        Ok(meta)
+    }
+
+    /// PutObject: replaces whatever was there with a Normal object.
+    pub fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Ingest,
+        attributes: Attributes,
+    ) -> Result<ObjectMeta, OssError> {
+        let objects = self.bucket(bucket)?;
+        let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
+        let meta = ObjectMeta {
+            kind: ObjectType::Normal,
+            len: body.len,
+            crc: body.crc,
+            etag: format!("\"{}\"", hex_upper(&body.md5)),
+            last_modified: now(),
+            attributes,
+        };
+        let mut data = Vec::new();
+        match (&self.mode, body.bytes) {
+            (Mode::Memory, Some(bytes)) => data = bytes,
+            (Mode::Dir(dir), Some(bytes)) => fs::write(data_path(dir, bucket, key), bytes)?,
+            _ => {}
+        }
+        self.save_meta(bucket, key, &meta)?;
+        objects.insert(key.to_string(), Object { meta: meta.clone(), data });
+        Ok(meta)
+    }
+
+    /// The object's metadata and the bytes of `range` (already checked against its length).
+    pub fn read(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: impl FnOnce(u64) -> Result<(u64, u64), OssError>,
+    ) -> Result<(ObjectMeta, (u64, u64), Vec<u8>), OssError> {
+        let objects = self.bucket(bucket)?;
+        let objects = objects.lock().unwrap_or_else(|e| e.into_inner());
+        let object = objects.get(key).ok_or_else(|| OssError::no_such_key(key))?;
+        let (start, end) = range(object.meta.len)?;
+        let bytes = match &self.mode {
+            Mode::Memory => object.data[start as usize..end as usize].to_vec(),
+            Mode::Dir(dir) => {
+                let mut file = fs::File::open(data_path(dir, bucket, key))?;
+                file.seek(io::SeekFrom::Start(start))?;
+                let mut bytes = vec![0; (end - start) as usize];
+                file.read_exact(&mut bytes)?;
+                bytes
+            }
+            Mode::Discard => {
+                return Err(OssError::not_implemented(
+                    "GetObject on a server started with --discard",
+                ))
+            }
+        };
+        Ok((object.meta.clone(), (start, end), bytes))
+    }
+
+    pub fn delete(&self, bucket: &str, key: &str) -> Result<(), OssError> {
+        let objects = self.bucket(bucket)?;
+        let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
+        if objects.remove(key).is_some() {
+            if let Mode::Dir(dir) = &self.mode {
+                let data = data_path(dir, bucket, key);
+                let _ = fs::remove_file(&data);
+                let _ = fs::remove_file(data.with_extension("meta"));
+            }
+        }
+        Ok(())
+    }
+
+    fn save_meta(&self, bucket: &str, key: &str, meta: &ObjectMeta) -> io::Result<()> {
+        let Mode::Dir(dir) = &self.mode else {
+            return Ok(());
+        };
+        let path = data_path(dir, bucket, key).with_extension("meta");
+        let mut text = format!(
+            "key\t{key}\ntype\t{}\nlen\t{}\ncrc\t{}\netag\t{}\nmtime\t{}\n",
+            meta.kind.as_str(),
+            meta.len,
+            meta.crc,
+            meta.etag,
+            meta.last_modified.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+        );
+        for (name, value) in &meta.attributes.headers {
+            text.push_str(&format!("header\t{name}\t{value}\n"));
+        }
+        let tmp = path.with_extension("meta.tmp");
+        fs::write(&tmp, text)?;
+        fs::rename(tmp, path)
+    }
+}
+
+impl From<io::Error> for OssError {
+    fn from(e: io::Error) -> Self {
+        OssError::new(500, "InternalError", "0000-00000002", format!("storage: {e}"))
+    }
+}
+
+fn now() -> SystemTime {
+    // HTTP dates have whole seconds; keeping them so makes Last-Modified round-trip.
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// Keys may be 1023 bytes of anything; file names are their MD5.
+fn data_path(dir: &Path, bucket: &str, key: &str) -> PathBuf {
+    dir.join(bucket)
+        .join(format!("{}.data", hex_upper(&Md5::digest(key.as_bytes()))))
+}
+
+pub fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn load_bucket(dir: &Path) -> io::Result<Objects> {
+    let mut objects = Objects::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "meta") {
+            let (key, meta) = load_meta(&path)?;
+            objects.insert(key, Object { meta, data: Vec::new() });
+        }
+    }
+    Ok(objects)
+}
+
+fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("bad metadata file {}", path.display()));
+    let mut key = None;
+    let mut meta = ObjectMeta {
+        kind: ObjectType::Appendable,
+        len: 0,
+        crc: 0,
+        etag: String::new(),
+        last_modified: UNIX_EPOCH,
+        attributes: Attributes::default(),
+    };
+    for line in io::BufReader::new(fs::File::open(path)?).lines() {
+        let line = line?;
+        let (field, value) = line.split_once('\t').ok_or_else(bad)?;
+        match field {
+            "key" => key = Some(value.to_string()),
+            "type" => {
+                meta.kind = if value == "Normal" { ObjectType::Normal } else { ObjectType::Appendable }
+            }
+            "len" => meta.len = value.parse().map_err(|_| bad())?,
+            "crc" => meta.crc = value.parse().map_err(|_| bad())?,
+            "etag" => meta.etag = value.to_string(),
+            "mtime" => meta.last_modified = UNIX_EPOCH + Duration::from_secs(value.parse().map_err(|_| bad())?),
+            "header" => {
+                let (name, value) = value.split_once('\t').ok_or_else(bad)?;
+                meta.attributes.headers.push((name.to_string(), value.to_string()));
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok((key.ok_or_else(bad)?, meta))
+}
