@@ -673,12 +673,27 @@ fn object_headers(response: &mut Response, meta: &ObjectMeta) {
         ) || name.starts_with("x-oss-meta-")
             || name.starts_with("x-oss-server-side-");
         if passed_through {
-            response.header(name, value.clone());
+            response.header(&http_case(name), value.clone());
         }
     }
     if let Some(tags) = attrs.get("x-oss-tagging").and_then(parse_tagging) {
         response.header("x-oss-tagging-count", tags.len().to_string());
     }
+}
+
+/// `cache-control` -> `Cache-Control`, as OSS spells standard headers; `x-oss-*` stay lowercase.
+fn http_case(lower: &str) -> String {
+    if lower.starts_with("x-oss-") {
+        return lower.to_string();
+    }
+    lower
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn control(ex: &mut Exchange, req: &Parsed) -> Result<Response, OssError> {
