@@ -96,8 +96,8 @@ pub fn canonical_request(req: &Request, additional: &[String]) -> String {
     }
     out.push('\n');
 
-    for (name, value) in req
-        .canonical_headers(|n| is_default_signed(n) || additional.iter().any(|a| a == n))
+    for (name, value) in
+        req.canonical_headers(|n| is_default_signed(n) || additional.iter().any(|a| a == n))
     {
         out.push_str(&name);
         out.push(':');
@@ -190,7 +190,9 @@ pub fn parse_datetime(text: &str) -> Option<u64> {
     }
     let num = |range: std::ops::Range<usize>| -> Option<u64> {
         let s = text.get(range)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
     };
     let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
@@ -198,7 +200,9 @@ pub fn parse_datetime(text: &str) -> Option<u64> {
         return None;
     }
     let days = days_from_civil(y as i64, m as i64, d as i64);
-    u64::try_from(days).ok().map(|days| days * 86_400 + hh * 3600 + mm * 60 + ss)
+    u64::try_from(days)
+        .ok()
+        .map(|days| days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
 // Howard Hinnant's proleptic Gregorian calendar algorithms.
@@ -331,7 +335,13 @@ mod tests {
         for t in [0, 951782400, 1702743657, 4102444800] {
             assert_eq!(parse_datetime(&format_datetime(t)), Some(t));
         }
-        for bad in ["", "20231216 162057Z", "2023121xT162057Z", "20231316T162057Z", "+0231216T162057Z"] {
+        for bad in [
+            "",
+            "20231216 162057Z",
+            "2023121xT162057Z",
+            "20231316T162057Z",
+            "+0231216T162057Z",
+        ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
     }

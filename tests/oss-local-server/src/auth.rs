@@ -35,16 +35,34 @@ pub fn verify(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Re
     }
 }
 
-fn verify_v1(creds: &Credentials, req: &signer::Request, value: &str, now: SystemTime) -> Result<(), OssError> {
+fn verify_v1(
+    creds: &Credentials,
+    req: &signer::Request,
+    value: &str,
+    now: SystemTime,
+) -> Result<(), OssError> {
     let (access_key_id, provided) = value.split_once(':').ok_or_else(|| {
         OssError::invalid_argument("0002-00000007", "Authorization header is invalid.")
     })?;
     check_key_and_token(creds, req, access_key_id)?;
-    let date = req.header("x-oss-date").or(req.header("date")).ok_or_else(|| {
-        OssError::new(403, "AccessDenied", "0002-00000020", "Date header not found.")
-    })?;
+    let date = req
+        .header("x-oss-date")
+        .or(req.header("date"))
+        .ok_or_else(|| {
+            OssError::new(
+                403,
+                "AccessDenied",
+                "0002-00000020",
+                "Date header not found.",
+            )
+        })?;
     let time = httpdate::parse_http_date(date).map_err(|_| {
-        OssError::new(403, "AccessDenied", "0002-00000021", format!("Invalid date format: {date}"))
+        OssError::new(
+            403,
+            "AccessDenied",
+            "0002-00000021",
+            format!("Invalid date format: {date}"),
+        )
     })?;
     check_skew(date, time, now)?;
     let string_to_sign = v1::string_to_sign(req);
@@ -54,9 +72,17 @@ fn verify_v1(creds: &Credentials, req: &signer::Request, value: &str, now: Syste
     Ok(())
 }
 
-fn verify_v4(creds: &Credentials, req: &signer::Request, value: &str, now: SystemTime) -> Result<(), OssError> {
+fn verify_v4(
+    creds: &Credentials,
+    req: &signer::Request,
+    value: &str,
+    now: SystemTime,
+) -> Result<(), OssError> {
     let invalid = |what: &str| {
-        OssError::invalid_argument("0002-00000007", format!("Authorization header is invalid: {what}."))
+        OssError::invalid_argument(
+            "0002-00000007",
+            format!("Authorization header is invalid: {what}."),
+        )
     };
     let (mut credential, mut additional, mut provided) = (None, "", None);
     for part in value.split(',') {
@@ -77,19 +103,35 @@ fn verify_v4(creds: &Credentials, req: &signer::Request, value: &str, now: Syste
     if region != creds.region || product != "oss" {
         return Err(OssError::invalid_argument(
             "0002-00000036",
-            format!("Invalid signing region or product in Authorization header: {region}/{product}."),
+            format!(
+                "Invalid signing region or product in Authorization header: {region}/{product}."
+            ),
         ));
     }
     let datetime = req.header("x-oss-date").ok_or_else(|| {
-        OssError::new(403, "AccessDenied", "0002-00000020", "x-oss-date header not found.")
+        OssError::new(
+            403,
+            "AccessDenied",
+            "0002-00000020",
+            "x-oss-date header not found.",
+        )
     })?;
     let time = v4::parse_datetime(datetime).ok_or_else(|| {
-        OssError::new(403, "AccessDenied", "0002-00000021", format!("Invalid x-oss-date: {datetime}"))
+        OssError::new(
+            403,
+            "AccessDenied",
+            "0002-00000021",
+            format!("Invalid x-oss-date: {datetime}"),
+        )
     })?;
     if !datetime.starts_with(date) {
         return Err(invalid("the Credential date is not the x-oss-date day"));
     }
-    check_skew(datetime, UNIX_EPOCH + std::time::Duration::from_secs(time), now)?;
+    check_skew(
+        datetime,
+        UNIX_EPOCH + std::time::Duration::from_secs(time),
+        now,
+    )?;
     if req.header("x-oss-content-sha256").is_none() {
         return Err(OssError::invalid_argument(
             "0002-00000038",
@@ -99,7 +141,11 @@ fn verify_v4(creds: &Credentials, req: &signer::Request, value: &str, now: Syste
     let names: Vec<&str> = additional.split(';').filter(|n| !n.is_empty()).collect();
     let additional = v4::additional_headers(req, &names);
     let canonical = v4::canonical_request(req, &additional);
-    let scope = v4::Scope { date, region, product };
+    let scope = v4::Scope {
+        date,
+        region,
+        product,
+    };
     let string_to_sign = v4::string_to_sign(datetime, &scope, &canonical);
     if v4::signature(creds.access_key_secret.as_bytes(), &scope, &string_to_sign) != provided {
         return Err(signature_mismatch(access_key_id, provided, &string_to_sign)
@@ -108,7 +154,11 @@ fn verify_v4(creds: &Credentials, req: &signer::Request, value: &str, now: Syste
     Ok(())
 }
 
-fn check_key_and_token(creds: &Credentials, req: &signer::Request, access_key_id: &str) -> Result<(), OssError> {
+fn check_key_and_token(
+    creds: &Credentials,
+    req: &signer::Request,
+    access_key_id: &str,
+) -> Result<(), OssError> {
     if access_key_id != creds.access_key_id {
         return Err(OssError::new(
             403,
@@ -143,13 +193,19 @@ fn check_skew(given: &str, time: SystemTime, now: SystemTime) -> Result<(), OssE
         )
         .detail("RequestTime", given)
         .detail("ServerTime", httpdate::fmt_http_date(now))
-        .detail("MaxAllowedSkewMilliseconds", (MAX_SKEW_SECONDS * 1000).to_string()));
+        .detail(
+            "MaxAllowedSkewMilliseconds",
+            (MAX_SKEW_SECONDS * 1000).to_string(),
+        ));
     }
     Ok(())
 }
 
 fn signature_mismatch(access_key_id: &str, provided: &str, string_to_sign: &str) -> OssError {
-    let bytes: String = string_to_sign.bytes().map(|b| format!("{b:02X} ")).collect();
+    let bytes: String = string_to_sign
+        .bytes()
+        .map(|b| format!("{b:02X} "))
+        .collect();
     OssError::new(
         403,
         "SignatureDoesNotMatch",

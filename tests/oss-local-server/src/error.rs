@@ -18,7 +18,12 @@ pub struct OssError {
 }
 
 impl OssError {
-    pub fn new(status: u16, code: &'static str, ec: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        code: &'static str,
+        ec: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         OssError {
             status,
             code,
@@ -44,13 +49,23 @@ impl OssError {
     }
 
     pub fn no_such_bucket(bucket: &str) -> Self {
-        Self::new(404, "NoSuchBucket", "0015-00000101", "The specified bucket does not exist.")
-            .detail("BucketName", bucket)
+        Self::new(
+            404,
+            "NoSuchBucket",
+            "0015-00000101",
+            "The specified bucket does not exist.",
+        )
+        .detail("BucketName", bucket)
     }
 
     pub fn no_such_key(key: &str) -> Self {
-        Self::new(404, "NoSuchKey", "0026-00000001", "The specified key does not exist.")
-            .detail("Key", key)
+        Self::new(
+            404,
+            "NoSuchKey",
+            "0026-00000001",
+            "The specified key does not exist.",
+        )
+        .detail("Key", key)
     }
 
     pub fn position_not_equal_to_length(length: u64) -> Self {

@@ -92,7 +92,8 @@ impl Fault {
         };
         let number = |name: &str, default: u64| -> Result<u64, String> {
             get(name).map_or(Ok(default), |v| {
-                v.parse().map_err(|_| format!("{name} must be a whole number, not {v:?}"))
+                v.parse()
+                    .map_err(|_| format!("{name} must be a whole number, not {v:?}"))
             })
         };
         let delay = Duration::from_millis(number("delay_ms", 0)?);

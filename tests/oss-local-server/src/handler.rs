@@ -46,8 +46,16 @@ impl Shared {
 
     fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        format!("{:08X}{:08X}{:08X}", secs as u32, std::process::id(), n as u32)
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        format!(
+            "{:08X}{:08X}{:08X}",
+            secs as u32,
+            std::process::id(),
+            n as u32
+        )
     }
 }
 
@@ -160,7 +168,12 @@ fn parse(ex: &Exchange, host: &str) -> Result<Parsed, OssError> {
         .target
         .split_once('?')
         .unwrap_or((&ex.head.target, ""));
-    let bad_uri = || OssError::invalid_argument("0002-00000001", "The request URI is not valid UTF-8 after decoding.");
+    let bad_uri = || {
+        OssError::invalid_argument(
+            "0002-00000001",
+            "The request URI is not valid UTF-8 after decoding.",
+        )
+    };
     let path = percent_decode(raw_path).ok_or_else(bad_uri)?;
     let mut query = Vec::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
@@ -177,7 +190,10 @@ fn parse(ex: &Exchange, host: &str) -> Result<Parsed, OssError> {
     let content_length = match ex.head.header("content-length") {
         None => None,
         Some(v) => Some(v.parse::<u64>().map_err(|_| {
-            OssError::invalid_argument("0002-00000002", format!("Content-Length is not a number: {v}"))
+            OssError::invalid_argument(
+                "0002-00000002",
+                format!("Content-Length is not a number: {v}"),
+            )
         })?),
     };
     if ex.head.header("transfer-encoding").is_some() {
@@ -240,16 +256,14 @@ fn percent_decode(text: &str) -> Option<String> {
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -275,13 +289,23 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         return Err(OssError::not_implemented("ListBuckets"));
     };
     if !valid_bucket(bucket) {
-        return Err(OssError::new(400, "InvalidBucketName", "0015-00000001", "The specified bucket is not valid.")
-            .detail("BucketName", bucket));
+        return Err(OssError::new(
+            400,
+            "InvalidBucketName",
+            "0015-00000001",
+            "The specified bucket is not valid.",
+        )
+        .detail("BucketName", bucket));
     }
     if let Some(key) = req.key.as_deref() {
         if key.len() > 1023 || key.starts_with('\\') || key.starts_with('/') {
-            return Err(OssError::new(400, "InvalidObjectName", "0016-00000005", "The specified object is not valid.")
-                .detail("ObjectName", key));
+            return Err(OssError::new(
+                400,
+                "InvalidObjectName",
+                "0016-00000005",
+                "The specified object is not valid.",
+            )
+            .detail("ObjectName", key));
         }
     }
     let op = match (method, req.key.is_some()) {
@@ -294,7 +318,10 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         _ => {
             return Err(OssError::not_implemented(&format!(
                 "{method} with sub-resources {:?}",
-                req.query.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+                req.query
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
             )))
         }
     };
@@ -302,7 +329,10 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         return Err(OssError::no_such_bucket(bucket));
     }
     authenticate(ex, req)?;
-    if matches!(op, Op::Append | Op::Put | Op::Other) && req.content_length.is_none() && method != "PUT" {
+    if matches!(op, Op::Append | Op::Put | Op::Other)
+        && req.content_length.is_none()
+        && method != "PUT"
+    {
         return Err(missing_content_length());
     }
     if op == Op::Put && req.content_length.is_none() {
@@ -316,10 +346,20 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
     match fault {
         Some(Action::ResetBeforeBody) => return Ok(Reply::Reset),
         Some(Action::Error(500)) => {
-            return Err(OssError::new(500, "InternalError", "0000-00000003", "We encountered an internal error. Please try again."))
+            return Err(OssError::new(
+                500,
+                "InternalError",
+                "0000-00000003",
+                "We encountered an internal error. Please try again.",
+            ))
         }
         Some(Action::Error(_)) => {
-            return Err(OssError::new(503, "ServiceUnavailable", "0000-00000004", "Please reduce your request rate."))
+            return Err(OssError::new(
+                503,
+                "ServiceUnavailable",
+                "0000-00000004",
+                "Please reduce your request rate.",
+            ))
         }
         _ => {}
     }
@@ -418,12 +458,27 @@ fn create_attributes(head: &Head) -> Result<Attributes, OssError> {
         )),
         _ => Ok(()),
     };
-    allowed("x-oss-object-acl", &["private", "public-read", "public-read-write", "default"])?;
-    allowed("x-oss-storage-class", &["Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"])?;
+    allowed(
+        "x-oss-object-acl",
+        &["private", "public-read", "public-read-write", "default"],
+    )?;
+    allowed(
+        "x-oss-storage-class",
+        &[
+            "Standard",
+            "IA",
+            "Archive",
+            "ColdArchive",
+            "DeepColdArchive",
+        ],
+    )?;
     allowed("x-oss-server-side-encryption", &["AES256", "KMS", "SM4"])?;
     if let Some(tagging) = attributes.get("x-oss-tagging") {
         if parse_tagging(tagging).is_none() {
-            return Err(OssError::invalid_argument("0016-00000103", "x-oss-tagging is not valid."));
+            return Err(OssError::invalid_argument(
+                "0016-00000103",
+                "x-oss-tagging is not valid.",
+            ));
         }
     }
     Ok(attributes)
@@ -447,7 +502,9 @@ fn check_traffic_limit(head: &Head) -> Result<(), OssError> {
         {
             return Err(OssError::invalid_argument(
                 "0016-00000104",
-                format!("x-oss-traffic-limit must be between 245760 and 838860800 bit/s, not {limit}"),
+                format!(
+                    "x-oss-traffic-limit must be between 245760 and 838860800 bit/s, not {limit}"
+                ),
             ));
         }
     }
@@ -463,7 +520,10 @@ fn append(
 ) -> Result<Reply, OssError> {
     let position = match req.value("position") {
         None if !req.has("position") => {
-            return Err(OssError::invalid_argument("0016-00000501", "Position is not specified."))
+            return Err(OssError::invalid_argument(
+                "0016-00000501",
+                "Position is not specified.",
+            ))
         }
         value => value
             .and_then(|v| v.parse::<u64>().ok())
@@ -485,7 +545,10 @@ fn append(
         return Ok(Reply::Drop);
     };
     applied(fault, || {
-        let meta = ex.shared.store.append(bucket, key, position, body, attributes)?;
+        let meta = ex
+            .shared
+            .store
+            .append(bucket, key, position, body, attributes)?;
         let mut response = Response::new(200);
         response.header("x-oss-next-append-position", meta.len.to_string());
         response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
@@ -526,7 +589,14 @@ fn read_body(ex: &mut Exchange, corrupt: bool) -> Result<Option<Ingest>, OssErro
                 .decode(v)
                 .ok()
                 .filter(|d| d.len() == 16)
-                .ok_or_else(|| OssError::new(400, "InvalidDigest", "0016-00000402", "The Content-MD5 you specified is not valid."))?,
+                .ok_or_else(|| {
+                    OssError::new(
+                        400,
+                        "InvalidDigest",
+                        "0016-00000402",
+                        "The Content-MD5 you specified is not valid.",
+                    )
+                })?,
         ),
     };
     if is_expect_continue(ex.head) && ex.conn.send_continue().is_err() {
@@ -539,7 +609,14 @@ fn read_body(ex: &mut Exchange, corrupt: bool) -> Result<Option<Ingest>, OssErro
     let mut crc = Crc64::new();
     let mut md5 = Md5::new();
     let mut kept = Vec::new();
-    let mut chunk = vec![0u8; if keep { len.min(1 << 20) as usize } else { 256 * 1024 }];
+    let mut chunk = vec![
+        0u8;
+        if keep {
+            len.min(1 << 20) as usize
+        } else {
+            256 * 1024
+        }
+    ];
     let mut body = ex.conn.body(len);
     let mut first = true;
     while body.remaining() > 0 {
@@ -560,7 +637,12 @@ fn read_body(ex: &mut Exchange, corrupt: bool) -> Result<Option<Ingest>, OssErro
     }
     let md5: [u8; 16] = md5.finalize().into();
     if expected_md5.is_some_and(|e| e != md5) {
-        return Err(OssError::new(400, "InvalidDigest", "0016-00000402", "The Content-MD5 you specified did not match what we received."));
+        return Err(OssError::new(
+            400,
+            "InvalidDigest",
+            "0016-00000402",
+            "The Content-MD5 you specified did not match what we received.",
+        ));
     }
     Ok(Some(Ingest {
         bytes: keep.then_some(kept),
@@ -583,29 +665,42 @@ fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response,
     }
     if req.has("tagging") {
         let meta = store.head(bucket, key)?;
-        let tags = parse_tagging(meta.attributes.get("x-oss-tagging").unwrap_or("")).unwrap_or_default();
+        let tags =
+            parse_tagging(meta.attributes.get("x-oss-tagging").unwrap_or("")).unwrap_or_default();
         let mut xml = String::from("<Tagging><TagSet>");
         for (k, v) in tags {
-            xml.push_str(&format!("<Tag><Key>{}</Key><Value>{}</Value></Tag>", xml_escape(&k), xml_escape(&v)));
+            xml.push_str(&format!(
+                "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                xml_escape(&k),
+                xml_escape(&v)
+            ));
         }
         xml.push_str("</TagSet></Tagging>");
         return Ok(xml_response(xml));
     }
     let range = ex.head.header("range").and_then(parse_range);
-    let (meta, (start, end), bytes) = store.read(bucket, key, |len| match range {
+    let slice = store.read(bucket, key, |len| match range {
         None => Ok((0, len)),
         Some(r) => r.resolve(len).ok_or_else(|| {
-            OssError::new(416, "InvalidRange", "0017-00000101", "The requested range cannot be satisfied.")
-                .header("Content-Range", format!("bytes */{len}"))
+            OssError::new(
+                416,
+                "InvalidRange",
+                "0017-00000101",
+                "The requested range cannot be satisfied.",
+            )
+            .header("Content-Range", format!("bytes */{len}"))
         }),
     })?;
     let mut response = Response::new(if range.is_some() { 206 } else { 200 });
-    object_headers(&mut response, &meta);
+    object_headers(&mut response, &slice.meta);
     if range.is_some() {
-        let last = end.saturating_sub(1).max(start);
-        response.header("Content-Range", format!("bytes {start}-{last}/{}", meta.len));
+        let last = slice.end.saturating_sub(1).max(slice.start);
+        response.header(
+            "Content-Range",
+            format!("bytes {}-{last}/{}", slice.start, slice.meta.len),
+        );
     }
-    response.body = bytes;
+    response.body = slice.bytes;
     Ok(response)
 }
 
@@ -652,7 +747,9 @@ fn object_headers(response: &mut Response, meta: &ObjectMeta) {
     let attrs = &meta.attributes;
     response.header(
         "Content-Type",
-        attrs.get("content-type").unwrap_or("application/octet-stream"),
+        attrs
+            .get("content-type")
+            .unwrap_or("application/octet-stream"),
     );
     response.header("ETag", meta.etag.clone());
     response.header("Last-Modified", httpdate::fmt_http_date(meta.last_modified));
@@ -690,20 +787,28 @@ fn http_case(lower: &str) -> String {
         .split('-')
         .map(|part| {
             let mut chars = part.chars();
-            chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            chars.next().map_or(String::new(), |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
         })
         .collect::<Vec<_>>()
         .join("-")
 }
 
 fn control(ex: &mut Exchange, req: &Parsed) -> Result<Response, OssError> {
-    let faults = ex.shared.faults.as_ref().expect("control is reached only with faults");
+    let faults = ex
+        .shared
+        .faults
+        .as_ref()
+        .expect("control is reached only with faults");
     let bad = |message: String| OssError::invalid_argument("0000-00000000", message);
     let mut response = Response::new(200);
     match (ex.head.method.as_str(), req.path.as_str()) {
         ("POST", "/-/faults") => faults.add(Fault::from_query(&req.query).map_err(bad)?),
         ("DELETE", "/-/faults") => faults.clear(),
-        ("GET", "/-/faults") => response.body = format!("pending {}\n", faults.pending()).into_bytes(),
+        ("GET", "/-/faults") => {
+            response.body = format!("pending {}\n", faults.pending()).into_bytes()
+        }
         ("PUT", "/-/clock") => {
             let offset = req
                 .value("offset_seconds")

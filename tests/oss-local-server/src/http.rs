@@ -124,11 +124,20 @@ impl Conn {
 
     pub fn send(&mut self, response: &Response, head_only: bool, close: bool) -> io::Result<()> {
         let mut out = Vec::with_capacity(512 + if head_only { 0 } else { response.body.len() });
-        write!(out, "HTTP/1.1 {} {}\r\n", response.status, reason(response.status))?;
+        write!(
+            out,
+            "HTTP/1.1 {} {}\r\n",
+            response.status,
+            reason(response.status)
+        )?;
         for (name, value) in &response.headers {
             write!(out, "{name}: {value}\r\n")?;
         }
-        if !response.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
+        if !response
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
             write!(out, "Content-Length: {}\r\n", response.body.len())?;
         }
         out.extend_from_slice(if close {
@@ -173,7 +182,9 @@ impl Read for Body<'_> {
         if self.remaining == 0 || out.is_empty() {
             return Ok(0);
         }
-        let want = out.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let want = out
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let conn = &mut *self.conn;
         let n = if conn.start < conn.end {
             let n = want.min(conn.end - conn.start);

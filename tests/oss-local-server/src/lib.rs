@@ -128,7 +128,11 @@ impl Server {
         };
         Ok(Server {
             addr,
-            scheme: if config.tls.is_some() { "https" } else { "http" },
+            scheme: if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             shared,
             stopping,
             connections,
@@ -173,7 +177,12 @@ impl Server {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
-        for (_, stream) in self.connections.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        for (_, stream) in self
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }
@@ -185,20 +194,27 @@ impl Drop for Server {
     }
 }
 
-fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> io::Result<Arc<rustls::ServerConfig>> {
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> io::Result<Arc<rustls::ServerConfig>> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let invalid = |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+    let invalid =
+        |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|i| i.collect::<Result<Vec<_>, _>>())
         .map_err(|e| invalid(&format!("{}: {e}", cert.display())))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid(&format!("{}: {e}", key.display())))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(&e))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| invalid(&e))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| invalid(&format!("{}: {e}", key.display())))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| invalid(&e))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| invalid(&e))?;
     Ok(Arc::new(config))
 }
 
@@ -220,7 +236,10 @@ fn accept(
             continue;
         };
         let id = ids.fetch_add(1, Ordering::Relaxed);
-        connections.lock().unwrap_or_else(|e| e.into_inner()).insert(id, registered);
+        connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, registered);
         let stream: Box<dyn Stream> = match &tls {
             Some(config) => match rustls::ServerConnection::new(config.clone()) {
                 Ok(session) => Box::new(rustls::StreamOwned::new(session, tcp)),
@@ -233,7 +252,10 @@ fn accept(
             .name("oss-conn".into())
             .spawn(move || {
                 serve(&shared, Conn::new(stream, control));
-                connections.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                connections
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
             });
         drop(spawned);
     }

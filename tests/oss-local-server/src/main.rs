@@ -22,7 +22,9 @@ fn parse(args: &[String]) -> Result<Config, String> {
         match flag.as_str() {
             "--listen" => {
                 let v = value()?;
-                config.listen = v.parse().map_err(|_| format!("--listen: not an address: {v}"))?
+                config.listen = v
+                    .parse()
+                    .map_err(|_| format!("--listen: not an address: {v}"))?
             }
             "--access-key-id" => id = Some(value()?),
             "--access-key-secret" => secret = Some(value()?),

@@ -71,6 +71,14 @@ pub struct Ingest {
     pub md5: [u8; 16],
 }
 
+/// Bytes `[start, end)` of an object, read under its bucket's lock.
+pub struct Slice {
+    pub meta: ObjectMeta,
+    pub start: u64,
+    pub end: u64,
+    pub bytes: Vec<u8>,
+}
+
 struct Object {
     meta: ObjectMeta,
     /// Memory mode only.
@@ -99,7 +107,9 @@ impl Store {
                 if entry.file_type()?.is_dir() {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     let objects = load_bucket(&entry.path())?;
-                    store.lock_buckets_mut().insert(name, Arc::new(Mutex::new(objects)));
+                    store
+                        .lock_buckets_mut()
+                        .insert(name, Arc::new(Mutex::new(objects)));
                 }
             }
         }
@@ -110,7 +120,9 @@ impl Store {
         !matches!(self.mode, Mode::Discard)
     }
 
-    fn lock_buckets_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Mutex<Objects>>>> {
+    fn lock_buckets_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Mutex<Objects>>>> {
         self.buckets.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -206,7 +218,10 @@ impl Store {
             (Mode::Memory, Some(bytes)) => object.data.extend_from_slice(bytes),
             (Mode::Dir(dir), Some(bytes)) => {
                 let path = data_path(dir, bucket, key);
-                let mut file = fs::OpenOptions::new().create(true).append(true).open(path)?;
+                let mut file = fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
                 file.write_all(bytes)?;
             }
             _ => {}
@@ -246,7 +261,13 @@ impl Store {
             _ => {}
         }
         self.save_meta(bucket, key, &meta)?;
-        objects.insert(key.to_string(), Object { meta: meta.clone(), data });
+        objects.insert(
+            key.to_string(),
+            Object {
+                meta: meta.clone(),
+                data,
+            },
+        );
         Ok(meta)
     }
 
@@ -256,7 +277,7 @@ impl Store {
         bucket: &str,
         key: &str,
         range: impl FnOnce(u64) -> Result<(u64, u64), OssError>,
-    ) -> Result<(ObjectMeta, (u64, u64), Vec<u8>), OssError> {
+    ) -> Result<Slice, OssError> {
         let objects = self.bucket(bucket)?;
         let objects = objects.lock().unwrap_or_else(|e| e.into_inner());
         let object = objects.get(key).ok_or_else(|| OssError::no_such_key(key))?;
@@ -276,7 +297,12 @@ impl Store {
                 ))
             }
         };
-        Ok((object.meta.clone(), (start, end), bytes))
+        Ok(Slice {
+            meta: object.meta.clone(),
+            start,
+            end,
+            bytes,
+        })
     }
 
     pub fn delete(&self, bucket: &str, key: &str) -> Result<(), OssError> {
@@ -303,7 +329,10 @@ impl Store {
             meta.len,
             meta.crc,
             meta.etag,
-            meta.last_modified.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+            meta.last_modified
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs()
         );
         for (name, value) in &meta.attributes.headers {
             text.push_str(&format!("header\t{name}\t{value}\n"));
@@ -316,13 +345,21 @@ impl Store {
 
 impl From<io::Error> for OssError {
     fn from(e: io::Error) -> Self {
-        OssError::new(500, "InternalError", "0000-00000002", format!("storage: {e}"))
+        OssError::new(
+            500,
+            "InternalError",
+            "0000-00000002",
+            format!("storage: {e}"),
+        )
     }
 }
 
 fn now() -> SystemTime {
     // HTTP dates have whole seconds; keeping them so makes Last-Modified round-trip.
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
@@ -342,14 +379,25 @@ fn load_bucket(dir: &Path) -> io::Result<Objects> {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "meta") {
             let (key, meta) = load_meta(&path)?;
-            objects.insert(key, Object { meta, data: Vec::new() });
+            objects.insert(
+                key,
+                Object {
+                    meta,
+                    data: Vec::new(),
+                },
+            );
         }
     }
     Ok(objects)
 }
 
 fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("bad metadata file {}", path.display()));
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad metadata file {}", path.display()),
+        )
+    };
     let mut key = None;
     let mut meta = ObjectMeta {
         kind: ObjectType::Appendable,
@@ -365,15 +413,24 @@ fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {
         match field {
             "key" => key = Some(value.to_string()),
             "type" => {
-                meta.kind = if value == "Normal" { ObjectType::Normal } else { ObjectType::Appendable }
+                meta.kind = if value == "Normal" {
+                    ObjectType::Normal
+                } else {
+                    ObjectType::Appendable
+                }
             }
             "len" => meta.len = value.parse().map_err(|_| bad())?,
             "crc" => meta.crc = value.parse().map_err(|_| bad())?,
             "etag" => meta.etag = value.to_string(),
-            "mtime" => meta.last_modified = UNIX_EPOCH + Duration::from_secs(value.parse().map_err(|_| bad())?),
+            "mtime" => {
+                meta.last_modified =
+                    UNIX_EPOCH + Duration::from_secs(value.parse().map_err(|_| bad())?)
+            }
             "header" => {
                 let (name, value) = value.split_once('\t').ok_or_else(bad)?;
-                meta.attributes.headers.push((name.to_string(), value.to_string()));
+                meta.attributes
+                    .headers
+                    .push((name.to_string(), value.to_string()));
             }
             _ => return Err(bad()),
         }
