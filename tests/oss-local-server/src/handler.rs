@@ -541,7 +541,7 @@ fn append(
     ex.shared
         .store
         .check_append(current.as_ref(), position, ex.body_len)?;
-    let Some(body) = read_body(ex, fault == Some(Action::Corrupt))? else {
+    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), false)? else {
         return Ok(Reply::Drop);
     };
     applied(fault, || {
@@ -566,7 +566,8 @@ fn put(
 ) -> Result<Reply, OssError> {
     check_traffic_limit(ex.head)?;
     let attributes = create_attributes(ex.head)?;
-    let Some(body) = read_body(ex, fault == Some(Action::Corrupt))? else {
+    // A Normal object's ETag is the MD5 of its bytes.
+    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), true)? else {
         return Ok(Reply::Drop);
     };
     applied(fault, || {
@@ -580,8 +581,9 @@ fn put(
 
 /// Reads the whole body, hashing it as it arrives; `None` when the client went away.
 /// Bytes are kept only when the store keeps data. A `Content-MD5` is checked against the
-/// bytes received; `corrupt` then flips the first stored byte.
-fn read_body(ex: &mut Exchange, corrupt: bool) -> Result<Option<Ingest>, OssError> {
+/// bytes received; `corrupt` then flips the first stored byte. MD5 (slower than the network
+/// here) is computed only when `Content-MD5` was sent or `want_md5` asks for it.
+fn read_body(ex: &mut Exchange, corrupt: bool, want_md5: bool) -> Result<Option<Ingest>, OssError> {
     let expected_md5 = match ex.head.header("content-md5") {
         None => None,
         Some(v) => Some(
@@ -607,7 +609,7 @@ fn read_body(ex: &mut Exchange, corrupt: bool) -> Result<Option<Ingest>, OssErro
     let len = ex.body_len;
     let keep = ex.shared.store.keeps_data();
     let mut crc = Crc64::new();
-    let mut md5 = Md5::new();
+    let mut md5 = (want_md5 || expected_md5.is_some()).then(Md5::new);
     let mut kept = Vec::new();
     let mut chunk = vec![
         0u8;
@@ -625,7 +627,9 @@ fn read_body(ex: &mut Exchange, corrupt: bool) -> Result<Option<Ingest>, OssErro
             Err(_) => return Ok(None),
         };
         let piece = &mut chunk[..n];
-        md5.update(&*piece);
+        if let Some(md5) = &mut md5 {
+            md5.update(&*piece);
+        }
         if first && corrupt && n > 0 {
             piece[0] ^= 0xFF;
         }
@@ -635,8 +639,8 @@ fn read_body(ex: &mut Exchange, corrupt: bool) -> Result<Option<Ingest>, OssErro
             kept.extend_from_slice(piece);
         }
     }
-    let md5: [u8; 16] = md5.finalize().into();
-    if expected_md5.is_some_and(|e| e != md5) {
+    let md5: Option<[u8; 16]> = md5.map(|m| m.finalize().into());
+    if expected_md5.is_some_and(|e| Some(e.as_slice()) != md5.as_ref().map(|m| m.as_slice())) {
         return Err(OssError::new(
             400,
             "InvalidDigest",

@@ -68,7 +68,8 @@ pub struct Ingest {
     pub bytes: Option<Vec<u8>>,
     pub len: u64,
     pub crc: u64,
-    pub md5: [u8; 16],
+    /// Computed only where needed (PutObject's ETag, a `Content-MD5` check).
+    pub md5: Option<[u8; 16]>,
 }
 
 /// Bytes `[start, end)` of an object, read under its bucket's lock.
@@ -250,7 +251,7 @@ impl Store {
             kind: ObjectType::Normal,
             len: body.len,
             crc: body.crc,
-            etag: format!("\"{}\"", hex_upper(&body.md5)),
+            etag: format!("\"{}\"", hex_upper(&body.md5.unwrap_or_default())),
             last_modified: now(),
             attributes,
         };
