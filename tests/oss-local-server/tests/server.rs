@@ -159,6 +159,15 @@ impl Connection {
         }
     }
 
+    /// A client that gives up waiting for a reply after `timeout`.
+    fn with_read_timeout(self, timeout: Duration) -> Connection {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(timeout))
+            .unwrap();
+        self
+    }
+
     fn send(&mut self, req: &Request) -> std::io::Result<Reply> {
         self.reader.get_mut().write_all(&req.bytes(&self.host))?;
         self.read_reply(req.method == "HEAD")
@@ -390,11 +399,7 @@ fn a_delay_after_apply_outlasts_a_client_timeout_yet_the_append_landed() {
         Action::DelayAfterApply(Duration::from_millis(1500)),
         Op::Append,
     ));
-    let mut conn = Connection::open(&server);
-    conn.reader
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    let mut conn = Connection::open(&server).with_read_timeout(Duration::from_millis(200));
     let err = conn.send(&Request::append("slow", 0, b"late")).unwrap_err();
     assert!(
         matches!(
@@ -413,11 +418,7 @@ fn a_delay_before_apply_applies_after_the_delay() {
         Action::DelayBeforeApply(Duration::from_millis(800)),
         Op::Append,
     ));
-    let mut conn = Connection::open(&server);
-    conn.reader
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    let mut conn = Connection::open(&server).with_read_timeout(Duration::from_millis(200));
     assert!(conn.send(&Request::append("slow", 0, b"late")).is_err());
     assert_eq!(head(&server, "slow").status, 404);
     std::thread::sleep(Duration::from_millis(1200));
