@@ -118,7 +118,8 @@ pub fn handle(shared: &Shared, conn: &mut Conn, head: &Head) -> Outcome {
     };
     // An unread body must leave the connection before the next request can be read. A client
     // still waiting for `100 Continue` will not send it: answer and close instead.
-    let mut close = head.close;
+    // A chunked body is never read (OSS wants a length), so its bytes cannot be skipped.
+    let mut close = head.close || head.header("transfer-encoding").is_some();
     if !ex.body_taken && ex.body_len > 0 {
         let waiting = is_expect_continue(head) && !ex.continue_sent;
         if waiting || ex.conn.body(ex.body_len).drain().is_err() {
@@ -329,13 +330,7 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         return Err(OssError::no_such_bucket(bucket));
     }
     authenticate(ex, req)?;
-    if matches!(op, Op::Append | Op::Put | Op::Other)
-        && req.content_length.is_none()
-        && method != "PUT"
-    {
-        return Err(missing_content_length());
-    }
-    if op == Op::Put && req.content_length.is_none() {
+    if matches!(op, Op::Append | Op::Put) && req.content_length.is_none() {
         return Err(missing_content_length());
     }
     let fault = ex

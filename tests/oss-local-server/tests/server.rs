@@ -482,11 +482,15 @@ fn bad_positions_and_missing_length_are_rejected() {
     let chunked = Request::append("k", 0, b"")
         .header("Transfer-Encoding", "chunked")
         .header("Content-Length", "0");
-    let reply = send(&server, &chunked);
+    let mut conn = Connection::open(&server);
+    let reply = conn.send(&chunked).unwrap();
     assert_eq!(
         (reply.status, reply.code()),
         (411, "MissingContentLength".into())
     );
+    // The chunked body was never read, so the connection must not be reused.
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(conn.send(&Request::append("k", 0, b"x")).is_err());
 }
 
 #[test]
