@@ -5,5 +5,8 @@
 //! The pieces here are the ones every layer shares: the CRC-64 OSS reports for whole
 //! objects ([`crc64`]) and the two request signature versions ([`signer`]).
 
+pub mod config;
 pub mod crc64;
+pub mod credentials;
+pub mod error;
 pub mod signer;

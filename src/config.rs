@@ -1,0 +1,307 @@
+//! Client configuration: where OSS is, how to sign, how long to wait, how often to retry.
+
+use crate::credentials::{Credentials, CredentialsProvider, EnvironmentProvider};
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignatureVersion {
+    V1,
+    /// The default, as in the current official SDKs.
+    #[default]
+    V4,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UrlStyle {
+    /// `https://<bucket>.<endpoint>/<key>`; the default, except for IP endpoints.
+    #[default]
+    VirtualHosted,
+    /// `https://<endpoint>/<bucket>/<key>`.
+    Path,
+    /// `https://<custom domain>/<key>`: the domain is bound to one bucket.
+    Cname,
+}
+
+/// Retries for requests that failed in a way a retry can mend (the Go v2 SDK's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included; 1 means no retry.
+    pub max_attempts: u32,
+    /// Backoff before retry n is `random[0, 1) * min(base_delay * 2^n, max_delay)`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+/// `http` or `https` and a host (with an optional port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub(crate) https: bool,
+    pub(crate) host: String,
+}
+
+impl Endpoint {
+    /// `https://oss-cn-hangzhou.aliyuncs.com`, `oss-cn-hangzhou.aliyuncs.com` (https) or
+    /// `http://127.0.0.1:9000`.
+    pub fn parse(text: &str) -> Result<Endpoint> {
+        let bad = |why: &str| Error::invalid_argument(format!("endpoint {text:?}: {why}"));
+        let (https, rest) = match text.split_once("://") {
+            Some(("https", rest)) => (true, rest),
+            Some(("http", rest)) => (false, rest),
+            Some((scheme, _)) => {
+                return Err(bad(&format!("scheme {scheme:?} is not http or https")))
+            }
+            None => (true, text),
+        };
+        let host = rest.strip_suffix('/').unwrap_or(rest);
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        if let Some(c) = host
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "-.:[]".contains(*c)))
+        {
+            return Err(bad(&format!("{c:?} is not allowed in a host")));
+        }
+        Ok(Endpoint {
+            https,
+            host: host.to_ascii_lowercase(),
+        })
+    }
+
+    /// The host without its port.
+    fn hostname(&self) -> &str {
+        if let Some(v6) = self.host.strip_prefix('[') {
+            return v6.split(']').next().unwrap_or(v6);
+        }
+        self.host.rsplit_once(':').map_or(&self.host, |(h, _)| h)
+    }
+
+    pub(crate) fn is_ip(&self) -> bool {
+        self.hostname().parse::<std::net::IpAddr>().is_ok()
+    }
+
+    /// `cn-hangzhou` from `oss-cn-hangzhou.aliyuncs.com` or `oss-cn-hangzhou-internal...`.
+    fn region(&self) -> Option<String> {
+        let first = self.hostname().strip_suffix(".aliyuncs.com")?;
+        let region = first.strip_prefix("oss-")?;
+        Some(
+            region
+                .strip_suffix("-internal")
+                .unwrap_or(region)
+                .to_string(),
+        )
+    }
+}
+
+/// Everything a [`crate::Client`] is made from.
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) endpoint: Option<Endpoint>,
+    pub(crate) region: Option<String>,
+    pub(crate) credentials: Option<Arc<dyn CredentialsProvider>>,
+    pub(crate) signature_version: SignatureVersion,
+    pub(crate) url_style: Option<UrlStyle>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) proxy: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            endpoint: None,
+            region: None,
+            credentials: None,
+            signature_version: SignatureVersion::V4,
+            url_style: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            user_agent: None,
+            ca_file: None,
+            proxy: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<provider>"),
+            )
+            .field("signature_version", &self.signature_version)
+            .field("url_style", &self.url_style)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn new() -> Self {
+        Config::default()
+    }
+
+    pub fn endpoint(mut self, endpoint: &str) -> Result<Self> {
+        self.endpoint = Some(Endpoint::parse(endpoint)?);
+        Ok(self)
+    }
+
+    pub fn region(mut self, region: &str) -> Result<Self> {
+        let valid = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(Error::invalid_argument(format!(
+                "region {region:?}: expected lowercase letters, digits and '-', such as cn-hangzhou"
+            )));
+        }
+        self.region = Some(region.to_string());
+        Ok(self)
+    }
+
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(Arc::new(credentials));
+        self
+    }
+
+    /// `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET`, `OSS_SESSION_TOKEN`, read when needed.
+    pub fn credentials_from_env(mut self) -> Self {
+        self.credentials = Some(Arc::new(EnvironmentProvider));
+        self
+    }
+
+    pub fn credentials_provider(mut self, provider: Arc<dyn CredentialsProvider>) -> Self {
+        self.credentials = Some(provider);
+        self
+    }
+
+    pub fn signature_version(mut self, version: SignatureVersion) -> Self {
+        self.signature_version = version;
+        self
+    }
+
+    pub fn url_style(mut self, style: UrlStyle) -> Self {
+        self.url_style = Some(style);
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest one request may take, body included.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    pub fn retry(mut self, retry: RetryPolicy) -> Result<Self> {
+        if retry.max_attempts == 0 {
+            return Err(Error::invalid_argument(
+                "retry max_attempts must be at least 1 (the first attempt)",
+            ));
+        }
+        self.retry = retry;
+        Ok(self)
+    }
+
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.user_agent = Some(user_agent.to_string());
+        self
+    }
+
+    /// PEM file of the CA certificates to trust instead of the bundled roots.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// `http://host:port` (credentials in the URL are allowed).
+    pub fn proxy(mut self, proxy: &str) -> Self {
+        self.proxy = Some(proxy.to_string());
+        self
+    }
+
+    /// The URL style to use: as set, or path-style for an IP endpoint, else virtual-hosted.
+    pub(crate) fn effective_url_style(&self, endpoint: &Endpoint) -> UrlStyle {
+        self.url_style.unwrap_or(if endpoint.is_ip() {
+            UrlStyle::Path
+        } else {
+            UrlStyle::VirtualHosted
+        })
+    }
+
+    /// The region: as set, or read from an `oss-<region>.aliyuncs.com` endpoint.
+    pub(crate) fn effective_region(&self, endpoint: &Endpoint) -> Option<String> {
+        self.region.clone().or_else(|| endpoint.region())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_default_to_https_and_keep_ports() {
+        let e = Endpoint::parse("oss-cn-hangzhou.aliyuncs.com").unwrap();
+        assert!(e.https && e.host == "oss-cn-hangzhou.aliyuncs.com");
+        let e = Endpoint::parse("http://127.0.0.1:9000/").unwrap();
+        assert!(!e.https && e.host == "127.0.0.1:9000" && e.is_ip());
+        assert!(Endpoint::parse("ftp://x").is_err());
+        assert!(Endpoint::parse("https://").is_err());
+        assert!(Endpoint::parse("https://host/path").is_err());
+    }
+
+    #[test]
+    fn ip_endpoints_imply_path_style_and_regions_come_from_the_host() {
+        let config = Config::new();
+        let ip = Endpoint::parse("http://[::1]:80").unwrap();
+        assert_eq!(config.effective_url_style(&ip), UrlStyle::Path);
+        let oss = Endpoint::parse("oss-cn-shanghai-internal.aliyuncs.com").unwrap();
+        assert_eq!(config.effective_url_style(&oss), UrlStyle::VirtualHosted);
+        assert_eq!(
+            config.effective_region(&oss).as_deref(),
+            Some("cn-shanghai")
+        );
+        assert_eq!(config.effective_region(&ip), None);
+    }
+
+    #[test]
+    fn bad_values_are_invalid_arguments_naming_the_value() {
+        let e = Config::new().region("CN Hangzhou").unwrap_err();
+        assert!(e.message().contains("CN Hangzhou"));
+        let zero = RetryPolicy {
+            max_attempts: 0,
+            ..RetryPolicy::default()
+        };
+        assert!(Config::new()
+            .retry(zero)
+            .unwrap_err()
+            .message()
+            .contains("max_attempts"));
+    }
+}

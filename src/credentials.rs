@@ -1,0 +1,127 @@
+//! Access keys: static, from the environment, or from a provider the caller supplies.
+//! Secrets are wiped on drop and never shown by `Debug`, in errors or in logs.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// An access key id, its secret and, for STS identities, a security token.
+#[derive(Clone)]
+pub struct Credentials {
+    access_key_id: String,
+    secret: Zeroizing<String>,
+    security_token: Option<Zeroizing<String>>,
+}
+
+impl Credentials {
+    pub fn new(access_key_id: &str, secret: &str, security_token: Option<&str>) -> Result<Self> {
+        if access_key_id.trim().is_empty() || secret.trim().is_empty() {
+            return Err(Error::new(
+                ErrorKind::CredentialsMissing,
+                "access key id and secret must not be empty",
+            ));
+        }
+        Ok(Credentials {
+            access_key_id: access_key_id.to_string(),
+            secret: Zeroizing::new(secret.to_string()),
+            security_token: security_token
+                .filter(|t| !t.is_empty())
+                .map(|t| Zeroizing::new(t.to_string())),
+        })
+    }
+
+    /// From `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET` and optional `OSS_SESSION_TOKEN`.
+    pub fn from_env() -> Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        match (var("OSS_ACCESS_KEY_ID"), var("OSS_ACCESS_KEY_SECRET")) {
+            (Some(id), Some(secret)) => {
+                let secret = Zeroizing::new(secret);
+                let token = var("OSS_SESSION_TOKEN").map(Zeroizing::new);
+                Credentials::new(&id, &secret, token.as_ref().map(|t| t.as_str()))
+            }
+            _ => Err(Error::new(
+                ErrorKind::CredentialsMissing,
+                "OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET are not both set",
+            )),
+        }
+    }
+
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    pub(crate) fn secret(&self) -> &[u8] {
+        self.secret.as_bytes()
+    }
+
+    pub(crate) fn security_token(&self) -> Option<&str> {
+        self.security_token.as_deref().map(|t| t.as_str())
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret", &"<redacted>")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Where credentials come from. Asked once, and again whenever the server says the
+/// token expired or is invalid, so a provider can hand out refreshed STS credentials.
+pub trait CredentialsProvider: Send + Sync {
+    fn credentials(&self) -> Result<Credentials>;
+}
+
+impl CredentialsProvider for Credentials {
+    fn credentials(&self) -> Result<Credentials> {
+        Ok(self.clone())
+    }
+}
+
+/// Reads the environment each time it is asked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnvironmentProvider;
+
+impl CredentialsProvider for EnvironmentProvider {
+    fn credentials(&self) -> Result<Credentials> {
+        Credentials::from_env()
+    }
+}
+
+impl<F> CredentialsProvider for F
+where
+    F: Fn() -> Result<Credentials> + Send + Sync,
+{
+    fn credentials(&self) -> Result<Credentials> {
+        self()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret_or_token() {
+        let creds = Credentials::new("AKID", "s3cr3t-value", Some("tok-value")).unwrap();
+        let shown = format!("{creds:?}");
+        assert!(shown.contains("AKID"));
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("tok-value"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn empty_keys_are_credentials_missing() {
+        let e = Credentials::new("", "hunter2-xyz", None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::CredentialsMissing);
+        assert!(!format!("{e} {e:?}").contains("hunter2"));
+    }
+}
