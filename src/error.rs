@@ -202,11 +202,6 @@ impl Error {
         self.0.client_length.zip(self.0.client_crc)
     }
 
-    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Error {
-        self.0.kind = Some(kind);
-        self
-    }
-
     pub(crate) fn with_message(mut self, message: impl Into<String>) -> Error {
         self.0.message = message.into();
         self
@@ -221,10 +216,6 @@ impl Error {
     pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Error {
         self.0.request_id = request_id;
         self
-    }
-
-    pub(crate) fn is_service(&self) -> bool {
-        self.0.http_status.is_some()
     }
 }
 

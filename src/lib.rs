@@ -5,8 +5,19 @@
 //! The pieces here are the ones every layer shares: the CRC-64 OSS reports for whole
 //! objects ([`crc64`]) and the two request signature versions ([`signer`]).
 
+pub mod append;
+pub mod client;
 pub mod config;
 pub mod crc64;
 pub mod credentials;
 pub mod error;
 pub mod signer;
+mod transport;
+
+pub use append::{AppendOptions, Appender, Progress};
+pub use client::{
+    AppendObjectOptions, AppendResult, Client, CreateParams, ObjectInfo, ObjectType, RequestParams,
+};
+pub use config::{Config, RetryPolicy, SignatureVersion, UrlStyle};
+pub use credentials::{Credentials, CredentialsProvider};
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,307 @@
+//! The appendable-file handle: open an object (creating or resuming it), write bytes to its
+//! end, and never lose or duplicate a byte when a request's outcome is unknown.
+//!
+//! Recovery: an append that timed out, lost its connection or got a 5xx may or may not have
+//! been applied, so it is never blindly resent. A HEAD decides: length and CRC-64 equal to
+//! what the append would have made means it landed (done, nothing resent); the old length
+//! and CRC mean it did not (resent, within the retry budget); anything else means another
+//! writer changed the object, reported as a conflict with both sides' length and CRC. A 409
+//! PositionNotEqualToLength goes through the same check. Unlike the official Go SDK, which
+//! compares lengths only, the CRC tells "our bytes landed" from "someone else's did".
+
+use crate::client::{check_crc, check_size, validate_bucket, validate_key, Client};
+use crate::client::{AppendResult, CreateParams, ObjectInfo, ObjectType, RequestParams};
+use crate::crc64;
+use crate::error::{Error, ErrorKind, Result};
+use std::io::Read;
+
+pub const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
+
+/// `(increment, transferred, total)` after each request that landed; `total` is -1 when
+/// unknown. Never goes backwards. Returning `false` cancels the operation.
+pub type Progress = Box<dyn FnMut(u64, u64, i64) -> bool + Send>;
+
+/// How a handle writes.
+pub struct AppendOptions {
+    pub create: CreateParams,
+    pub request: RequestParams,
+    /// Check the server's CRC-64 of the whole object after every append (on by default).
+    pub check_crc: bool,
+    /// The largest body of one request; a larger write is split.
+    pub request_size: usize,
+    pub progress: Option<Progress>,
+}
+
+impl Default for AppendOptions {
+    fn default() -> Self {
+        AppendOptions {
+            create: CreateParams::default(),
+            request: RequestParams::default(),
+            check_crc: true,
+            request_size: DEFAULT_REQUEST_SIZE,
+            progress: None,
+        }
+    }
+}
+
+/// An open appendable object. One thread uses it at a time (`&mut self`); the [`Client`]
+/// behind it may be shared by many handles.
+pub struct Appender {
+    client: Client,
+    bucket: String,
+    key: String,
+    options: AppendOptions,
+    position: u64,
+    crc: u64,
+    /// Whether the object exists: create parameters go only with the append that makes it.
+    exists: bool,
+}
+
+impl std::fmt::Debug for Appender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appender")
+            .field("bucket", &self.bucket)
+            .field("key", &self.key)
+            .field("position", &self.position)
+            .field("crc64", &self.crc)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Appender {
+    /// HEADs the object: absent, it is created by the first write; appendable, writing
+    /// resumes at its end; any other type fails with ObjectNotAppendable before any data.
+    pub fn open(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+        options: AppendOptions,
+    ) -> Result<Appender> {
+        validate_bucket(bucket)?;
+        validate_key(key)?;
+        if options.request_size == 0 {
+            return Err(Error::invalid_argument(
+                "request size must be at least 1 byte",
+            ));
+        }
+        // Validated here so a bad parameter fails at open, not at the first write.
+        client.append_object_params_check(&options.create, &options.request)?;
+        let (position, crc, exists) = match client.head_object(bucket, key) {
+            Ok(info) => {
+                let (length, crc) = appendable_state(&info, key)?;
+                (length, crc, true)
+            }
+            Err(e) if e.kind() == ErrorKind::NoSuchKey => (0, 0, false),
+            Err(e) => return Err(e),
+        };
+        Ok(Appender {
+            client: client.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            options,
+            position,
+            crc,
+            exists,
+        })
+    }
+
+    /// The object's length as far as this handle knows: where the next write goes.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// CRC-64 of the whole object as far as this handle knows.
+    pub fn crc64(&self) -> u64 {
+        self.crc
+    }
+
+    /// The object as the server sees it now (a HEAD; errors are reported, never swallowed).
+    pub fn stat(&self) -> Result<ObjectInfo> {
+        self.client.head_object(&self.bucket, &self.key)
+    }
+
+    /// Appends all of `data`, in requests of at most the request size. On error, the bytes
+    /// before the failing request are stored and [`Appender::position`] says how far.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        check_size(self.position, data.len() as u64)?;
+        let total = i64::try_from(data.len()).unwrap_or(-1);
+        let mut transferred = 0;
+        for piece in data.chunks(self.options.request_size) {
+            self.append_piece(piece)?;
+            transferred += piece.len() as u64;
+            self.report(piece.len() as u64, transferred, total)?;
+        }
+        Ok(())
+    }
+
+    /// Streams `reader` to its end through one reusable buffer of the request size, so
+    /// memory does not grow with the input. Returns the bytes written.
+    pub fn write_from(&mut self, mut reader: impl Read) -> Result<u64> {
+        let mut buffer = vec![0u8; self.options.request_size];
+        let mut transferred = 0;
+        loop {
+            let mut filled = 0;
+            while filled < buffer.len() {
+                match reader.read(&mut buffer[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(Error::new(
+                            ErrorKind::Io,
+                            format!(
+                                "reading the input after {} bytes: {e}",
+                                transferred + filled as u64
+                            ),
+                        ))
+                    }
+                }
+            }
+            if filled == 0 {
+                return Ok(transferred);
+            }
+            check_size(self.position, filled as u64)?;
+            self.append_piece(&buffer[..filled])?;
+            transferred += filled as u64;
+            self.report(filled as u64, transferred, -1)?;
+        }
+    }
+
+    /// Ends the handle. Unbuffered writes are already stored, so nothing is left to send.
+    pub fn close(self) -> Result<()> {
+        Ok(())
+    }
+
+    fn report(&mut self, increment: u64, transferred: u64, total: i64) -> Result<()> {
+        if let Some(progress) = &mut self.options.progress {
+            if !progress(increment, transferred, total) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    format!("cancelled by the progress callback after {transferred} bytes"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One request's worth of bytes, landed exactly once or reported.
+    fn append_piece(&mut self, piece: &[u8]) -> Result<()> {
+        let expected_length = self.position + piece.len() as u64;
+        let expected_crc = crc64::combine(self.crc, crc64::checksum(piece), piece.len() as u64);
+        let transport = self.client.transport.clone();
+        let mut attempt = 1;
+        loop {
+            let sent = self.client.append_once(
+                &self.bucket,
+                &self.key,
+                self.position,
+                piece,
+                (!self.exists).then_some(&self.options.create),
+                &self.options.request,
+            );
+            let error = match sent {
+                Ok(result) => return self.landed(&result, expected_length, expected_crc),
+                Err(e) => e,
+            };
+            let outcome_unknown = matches!(
+                error.kind(),
+                ErrorKind::Timeout
+                    | ErrorKind::Network
+                    | ErrorKind::ServerError
+                    | ErrorKind::Unavailable
+                    | ErrorKind::PositionNotEqualToLength
+            );
+            if !outcome_unknown {
+                // Refused before anything was applied (4xx): reported at once.
+                return Err(error);
+            }
+            let (length, crc) = self.server_state(&error)?;
+            if length == expected_length && (crc == expected_crc || !self.options.check_crc) {
+                // It landed; the answer was lost.
+                self.advance(length, crc);
+                return Ok(());
+            }
+            if (length, crc) == (self.position, self.crc) && attempt < transport.retry.max_attempts
+            {
+                std::thread::sleep(transport.backoff(attempt));
+                attempt += 1;
+                continue;
+            }
+            if (length, crc) == (self.position, self.crc) {
+                let message = format!(
+                    "{} (after {attempt} attempts; nothing of this request was stored)",
+                    error.message()
+                );
+                return Err(error.with_message(message));
+            }
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "another writer changed oss://{}/{}: expected length {} (CRC-64 {}) or {} \
+                     (CRC-64 {}), found length {length} (CRC-64 {crc})",
+                    self.bucket, self.key, expected_length, expected_crc, self.position, self.crc
+                ),
+            )
+            .with_states((length, crc), (expected_length, expected_crc))
+            .with_request_id(error.request_id().map(String::from)));
+        }
+    }
+
+    /// The object's length and CRC now, to settle an append whose outcome is unknown.
+    fn server_state(&self, cause: &Error) -> Result<(u64, u64)> {
+        match self.client.head_object(&self.bucket, &self.key) {
+            Ok(info) => appendable_state(&info, &self.key),
+            Err(e) if e.kind() == ErrorKind::NoSuchKey => Ok((0, 0)),
+            Err(e) => Err(cause.clone().with_message(format!(
+                "{}; whether it was stored is unknown, the HEAD to find out failed: {e}",
+                cause.message()
+            ))),
+        }
+    }
+
+    fn landed(
+        &mut self,
+        result: &AppendResult,
+        expected_length: u64,
+        expected_crc: u64,
+    ) -> Result<()> {
+        if self.options.check_crc {
+            check_crc(result, expected_length, expected_crc)?;
+        } else if result.next_position != expected_length {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "the server reports length {} after an append that should make {expected_length}",
+                    result.next_position
+                ),
+            ));
+        }
+        self.advance(result.next_position, result.crc64);
+        Ok(())
+    }
+
+    fn advance(&mut self, length: u64, crc: u64) {
+        self.position = length;
+        self.crc = crc;
+        self.exists = true;
+    }
+}
+
+fn appendable_state(info: &ObjectInfo, key: &str) -> Result<(u64, u64)> {
+    if info.object_type != ObjectType::Appendable {
+        return Err(Error::new(
+            ErrorKind::ObjectNotAppendable,
+            format!(
+                "{key:?} is a {:?} object, not an appendable one",
+                info.object_type
+            ),
+        ));
+    }
+    let crc = info.crc64.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Service,
+            format!("HEAD of {key:?} gave no x-oss-hash-crc64ecma"),
+        )
+    })?;
+    Ok((info.length, crc))
+}

@@ -1,0 +1,344 @@
+//! Sends one signed request and maps the answer. Shared by every handle of a client: one
+//! ureq agent (connection pool, keep-alive), one credentials cache, one clock offset.
+
+use crate::config::{Config, Endpoint, RetryPolicy, SignatureVersion, UrlStyle};
+use crate::credentials::{Credentials, CredentialsProvider};
+use crate::error::{Error, ErrorKind, Result};
+use crate::signer::{self, v1, v4};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Error documents are small; a larger body is cut rather than held.
+const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+pub(crate) struct Request<'a> {
+    pub method: &'static str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    /// Decoded; `None` is a bare name such as `append`.
+    pub query: Vec<(&'static str, Option<String>)>,
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+}
+
+/// A successful answer's status and headers (names lowercased).
+pub(crate) struct Response {
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn request_id(&self) -> Option<String> {
+        self.header("x-oss-request-id").map(String::from)
+    }
+}
+
+pub(crate) struct Transport {
+    agent: ureq::Agent,
+    endpoint: Endpoint,
+    style: UrlStyle,
+    region: Option<String>,
+    version: SignatureVersion,
+    provider: Arc<dyn CredentialsProvider>,
+    cached: Mutex<Option<Credentials>>,
+    /// Server time minus local time, in seconds, learnt from RequestTimeTooSkewed.
+    clock_offset: AtomicI64,
+    pub retry: RetryPolicy,
+    jitter: AtomicU64,
+}
+
+impl Transport {
+    pub fn new(config: &Config) -> Result<Transport> {
+        let endpoint = config
+            .endpoint
+            .clone()
+            .ok_or_else(|| Error::invalid_argument("config: no endpoint is set"))?;
+        let provider = config.credentials.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::CredentialsMissing,
+                "config: no credentials are set",
+            )
+        })?;
+        let region = config.effective_region(&endpoint);
+        if config.signature_version == SignatureVersion::V4 && region.is_none() {
+            return Err(Error::invalid_argument(
+                "config: signature V4 needs a region (set one, or use an oss-<region>.aliyuncs.com endpoint)",
+            ));
+        }
+        let user_agent = match &config.user_agent {
+            Some(extra) => format!("oss-append/{} {extra}", env!("CARGO_PKG_VERSION")),
+            None => format!("oss-append/{}", env!("CARGO_PKG_VERSION")),
+        };
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::invalid_argument(format!("config: CA file {}: {e}", path.display()))
+            })?;
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(Error::invalid_argument(format!(
+                    "config: CA file {} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        let proxy = match &config.proxy {
+            Some(url) => Some(
+                ureq::Proxy::new(url)
+                    .map_err(|e| Error::invalid_argument(format!("config: proxy: {e}")))?,
+            ),
+            None => None,
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.request_timeout))
+            .user_agent(user_agent)
+            .tls_config(tls.build())
+            .proxy(proxy)
+            .max_redirects(0)
+            .build()
+            .new_agent();
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
+        Ok(Transport {
+            agent,
+            style: config.effective_url_style(&endpoint),
+            endpoint,
+            region,
+            version: config.signature_version,
+            provider,
+            cached: Mutex::new(None),
+            clock_offset: AtomicI64::new(0),
+            retry: config.retry,
+            jitter: AtomicU64::new(seed | 1),
+        })
+    }
+
+    fn credentials(&self) -> Result<Credentials> {
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(creds) = cached.as_ref() {
+            return Ok(creds.clone());
+        }
+        let creds = self.provider.credentials()?;
+        *cached = Some(creds.clone());
+        Ok(creds)
+    }
+
+    fn url(&self, req: &Request) -> String {
+        let scheme = if self.endpoint.https { "https" } else { "http" };
+        let host = &self.endpoint.host;
+        let key = v4::uri_encode(req.key, true);
+        let mut url = match self.style {
+            UrlStyle::VirtualHosted => format!("{scheme}://{}.{host}/{key}", req.bucket),
+            UrlStyle::Path => format!("{scheme}://{host}/{}/{key}", req.bucket),
+            UrlStyle::Cname => format!("{scheme}://{host}/{key}"),
+        };
+        for (i, (name, value)) in req.query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(name);
+            if let Some(value) = value {
+                url.push('=');
+                url.push_str(&v4::uri_encode(value, false));
+            }
+        }
+        url
+    }
+
+    fn now(&self) -> SystemTime {
+        let offset = self.clock_offset.load(Ordering::Relaxed);
+        let magnitude = Duration::from_secs(offset.unsigned_abs());
+        if offset >= 0 {
+            SystemTime::now() + magnitude
+        } else {
+            SystemTime::now() - magnitude
+        }
+    }
+
+    /// The headers that sign `req` at the (corrected) current time.
+    fn sign(&self, req: &Request, creds: &Credentials) -> Vec<(String, String)> {
+        let mut headers = req.headers.clone();
+        let now = self.now();
+        if let Some(token) = creds.security_token() {
+            headers.push(("x-oss-security-token".into(), token.to_string()));
+        }
+        let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let datetime = v4::format_datetime(unix);
+        match self.version {
+            SignatureVersion::V1 => headers.push(("date".into(), httpdate::fmt_http_date(now))),
+            SignatureVersion::V4 => {
+                headers.push(("x-oss-date".into(), datetime.clone()));
+                headers.push((
+                    "x-oss-content-sha256".into(),
+                    v4::UNSIGNED_PAYLOAD.to_string(),
+                ));
+            }
+        }
+        let view_headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let query: Vec<(&str, Option<&str>)> =
+            req.query.iter().map(|(n, v)| (*n, v.as_deref())).collect();
+        let view = signer::Request {
+            method: req.method,
+            bucket: Some(req.bucket),
+            key: (!req.key.is_empty()).then_some(req.key),
+            query: &query,
+            headers: &view_headers,
+        };
+        let authorization = match self.version {
+            SignatureVersion::V1 => v1::authorization(creds.access_key_id(), creds.secret(), &view),
+            SignatureVersion::V4 => {
+                let scope = v4::Scope {
+                    date: &datetime[..8],
+                    region: self.region.as_deref().unwrap_or_default(),
+                    product: "oss",
+                };
+                v4::authorization(
+                    creds.access_key_id(),
+                    creds.secret(),
+                    &view,
+                    &datetime,
+                    &scope,
+                    &[],
+                )
+            }
+        };
+        headers.push(("authorization".into(), authorization));
+        headers
+    }
+
+    /// One attempt. A service error comes back as an [`Error`] with its HTTP status; on the
+    /// way, a RequestTimeTooSkewed corrects the clock and a token error drops the cached
+    /// credentials, so that a retry signs anew.
+    pub fn send(&self, req: &Request) -> Result<Response> {
+        let creds = self.credentials()?;
+        let mut builder = ureq::http::Request::builder()
+            .method(req.method)
+            .uri(self.url(req));
+        for (name, value) in self.sign(req, &creds) {
+            builder = builder.header(name, value);
+        }
+        let request = builder
+            .body(req.body)
+            .map_err(|e| Error::invalid_argument(format!("request: {e}")))?;
+        let response = self.agent.run(request).map_err(network_error)?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        if (200..300).contains(&status) {
+            return Ok(Response { headers });
+        }
+        let body = response
+            .into_body()
+            .with_config()
+            .limit(ERROR_BODY_LIMIT)
+            .read_to_vec()
+            .unwrap_or_default();
+        let error = Error::from_response(status, &headers, &body);
+        match error.kind() {
+            ErrorKind::RequestTimeSkewed => {
+                let server = headers
+                    .iter()
+                    .find(|(n, _)| n == "date")
+                    .and_then(|(_, v)| httpdate::parse_http_date(v).ok());
+                if let Some(server) = server {
+                    let local = SystemTime::now();
+                    let offset = match server.duration_since(local) {
+                        Ok(ahead) => ahead.as_secs() as i64,
+                        Err(behind) => -(behind.duration().as_secs() as i64),
+                    };
+                    self.clock_offset.store(offset, Ordering::Relaxed);
+                }
+            }
+            ErrorKind::SecurityToken | ErrorKind::InvalidAccessKey => {
+                *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+            _ => {}
+        }
+        Err(error)
+    }
+
+    /// Whether another attempt can mend `error` (the Go v2 SDK's rules, plus a token the
+    /// provider may since have refreshed).
+    pub fn is_retryable(&self, error: &Error) -> bool {
+        match error.kind() {
+            ErrorKind::Timeout | ErrorKind::Network => true,
+            ErrorKind::RequestTimeSkewed | ErrorKind::SecurityToken => true,
+            ErrorKind::Unavailable | ErrorKind::ServerError => true,
+            _ => {
+                matches!(error.http_status(), Some(401 | 408 | 429))
+                    || error.code() == Some("BadRequest")
+            }
+        }
+    }
+
+    /// Full-jitter backoff before retry `n` (1 for the first retry).
+    pub fn backoff(&self, n: u32) -> Duration {
+        let cap = self
+            .retry
+            .base_delay
+            .saturating_mul(1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX))
+            .min(self.retry.max_delay);
+        // xorshift64: enough randomness to spread retries, no crate needed.
+        let mut x = self.jitter.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter.store(x, Ordering::Relaxed);
+        cap.mul_f64((x >> 11) as f64 / (1u64 << 53) as f64)
+    }
+
+    /// Sends `req`, retrying what [`Transport::is_retryable`] allows. Only for requests
+    /// that are safe to repeat (HEAD); appends have their own recovery.
+    pub fn send_idempotent(&self, req: &Request) -> Result<Response> {
+        let mut attempt = 1;
+        loop {
+            match self.send(req) {
+                Err(e) if attempt < self.retry.max_attempts && self.is_retryable(&e) => {
+                    std::thread::sleep(self.backoff(attempt));
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+fn network_error(e: ureq::Error) -> Error {
+    let kind = match &e {
+        ureq::Error::Timeout(_) => ErrorKind::Timeout,
+        ureq::Error::Tls(_)
+        | ureq::Error::Pem(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::TlsRequired => ErrorKind::Tls,
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Network,
+    };
+    Error::new(kind, format!("request failed: {e}"))
+}
