@@ -166,6 +166,31 @@ impl Server {
         self.shared.clock_offset.store(seconds, Ordering::Relaxed);
     }
 
+    /// Test set-up: stores a Normal object as PutObject would, without a request.
+    pub fn put_object(&self, bucket: &str, key: &str, data: &[u8]) -> io::Result<()> {
+        use md5::Digest;
+        let body = store::Ingest {
+            bytes: self.shared.store.keeps_data().then(|| data.to_vec()),
+            len: data.len() as u64,
+            crc: oss_append::crc64::checksum(data),
+            md5: Some(md5::Md5::digest(data).into()),
+        };
+        self.shared
+            .store
+            .put(bucket, key, body, store::Attributes::default())
+            .map(drop)
+            .map_err(|e| io::Error::other(e.message))
+    }
+
+    /// Test inspection: the bytes an object holds (`None` when absent, or in discard mode).
+    pub fn object_bytes(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.shared
+            .store
+            .read(bucket, key, |len| Ok((0, len)))
+            .ok()
+            .map(|slice| slice.bytes)
+    }
+
     pub fn stop(mut self) {
         self.shutdown();
     }

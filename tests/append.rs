@@ -1,0 +1,453 @@
+//! The Rust core against the local OSS server over real HTTP: create and resume, both
+//! signature versions, credentials, and every server fault. After each fault the object
+//! must hold exactly the bytes that `write` reported written, in order, once.
+
+use oss_append::crc64;
+use oss_append::{
+    AppendObjectOptions, AppendOptions, Appender, Client, Config, CreateParams, Credentials,
+    ErrorKind, ObjectType, RetryPolicy, SignatureVersion,
+};
+use oss_local_server::{Action, Fault, Op, Server};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const AK: &str = "core-ak";
+const SK: &str = "core-secret";
+const BUCKET: &str = "core-bucket";
+
+fn start() -> Server {
+    Server::start(
+        oss_local_server::Config::new(AK, SK)
+            .bucket(BUCKET)
+            .faults(),
+    )
+    .unwrap()
+}
+
+fn config(server: &Server) -> Config {
+    let quick = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+    };
+    Config::new()
+        .endpoint(&server.url())
+        .unwrap()
+        .region("cn-hangzhou")
+        .unwrap()
+        .credentials(Credentials::new(AK, SK, None).unwrap())
+        .request_timeout(Duration::from_secs(5))
+        .retry(quick)
+        .unwrap()
+}
+
+fn client(server: &Server) -> Client {
+    Client::new(&config(server)).unwrap()
+}
+
+fn open(client: &Client, key: &str) -> Appender {
+    Appender::open(client, BUCKET, key, AppendOptions::default()).unwrap()
+}
+
+fn stored(server: &Server, key: &str) -> Vec<u8> {
+    server.object_bytes(BUCKET, key).unwrap_or_default()
+}
+
+#[test]
+fn create_then_resume_continues_length_and_crc() {
+    let server = start();
+    let client = client(&server);
+    let mut first = open(&client, "log");
+    assert_eq!((first.position(), first.crc64()), (0, 0));
+    first.write(b"hi oss,append object").unwrap();
+    assert_eq!(first.crc64(), 2313496259928504459);
+    first.close().unwrap();
+
+    let mut again = open(&client, "log");
+    assert_eq!((again.position(), again.crc64()), (20, 2313496259928504459));
+    again.write(b",this is a demo").unwrap();
+    assert_eq!((again.position(), again.crc64()), (35, 8586970469916596321));
+    let info = again.stat().unwrap();
+    assert_eq!(
+        (info.object_type, info.length, info.crc64),
+        (ObjectType::Appendable, 35, Some(8586970469916596321))
+    );
+    assert_eq!(
+        stored(&server, "log"),
+        b"hi oss,append object,this is a demo"
+    );
+}
+
+#[test]
+fn v1_signing_works_end_to_end() {
+    let server = start();
+    let client = Client::new(&config(&server).signature_version(SignatureVersion::V1)).unwrap();
+    let mut handle = open(&client, "dir/with space+plus%é");
+    handle.write(b"v1").unwrap();
+    assert_eq!(stored(&server, "dir/with space+plus%é"), b"v1");
+}
+
+#[test]
+fn large_writes_are_split_into_requests_of_the_request_size() {
+    let server = start();
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let seen = sizes.clone();
+    let options = AppendOptions {
+        request_size: 1000,
+        progress: Some(Box::new(move |inc, done, total| {
+            seen.lock().unwrap().push((inc, done, total));
+            true
+        })),
+        ..AppendOptions::default()
+    };
+    let mut handle = Appender::open(&client(&server), BUCKET, "split", options).unwrap();
+    let data: Vec<u8> = (0..2500u32).map(|i| i as u8).collect();
+    handle.write(&data).unwrap();
+    assert_eq!(
+        *sizes.lock().unwrap(),
+        [(1000, 1000, 2500), (1000, 2000, 2500), (500, 2500, 2500)]
+    );
+    assert_eq!(stored(&server, "split"), data);
+}
+
+#[test]
+fn create_parameters_go_with_the_first_append_only() {
+    let server = start();
+    let options = AppendOptions {
+        create: CreateParams {
+            content_type: Some("text/plain".into()),
+            metadata: vec![("author".into(), "alice".into())],
+            storage_class: Some("IA".into()),
+            ..CreateParams::default()
+        },
+        ..AppendOptions::default()
+    };
+    let mut handle = Appender::open(&client(&server), BUCKET, "meta", options).unwrap();
+    handle.write(b"a").unwrap();
+    handle.write(b"b").unwrap();
+    let info = handle.stat().unwrap();
+    assert_eq!(info.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(info.metadata, [("author".to_string(), "alice".to_string())]);
+}
+
+#[test]
+fn opening_a_normal_object_fails_before_any_data_is_sent() {
+    let server = start();
+    server.put_object(BUCKET, "normal", b"put").unwrap();
+    let err =
+        Appender::open(&client(&server), BUCKET, "normal", AppendOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ObjectNotAppendable);
+    assert_eq!(stored(&server, "normal"), b"put");
+}
+
+#[test]
+fn bad_names_and_parameters_fail_before_any_request() {
+    let server = start();
+    let client = client(&server);
+    for (bucket, key) in [("Bad_Bucket", "k"), (BUCKET, ""), (BUCKET, "/abs")] {
+        let err = Appender::open(&client, bucket, key, AppendOptions::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bucket} {key}");
+    }
+    let options = AppendOptions {
+        create: CreateParams {
+            acl: Some("everyone".into()),
+            ..CreateParams::default()
+        },
+        ..AppendOptions::default()
+    };
+    let err = Appender::open(&client, BUCKET, "k", options).unwrap_err();
+    assert!(err.message().contains("everyone"), "{err}");
+}
+
+#[test]
+fn the_5_gib_rule_is_checked_before_sending() {
+    let server = start();
+    let limit = 5u64 << 30;
+    let err = client(&server)
+        .append_object(
+            BUCKET,
+            "huge",
+            limit - 10,
+            &[0; 11],
+            &AppendObjectOptions::default(),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ObjectTooLarge);
+    assert!(err.message().contains(&(limit - 10).to_string()), "{err}");
+    assert!(server.object_bytes(BUCKET, "huge").is_none());
+}
+
+#[test]
+fn append_object_reports_the_servers_length_on_a_wrong_position() {
+    let server = start();
+    let client = client(&server);
+    let options = AppendObjectOptions::default();
+    let first = client
+        .append_object(BUCKET, "one", 0, b"12345", &options)
+        .unwrap();
+    assert_eq!(
+        (first.next_position, first.crc64),
+        (5, crc64::checksum(b"12345"))
+    );
+    assert!(first.request_id.is_some());
+    let err = client
+        .append_object(BUCKET, "one", 2, b"x", &options)
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.next_position(), err.code()),
+        (
+            ErrorKind::PositionNotEqualToLength,
+            Some(5),
+            Some("PositionNotEqualToLength")
+        )
+    );
+    assert_eq!(err.http_status(), Some(409));
+    assert_eq!(err.request_id().map(str::len), Some(24));
+}
+
+#[test]
+fn applied_then_reset_is_recovered_without_a_duplicate() {
+    let server = start();
+    let mut handle = open(&client(&server), "k");
+    handle.write(b"first,").unwrap();
+    server.add_fault(Fault::new(Action::ResetAfterApply, Op::Append));
+    handle.write(b"second").unwrap();
+    assert_eq!(stored(&server, "k"), b"first,second");
+    assert_eq!(handle.position(), 12);
+}
+
+#[test]
+fn reset_before_the_body_is_resent_once() {
+    let server = start();
+    let mut handle = open(&client(&server), "k");
+    server.add_fault(Fault::new(Action::ResetBeforeBody, Op::Append));
+    handle.write(b"payload").unwrap();
+    assert_eq!(stored(&server, "k"), b"payload");
+    assert_eq!(server.pending_faults(), 0);
+}
+
+#[test]
+fn server_errors_are_retried_then_reported_with_nothing_stored() {
+    let server = start();
+    let mut handle = open(&client(&server), "k");
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(2));
+    handle.write(b"ok").unwrap();
+    assert_eq!(stored(&server, "k"), b"ok");
+
+    server.add_fault(Fault::new(Action::Error(500), Op::Append).count(3));
+    let err = handle.write(b"lost").unwrap_err();
+    assert_eq!(
+        (err.kind(), err.code(), err.http_status()),
+        (ErrorKind::ServerError, Some("InternalError"), Some(500))
+    );
+    assert!(
+        err.message().contains("nothing of this request was stored"),
+        "{err}"
+    );
+    assert_eq!(stored(&server, "k"), b"ok");
+    assert_eq!(handle.position(), 2);
+}
+
+#[test]
+fn a_timeout_after_the_server_applied_is_recovered() {
+    let server = start();
+    let client = Client::new(&config(&server).request_timeout(Duration::from_millis(300))).unwrap();
+    let mut handle = open(&client, "k");
+    server.add_fault(Fault::new(
+        Action::DelayAfterApply(Duration::from_millis(1000)),
+        Op::Append,
+    ));
+    handle.write(b"slow").unwrap();
+    assert_eq!(stored(&server, "k"), b"slow");
+}
+
+#[test]
+fn a_timeout_before_the_server_applied_is_resent_and_the_late_original_is_refused() {
+    let server = start();
+    let client = Client::new(&config(&server).request_timeout(Duration::from_millis(300))).unwrap();
+    let mut handle = open(&client, "k");
+    server.add_fault(Fault::new(
+        Action::DelayBeforeApply(Duration::from_millis(800)),
+        Op::Append,
+    ));
+    handle.write(b"once").unwrap();
+    std::thread::sleep(Duration::from_millis(1000)); // the delayed original arrives, at a stale position
+    assert_eq!(stored(&server, "k"), b"once");
+}
+
+#[test]
+fn corrupted_storage_is_a_crc_mismatch_with_both_crcs() {
+    let server = start();
+    let mut handle = open(&client(&server), "k");
+    server.add_fault(Fault::new(Action::Corrupt, Op::Append));
+    let err = handle.write(b"payload").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CrcMismatch);
+    let (server_state, client_state) = (err.server_state().unwrap(), err.client_state().unwrap());
+    assert_eq!(client_state, (7, crc64::checksum(b"payload")));
+    assert_eq!(server_state, (7, crc64::checksum(&stored(&server, "k"))));
+    assert!(err.to_string().contains("crc is inconsistent"), "{err}");
+}
+
+#[test]
+fn crc_checks_can_be_switched_off() {
+    let server = start();
+    let options = AppendOptions {
+        check_crc: false,
+        ..AppendOptions::default()
+    };
+    let mut handle = Appender::open(&client(&server), BUCKET, "k", options).unwrap();
+    server.add_fault(Fault::new(Action::Corrupt, Op::Append));
+    handle.write(b"payload").unwrap();
+}
+
+#[test]
+fn a_skewed_clock_is_corrected_from_the_servers_date() {
+    let server = start();
+    server.set_clock_offset(-3600);
+    let client = client(&server);
+    let mut handle = Appender::open(&client, BUCKET, "k", AppendOptions::default()).unwrap();
+    handle.write(b"on time").unwrap();
+    assert_eq!(stored(&server, "k"), b"on time");
+}
+
+#[test]
+fn another_writer_between_two_writes_is_a_conflict_and_nothing_is_overwritten() {
+    let server = start();
+    let client = client(&server);
+    let mut mine = open(&client, "shared");
+    mine.write(b"mine;").unwrap();
+    client
+        .append_object(
+            BUCKET,
+            "shared",
+            5,
+            b"theirs;",
+            &AppendObjectOptions::default(),
+        )
+        .unwrap();
+    let err = mine.write(b"mine again").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(err.server_state().map(|s| s.0), Some(12));
+    assert_eq!(stored(&server, "shared"), b"mine;theirs;");
+}
+
+#[test]
+fn another_writer_of_the_same_length_is_told_apart_by_the_crc() {
+    let server = start();
+    let client = Client::new(&config(&server).request_timeout(Duration::from_millis(400))).unwrap();
+    let mut mine = open(&client, "same");
+    // Our append is held past our timeout; meanwhile another writer appends 8 other bytes.
+    // A length-only check would take the object's 8 bytes for ours.
+    server.add_fault(Fault::new(
+        Action::DelayBeforeApply(Duration::from_millis(1000)),
+        Op::Append,
+    ));
+    let other = client.clone();
+    let theirs = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        other.append_object(
+            BUCKET,
+            "same",
+            0,
+            b"EXACTLY?",
+            &AppendObjectOptions::default(),
+        )
+    });
+    let err = mine.write(b"exactly!").unwrap_err();
+    theirs.join().unwrap().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err:?}");
+    assert_eq!(err.server_state(), Some((8, crc64::checksum(b"EXACTLY?"))));
+    assert_eq!(err.client_state(), Some((8, crc64::checksum(b"exactly!"))));
+    std::thread::sleep(Duration::from_millis(1000)); // our late original is refused
+    assert_eq!(stored(&server, "same"), b"EXACTLY?");
+    assert_eq!(mine.position(), 0);
+}
+
+#[test]
+fn the_progress_callback_can_cancel() {
+    let server = start();
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let options = AppendOptions {
+        request_size: 4,
+        progress: Some(Box::new(move |_, done, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            done < 8
+        })),
+        ..AppendOptions::default()
+    };
+    let mut handle = Appender::open(&client(&server), BUCKET, "k", options).unwrap();
+    let err = handle.write(b"0123456789abcdef").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert_eq!((calls.load(Ordering::SeqCst), handle.position()), (2, 8));
+    assert_eq!(stored(&server, "k"), b"01234567");
+}
+
+#[test]
+fn sts_tokens_are_sent_and_a_provider_is_asked_again_after_a_token_error() {
+    let mut config = oss_local_server::Config::new(AK, SK).bucket(BUCKET);
+    config.security_token = Some("fresh-token".into());
+    let server = Server::start(config).unwrap();
+    let asked = Arc::new(AtomicU32::new(0));
+    let count = asked.clone();
+    let provider = move || {
+        // The first answer is an expired token, later ones a fresh one.
+        let token = if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            "expired-token"
+        } else {
+            "fresh-token"
+        };
+        Credentials::new(AK, SK, Some(token))
+    };
+    let client = Client::new(
+        &oss_append::Config::new()
+            .endpoint(&server.url())
+            .unwrap()
+            .region("cn-hangzhou")
+            .unwrap()
+            .credentials_provider(Arc::new(provider)),
+    )
+    .unwrap();
+    let mut handle = Appender::open(&client, BUCKET, "sts", AppendOptions::default()).unwrap();
+    handle.write(b"token").unwrap();
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    assert_eq!(server.object_bytes(BUCKET, "sts").unwrap(), b"token");
+}
+
+#[test]
+fn a_wrong_secret_is_reported_at_once_with_the_server_details() {
+    let server = start();
+    let client =
+        Client::new(&config(&server).credentials(Credentials::new(AK, "wrong", None).unwrap()))
+            .unwrap();
+    let err = Appender::open(&client, BUCKET, "k", AppendOptions::default()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.http_status()),
+        (ErrorKind::SignatureMismatch, Some(403))
+    );
+    assert!(!format!("{err} {err:?}").contains(SK));
+}
+
+#[test]
+fn write_from_streams_in_one_reusable_buffer() {
+    let server = start();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 13) as u8).collect();
+    let options = AppendOptions {
+        request_size: 64 * 1024,
+        ..AppendOptions::default()
+    };
+    let mut handle = Appender::open(&client(&server), BUCKET, "stream", options).unwrap();
+    // A reader that hands out small, uneven pieces, as a pipe does.
+    struct Trickle<'a>(&'a [u8]);
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(777).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    assert_eq!(handle.write_from(Trickle(&data)).unwrap(), 300_000);
+    assert_eq!(stored(&server, "stream"), data);
+}
