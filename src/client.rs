@@ -17,6 +17,19 @@ pub struct Client {
     pub(crate) transport: Arc<Transport>,
 }
 
+/// The values OSS accepts for `x-oss-object-acl`.
+pub const ACLS: &[&str] = &["private", "public-read", "public-read-write", "default"];
+/// The values OSS accepts for `x-oss-storage-class`.
+pub const STORAGE_CLASSES: &[&str] = &[
+    "Standard",
+    "IA",
+    "Archive",
+    "ColdArchive",
+    "DeepColdArchive",
+];
+/// The values OSS accepts for `x-oss-server-side-encryption`.
+pub const SERVER_SIDE_ENCRYPTIONS: &[&str] = &["AES256", "KMS", "SM4"];
+
 /// Attributes an appendable object gets when an append creates it. OSS ignores them on
 /// later appends, so they are sent only while the object does not exist.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,26 +64,12 @@ pub struct RequestParams {
 
 impl CreateParams {
     fn validate(&self) -> Result<()> {
-        one_of(
-            "acl",
-            &self.acl,
-            &["private", "public-read", "public-read-write", "default"],
-        )?;
-        one_of(
-            "storage class",
-            &self.storage_class,
-            &[
-                "Standard",
-                "IA",
-                "Archive",
-                "ColdArchive",
-                "DeepColdArchive",
-            ],
-        )?;
+        one_of("acl", &self.acl, ACLS)?;
+        one_of("storage class", &self.storage_class, STORAGE_CLASSES)?;
         one_of(
             "server-side encryption",
             &self.server_side_encryption,
-            &["AES256", "KMS", "SM4"],
+            SERVER_SIDE_ENCRYPTIONS,
         )?;
         for (name, value) in &self.metadata {
             let token = !name.is_empty()

@@ -161,13 +161,7 @@ impl Transport {
     }
 
     fn now(&self) -> SystemTime {
-        let offset = self.clock_offset.load(Ordering::Relaxed);
-        let magnitude = Duration::from_secs(offset.unsigned_abs());
-        if offset >= 0 {
-            SystemTime::now() + magnitude
-        } else {
-            SystemTime::now() - magnitude
-        }
+        signer::offset_now(self.clock_offset.load(Ordering::Relaxed))
     }
 
     /// The headers that sign `req` at the (corrected) current time.

@@ -41,6 +41,18 @@ impl Request<'_> {
     }
 }
 
+/// The machine's time moved by `offset_seconds`: the time to sign with once a server has
+/// said how far off the local clock is (and, in the test server, its scripted skew).
+pub fn offset_now(offset_seconds: i64) -> std::time::SystemTime {
+    let now = std::time::SystemTime::now();
+    let magnitude = std::time::Duration::from_secs(offset_seconds.unsigned_abs());
+    if offset_seconds >= 0 {
+        now + magnitude
+    } else {
+        now - magnitude
+    }
+}
+
 fn hmac<M: hmac::Mac + hmac::KeyInit>(key: &[u8], data: &[u8]) -> M {
     // Any key length is valid for HMAC; new_from_slice only fails for fixed-size MACs.
     let mut mac = <M as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");

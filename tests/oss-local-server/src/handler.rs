@@ -7,11 +7,12 @@ use crate::http::{Conn, Head, Response};
 use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store};
 use base64::Engine;
 use md5::{Digest, Md5};
+use oss_append::client;
 use oss_append::crc64::Crc64;
 use oss_append::signer;
 use std::io::Read;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct Shared {
     pub creds: Credentials,
@@ -35,13 +36,7 @@ impl Shared {
     }
 
     pub fn now(&self) -> SystemTime {
-        let offset = self.clock_offset.load(Ordering::Relaxed);
-        let magnitude = Duration::from_secs(offset.unsigned_abs());
-        if offset >= 0 {
-            SystemTime::now() + magnitude
-        } else {
-            SystemTime::now() - magnitude
-        }
+        signer::offset_now(self.clock_offset.load(Ordering::Relaxed))
     }
 
     fn request_id(&self) -> String {
@@ -453,21 +448,12 @@ fn create_attributes(head: &Head) -> Result<Attributes, OssError> {
         )),
         _ => Ok(()),
     };
+    allowed("x-oss-object-acl", client::ACLS)?;
+    allowed("x-oss-storage-class", client::STORAGE_CLASSES)?;
     allowed(
-        "x-oss-object-acl",
-        &["private", "public-read", "public-read-write", "default"],
+        "x-oss-server-side-encryption",
+        client::SERVER_SIDE_ENCRYPTIONS,
     )?;
-    allowed(
-        "x-oss-storage-class",
-        &[
-            "Standard",
-            "IA",
-            "Archive",
-            "ColdArchive",
-            "DeepColdArchive",
-        ],
-    )?;
-    allowed("x-oss-server-side-encryption", &["AES256", "KMS", "SM4"])?;
     if let Some(tagging) = attributes.get("x-oss-tagging") {
         if parse_tagging(tagging).is_none() {
             return Err(OssError::invalid_argument(
