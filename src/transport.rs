@@ -331,6 +331,13 @@ fn network_error(e: ureq::Error) -> Error {
         | ureq::Error::Rustls(_)
         | ureq::Error::TlsRequired => ErrorKind::Tls,
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        ureq::Error::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            ErrorKind::Tls
+        }
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => ErrorKind::InvalidArgument,
         _ => ErrorKind::Network,
     };

@@ -451,3 +451,140 @@ fn write_from_streams_in_one_reusable_buffer() {
     assert_eq!(handle.write_from(Trickle(&data)).unwrap(), 300_000);
     assert_eq!(stored(&server, "stream"), data);
 }
+
+/// A CONNECT proxy that tunnels every connection to `target`, whatever host it was asked
+/// for: how a test reaches virtual-hosted names (`bucket.endpoint`) without DNS. Returns its
+/// URL and the `host:port` of each CONNECT it served.
+fn tunnel_proxy(target: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let authority = line.split_whitespace().nth(1).unwrap_or_default();
+                seen.lock().unwrap().push(authority.to_string());
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap() <= 2 {
+                        break;
+                    }
+                }
+                let upstream = TcpStream::connect(target).unwrap();
+                let mut to_client = client;
+                to_client
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .unwrap();
+                let (mut from_upstream, mut to_upstream) =
+                    (upstream.try_clone().unwrap(), upstream);
+                let back = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_upstream, &mut to_client);
+                });
+                let _ = std::io::copy(&mut reader, &mut to_upstream);
+                let _ = to_upstream.shutdown(Shutdown::Write);
+                let _ = back.join();
+            });
+        }
+    });
+    (url, asked)
+}
+
+#[test]
+fn virtual_hosted_requests_reach_bucket_dot_endpoint_through_a_proxy() {
+    let server = start();
+    let (proxy, asked) = tunnel_proxy(server.addr());
+    let port = server.addr().port();
+    let config = config(&server)
+        .endpoint(&format!("http://oss-cn-hangzhou.oss-test:{port}"))
+        .unwrap()
+        .proxy(&proxy);
+    let client = Client::new(&config).unwrap();
+    let mut handle = open(&client, "vh/key");
+    handle.write(b"virtual").unwrap();
+    assert_eq!(stored(&server, "vh/key"), b"virtual");
+    let asked = asked.lock().unwrap();
+    assert!(!asked.is_empty());
+    let expected = format!("{BUCKET}.oss-cn-hangzhou.oss-test:{port}");
+    assert!(asked.iter().all(|a| *a == expected), "{asked:?}");
+}
+
+#[test]
+fn https_with_a_ca_file_is_verified_and_an_unknown_certificate_refused() {
+    let dir = std::env::temp_dir().join(format!("oss-append-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        // A leaf, not a CA: webpki refuses a CA certificate as the server's own.
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut tls = oss_local_server::Config::new(AK, SK).bucket(BUCKET);
+    tls.tls = Some((cert.clone(), key));
+    let server = Server::start(tls).unwrap();
+    assert!(server.url().starts_with("https://"));
+
+    let trusted = Client::new(&config(&server).ca_file(&cert)).unwrap();
+    let mut handle = open(&trusted, "tls");
+    handle.write(b"secure").unwrap();
+    assert_eq!(stored(&server, "tls"), b"secure");
+
+    let untrusted = Client::new(&config(&server)).unwrap();
+    let err = Appender::open(&untrusted, BUCKET, "tls", AppendOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_missing_or_empty_ca_file_is_an_invalid_argument() {
+    let server = start();
+    let err = Client::new(&config(&server).ca_file("/nonexistent/ca.pem"))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.message().contains("/nonexistent/ca.pem"), "{err}");
+}
+
+#[test]
+fn credentials_come_from_the_environment_when_asked() {
+    let server = start();
+    // The only test that touches these variables.
+    std::env::set_var("OSS_ACCESS_KEY_ID", AK);
+    std::env::set_var("OSS_ACCESS_KEY_SECRET", SK);
+    std::env::remove_var("OSS_SESSION_TOKEN");
+    let client = Client::new(&config(&server).credentials_from_env()).unwrap();
+    let mut handle = open(&client, "env");
+    handle.write(b"from env").unwrap();
+    assert_eq!(stored(&server, "env"), b"from env");
+}
