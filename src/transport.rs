@@ -343,3 +343,72 @@ fn network_error(e: ureq::Error) -> Error {
     };
     Error::new(kind, format!("request failed: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(endpoint: &str, style: Option<UrlStyle>) -> Transport {
+        let mut config = Config::new()
+            .endpoint(endpoint)
+            .unwrap()
+            .region("cn-hangzhou")
+            .unwrap()
+            .credentials(Credentials::new("ak", "sk", None).unwrap());
+        if let Some(style) = style {
+            config = config.url_style(style);
+        }
+        Transport::new(&config).unwrap()
+    }
+
+    fn append_url(t: &Transport) -> String {
+        t.url(&Request {
+            method: "POST",
+            bucket: "bucket",
+            key: "dir/a b+c.log",
+            query: vec![("append", None), ("position", Some("42".into()))],
+            headers: Vec::new(),
+            body: b"",
+        })
+    }
+
+    #[test]
+    fn urls_for_each_style_encode_the_key_and_keep_bare_query_names() {
+        let virtual_hosted = transport("oss-cn-hangzhou.aliyuncs.com", None);
+        assert_eq!(
+            append_url(&virtual_hosted),
+            "https://bucket.oss-cn-hangzhou.aliyuncs.com/dir/a%20b%2Bc.log?append&position=42"
+        );
+        let path = transport("http://127.0.0.1:9000", None);
+        assert_eq!(
+            append_url(&path),
+            "http://127.0.0.1:9000/bucket/dir/a%20b%2Bc.log?append&position=42"
+        );
+        let cname = transport("https://logs.example.com", Some(UrlStyle::Cname));
+        assert_eq!(
+            append_url(&cname),
+            "https://logs.example.com/dir/a%20b%2Bc.log?append&position=42"
+        );
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_under_the_cap() {
+        let t = transport("http://127.0.0.1:1", None);
+        for n in 1..10 {
+            let cap = (t.retry.base_delay * (1 << n)).min(t.retry.max_delay);
+            assert!(t.backoff(n) < cap);
+        }
+        let delays: std::collections::HashSet<_> = (0..20).map(|_| t.backoff(3)).collect();
+        assert!(delays.len() > 10, "backoff does not vary: {delays:?}");
+    }
+
+    #[test]
+    fn v4_without_a_region_is_refused_at_creation() {
+        let config = Config::new()
+            .endpoint("http://127.0.0.1:9000")
+            .unwrap()
+            .credentials(Credentials::new("ak", "sk", None).unwrap());
+        let err = Transport::new(&config).err().unwrap();
+        assert!(err.message().contains("region"), "{err}");
+    }
+}

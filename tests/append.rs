@@ -588,3 +588,82 @@ fn credentials_come_from_the_environment_when_asked() {
     handle.write(b"from env").unwrap();
     assert_eq!(stored(&server, "env"), b"from env");
 }
+
+#[test]
+fn one_client_serves_many_threads_with_their_own_handles() {
+    let server = start();
+    let client = client(&server);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (client, server) = (client.clone(), &server);
+            s.spawn(move || {
+                let key = format!("thread/{t}");
+                let mut handle = open(&client, &key);
+                let mut expected = Vec::new();
+                for i in 0..20 {
+                    let line = format!("{t}:{i}\n");
+                    handle.write(line.as_bytes()).unwrap();
+                    expected.extend_from_slice(line.as_bytes());
+                }
+                assert_eq!(stored(server, &key), expected);
+            });
+        }
+    });
+}
+
+#[test]
+fn append_object_checks_the_servers_crc_against_previous_crc() {
+    let server = start();
+    let client = client(&server);
+    let first = client
+        .append_object(
+            BUCKET,
+            "k",
+            0,
+            b"hi oss,append object",
+            &AppendObjectOptions::default(),
+        )
+        .unwrap();
+    let options = AppendObjectOptions {
+        previous_crc: Some(first.crc64),
+        ..AppendObjectOptions::default()
+    };
+    let second = client
+        .append_object(BUCKET, "k", 20, b",this is a demo", &options)
+        .unwrap();
+    assert_eq!(second.crc64, 8586970469916596321);
+    server.add_fault(Fault::new(Action::Corrupt, Op::Append));
+    let options = AppendObjectOptions {
+        previous_crc: Some(second.crc64),
+        ..AppendObjectOptions::default()
+    };
+    let err = client
+        .append_object(BUCKET, "k", 35, b"!", &options)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CrcMismatch);
+}
+
+#[test]
+fn progress_never_goes_backwards_across_retries() {
+    let server = start();
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let options = AppendOptions {
+        request_size: 4,
+        progress: Some(Box::new(move |inc, done, total| {
+            seen.lock().unwrap().push((inc, done, total));
+            true
+        })),
+        ..AppendOptions::default()
+    };
+    let mut handle = Appender::open(&client(&server), BUCKET, "k", options).unwrap();
+    server.add_fault(Fault::new(Action::ResetBeforeBody, Op::Append));
+    server.add_fault(Fault::new(Action::Error(503), Op::Append));
+    server.add_fault(Fault::new(Action::ResetAfterApply, Op::Append));
+    handle.write(b"0123456789").unwrap();
+    assert_eq!(
+        *reports.lock().unwrap(),
+        [(4, 4, 10), (4, 8, 10), (2, 10, 10)]
+    );
+    assert_eq!(stored(&server, "k"), b"0123456789");
+}
