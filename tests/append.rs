@@ -50,6 +50,23 @@ fn open(client: &Client, key: &str) -> Appender {
     Appender::open(client, BUCKET, key, AppendOptions::default()).unwrap()
 }
 
+type Reports = Arc<Mutex<Vec<(u64, u64, i64)>>>;
+
+/// Options whose progress callback records every `(increment, transferred, total)`.
+fn recording_options(request_size: usize) -> (Reports, AppendOptions) {
+    let reports = Reports::default();
+    let seen = reports.clone();
+    let options = AppendOptions {
+        request_size,
+        progress: Some(Box::new(move |inc, done, total| {
+            seen.lock().unwrap().push((inc, done, total));
+            true
+        })),
+        ..AppendOptions::default()
+    };
+    (reports, options)
+}
+
 fn stored(server: &Server, key: &str) -> Vec<u8> {
     server.object_bytes(BUCKET, key).unwrap_or_default()
 }
@@ -91,16 +108,7 @@ fn v1_signing_works_end_to_end() {
 #[test]
 fn large_writes_are_split_into_requests_of_the_request_size() {
     let server = start();
-    let sizes = Arc::new(Mutex::new(Vec::new()));
-    let seen = sizes.clone();
-    let options = AppendOptions {
-        request_size: 1000,
-        progress: Some(Box::new(move |inc, done, total| {
-            seen.lock().unwrap().push((inc, done, total));
-            true
-        })),
-        ..AppendOptions::default()
-    };
+    let (sizes, options) = recording_options(1000);
     let mut handle = Appender::open(&client(&server), BUCKET, "split", options).unwrap();
     let data: Vec<u8> = (0..2500u32).map(|i| i as u8).collect();
     handle.write(&data).unwrap();
@@ -646,16 +654,7 @@ fn append_object_checks_the_servers_crc_against_previous_crc() {
 #[test]
 fn progress_never_goes_backwards_across_retries() {
     let server = start();
-    let reports = Arc::new(Mutex::new(Vec::new()));
-    let seen = reports.clone();
-    let options = AppendOptions {
-        request_size: 4,
-        progress: Some(Box::new(move |inc, done, total| {
-            seen.lock().unwrap().push((inc, done, total));
-            true
-        })),
-        ..AppendOptions::default()
-    };
+    let (reports, options) = recording_options(4);
     let mut handle = Appender::open(&client(&server), BUCKET, "k", options).unwrap();
     server.add_fault(Fault::new(Action::ResetBeforeBody, Op::Append));
     server.add_fault(Fault::new(Action::Error(503), Op::Append));
