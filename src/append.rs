@@ -85,7 +85,8 @@ impl Appender {
             ));
         }
         // Validated here so a bad parameter fails at open, not at the first write.
-        client.append_object_params_check(&options.create, &options.request)?;
+        options.create.validate()?;
+        options.request.validate()?;
         let (position, crc, exists) = match client.head_object(bucket, key) {
             Ok(info) => {
                 let (length, crc) = appendable_state(&info, key)?;

@@ -63,7 +63,7 @@ pub struct RequestParams {
 }
 
 impl CreateParams {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         one_of("acl", &self.acl, ACLS)?;
         one_of("storage class", &self.storage_class, STORAGE_CLASSES)?;
         one_of(
@@ -125,7 +125,7 @@ impl CreateParams {
 }
 
 impl RequestParams {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if let Some(limit) = self.traffic_limit {
             if !(245_760..=838_860_800).contains(&limit) {
                 return Err(Error::invalid_argument(format!(
@@ -257,7 +257,8 @@ impl Client {
     ) -> Result<AppendResult> {
         validate_bucket(bucket)?;
         validate_key(key)?;
-        self.append_object_params_check(&options.create, &options.request)?;
+        options.create.validate()?;
+        options.request.validate()?;
         check_size(position, data.len() as u64)?;
         let create = (position == 0).then_some(&options.create);
         let result = self.append_once(bucket, key, position, data, create, &options.request)?;
@@ -266,15 +267,6 @@ impl Client {
             check_crc(&result, position + data.len() as u64, expected)?;
         }
         Ok(result)
-    }
-
-    pub(crate) fn append_object_params_check(
-        &self,
-        create: &CreateParams,
-        params: &RequestParams,
-    ) -> Result<()> {
-        create.validate()?;
-        params.validate()
     }
 
     /// One attempt, retried only where nothing can have been applied. `create` goes with

@@ -46,6 +46,11 @@ fn client(server: &Server) -> Client {
     Client::new(&config(server)).unwrap()
 }
 
+/// A client that gives up on a request after `millis`.
+fn client_with_timeout(server: &Server, millis: u64) -> Client {
+    Client::new(&config(server).request_timeout(Duration::from_millis(millis))).unwrap()
+}
+
 fn open(client: &Client, key: &str) -> Appender {
     Appender::open(client, BUCKET, key, AppendOptions::default()).unwrap()
 }
@@ -260,7 +265,7 @@ fn server_errors_are_retried_then_reported_with_nothing_stored() {
 #[test]
 fn a_timeout_after_the_server_applied_is_recovered() {
     let server = start();
-    let client = Client::new(&config(&server).request_timeout(Duration::from_millis(300))).unwrap();
+    let client = client_with_timeout(&server, 300);
     let mut handle = open(&client, "k");
     server.add_fault(Fault::new(
         Action::DelayAfterApply(Duration::from_millis(1000)),
@@ -273,7 +278,7 @@ fn a_timeout_after_the_server_applied_is_recovered() {
 #[test]
 fn a_timeout_before_the_server_applied_is_resent_and_the_late_original_is_refused() {
     let server = start();
-    let client = Client::new(&config(&server).request_timeout(Duration::from_millis(300))).unwrap();
+    let client = client_with_timeout(&server, 300);
     let mut handle = open(&client, "k");
     server.add_fault(Fault::new(
         Action::DelayBeforeApply(Duration::from_millis(800)),
@@ -343,7 +348,7 @@ fn another_writer_between_two_writes_is_a_conflict_and_nothing_is_overwritten() 
 #[test]
 fn another_writer_of_the_same_length_is_told_apart_by_the_crc() {
     let server = start();
-    let client = Client::new(&config(&server).request_timeout(Duration::from_millis(400))).unwrap();
+    let client = client_with_timeout(&server, 400);
     let mut mine = open(&client, "same");
     // Our append is held past our timeout; meanwhile another writer appends 8 other bytes.
     // A length-only check would take the object's 8 bytes for ours.

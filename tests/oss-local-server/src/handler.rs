@@ -96,7 +96,7 @@ pub fn handle(shared: &Shared, conn: &mut Conn, head: &Head) -> Outcome {
     let reply = match parse(&ex, &host) {
         Err(e) => Err(e),
         Ok(parsed) => {
-            ex.body_len = parsed.body_len;
+            ex.body_len = parsed.content_length.unwrap_or(0);
             if let Some(bucket) = &parsed.bucket {
                 if !host.starts_with(&format!("{bucket}.")) {
                     host_id = format!("{bucket}.{host}");
@@ -141,7 +141,6 @@ struct Parsed {
     bucket: Option<String>,
     key: Option<String>,
     query: Vec<(String, Option<String>)>,
-    body_len: u64,
     content_length: Option<u64>,
 }
 
@@ -202,7 +201,6 @@ fn parse(ex: &Exchange, host: &str) -> Result<Parsed, OssError> {
         bucket,
         key,
         query,
-        body_len: content_length.unwrap_or(0),
         content_length,
     })
 }
@@ -591,34 +589,39 @@ fn read_body(ex: &mut Exchange, corrupt: bool, want_md5: bool) -> Result<Option<
     let keep = ex.shared.store.keeps_data();
     let mut crc = Crc64::new();
     let mut md5 = (want_md5 || expected_md5.is_some()).then(Md5::new);
-    let mut kept = Vec::new();
-    let mut chunk = vec![
-        0u8;
-        if keep {
-            len.min(1 << 20) as usize
-        } else {
-            256 * 1024
-        }
-    ];
+    // Kept bodies are read straight into their final buffer; discarded ones pass through a
+    // scratch buffer.
+    let mut kept = if keep {
+        vec![0u8; len as usize]
+    } else {
+        Vec::new()
+    };
+    let mut scratch = if keep {
+        Vec::new()
+    } else {
+        vec![0u8; 256 * 1024]
+    };
     let mut body = ex.conn.body(len);
-    let mut first = true;
+    let mut received = 0usize;
     while body.remaining() > 0 {
-        let n = match body.read(&mut chunk) {
+        let window = if keep {
+            &mut kept[received..]
+        } else {
+            &mut scratch[..]
+        };
+        let n = match body.read(window) {
             Ok(n) => n,
             Err(_) => return Ok(None),
         };
-        let piece = &mut chunk[..n];
+        let piece = &mut window[..n];
         if let Some(md5) = &mut md5 {
             md5.update(&*piece);
         }
-        if first && corrupt && n > 0 {
+        if corrupt && received == 0 && n > 0 {
             piece[0] ^= 0xFF;
         }
-        first = false;
         crc.update(piece);
-        if keep {
-            kept.extend_from_slice(piece);
-        }
+        received += n;
     }
     let md5: Option<[u8; 16]> = md5.map(|m| m.finalize().into());
     if expected_md5.is_some_and(|e| Some(e.as_slice()) != md5.as_ref().map(|m| m.as_slice())) {

@@ -272,17 +272,23 @@ fn accept(
             },
             None => Box::new(tcp),
         };
-        let (shared, connections) = (shared.clone(), connections.clone());
+        let (conn_shared, registry) = (shared.clone(), connections.clone());
         let spawned = std::thread::Builder::new()
             .name("oss-conn".into())
             .spawn(move || {
-                serve(&shared, Conn::new(stream, control));
-                connections
+                serve(&conn_shared, Conn::new(stream, control));
+                registry
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
             });
-        drop(spawned);
+        if spawned.is_err() {
+            // No thread to serve it: forget the socket, which closes when dropped.
+            connections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        }
     }
 }
 
