@@ -13,7 +13,9 @@ use crate::client::{check_crc, check_size, validate_bucket, validate_key, Client
 use crate::client::{AppendResult, CreateParams, ObjectInfo, ObjectType, RequestParams};
 use crate::crc64;
 use crate::error::{Error, ErrorKind, Result};
+use std::fs::File;
 use std::io::Read;
+use std::path::Path;
 
 pub const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
 
@@ -55,6 +57,7 @@ pub struct Appender {
     crc: u64,
     /// Whether the object exists: create parameters go only with the append that makes it.
     exists: bool,
+    closed: bool,
 }
 
 impl std::fmt::Debug for Appender {
@@ -103,6 +106,7 @@ impl Appender {
             position,
             crc,
             exists,
+            closed: false,
         })
     }
 
@@ -118,12 +122,14 @@ impl Appender {
 
     /// The object as the server sees it now (a HEAD; errors are reported, never swallowed).
     pub fn stat(&self) -> Result<ObjectInfo> {
+        self.check_open()?;
         self.client.head_object(&self.bucket, &self.key)
     }
 
     /// Appends all of `data`, in requests of at most the request size. On error, the bytes
     /// before the failing request are stored and [`Appender::position`] says how far.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.check_open()?;
         check_size(self.position, data.len() as u64)?;
         let total = i64::try_from(data.len()).unwrap_or(-1);
         let mut transferred = 0;
@@ -138,6 +144,7 @@ impl Appender {
     /// Streams `reader` to its end through one reusable buffer of the request size, so
     /// memory does not grow with the input. Returns the bytes written.
     pub fn write_from(&mut self, mut reader: impl Read) -> Result<u64> {
+        self.check_open()?;
         let mut buffer = vec![0u8; self.options.request_size];
         let mut transferred = 0;
         loop {
@@ -168,8 +175,38 @@ impl Appender {
         }
     }
 
-    /// Ends the handle. Unbuffered writes are already stored, so nothing is left to send.
-    pub fn close(self) -> Result<()> {
+    /// [`Appender::write_from`] a file, named in any error about opening or reading it.
+    pub fn write_file(&mut self, path: impl AsRef<Path>) -> Result<u64> {
+        let path = path.as_ref();
+        let file = File::open(path)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("opening {}: {e}", path.display())))?;
+        self.write_from(file).map_err(|e| {
+            if e.kind() == ErrorKind::Io {
+                let message = format!("{}: {}", path.display(), e.message());
+                e.with_message(message)
+            } else {
+                e
+            }
+        })
+    }
+
+    /// Ends the handle: later writes fail with [`ErrorKind::Closed`]. Unbuffered writes are
+    /// already stored, so nothing is left to send.
+    pub fn close(&mut self) -> Result<()> {
+        self.closed = true;
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                format!(
+                    "oss://{}/{} was closed by this handle",
+                    self.bucket, self.key
+                ),
+            ));
+        }
         Ok(())
     }
 

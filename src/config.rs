@@ -208,15 +208,15 @@ impl Config {
         self
     }
 
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
+    pub fn connect_timeout(mut self, timeout: Duration) -> Result<Self> {
+        self.connect_timeout = nonzero("connect timeout", timeout)?;
+        Ok(self)
     }
 
     /// The longest one request may take, body included.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
+    pub fn request_timeout(mut self, timeout: Duration) -> Result<Self> {
+        self.request_timeout = nonzero("request timeout", timeout)?;
+        Ok(self)
     }
 
     pub fn retry(mut self, retry: RetryPolicy) -> Result<Self> {
@@ -259,6 +259,16 @@ impl Config {
     pub(crate) fn effective_region(&self, endpoint: &Endpoint) -> Option<String> {
         self.region.clone().or_else(|| endpoint.region())
     }
+}
+
+/// A zero timeout would fail every request at once, so it is refused where it is set.
+fn nonzero(what: &str, timeout: Duration) -> Result<Duration> {
+    if timeout.is_zero() {
+        return Err(Error::invalid_argument(format!(
+            "{what} must be above zero"
+        )));
+    }
+    Ok(timeout)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crc64;
 pub mod credentials;
 pub mod error;
+mod ffi;
 pub mod signer;
 mod transport;
 

@@ -38,6 +38,7 @@ fn config(server: &Server) -> Config {
         .unwrap()
         .credentials(Credentials::new(AK, SK, None).unwrap())
         .request_timeout(Duration::from_secs(5))
+        .unwrap()
         .retry(quick)
         .unwrap()
 }
@@ -48,7 +49,12 @@ fn client(server: &Server) -> Client {
 
 /// A client that gives up on a request after `millis`.
 fn client_with_timeout(server: &Server, millis: u64) -> Client {
-    Client::new(&config(server).request_timeout(Duration::from_millis(millis))).unwrap()
+    Client::new(
+        &config(server)
+            .request_timeout(Duration::from_millis(millis))
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 fn open(client: &Client, key: &str) -> Appender {

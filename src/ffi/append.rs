@@ -1,0 +1,372 @@
+//! `oss_append`: the appendable-object handle, and the single AppendObject request.
+
+use super::client::oss_client;
+use super::error::{oss_error, oss_status};
+use super::options::oss_append_options;
+use super::{arg_bytes, arg_out, arg_ref, arg_str, boundary, copy_to_buffer, write_out, UserData};
+use crate::append::Appender;
+use crate::client::ObjectType;
+use crate::error::{Error, ErrorKind, Result};
+use std::ffi::{c_char, c_int, c_void};
+use std::io;
+use std::sync::{Mutex, TryLockError};
+use std::time::UNIX_EPOCH;
+
+/// Room for OSS request ids (24 characters) and the NUL.
+pub const OSS_REQUEST_ID_CAPACITY: usize = 64;
+/// Room for an ETag as OSS sends it (quoted, at most 40 characters) and the NUL.
+pub const OSS_ETAG_CAPACITY: usize = 80;
+
+/// An open appendable object: writes go to its end, each byte exactly once. Made by
+/// `oss_append_open`, owned by the caller, ended by `oss_append_close` or released by
+/// `oss_append_free`. One thread uses it at a time: a call made while another is running
+/// on the same appender (from another thread, or from its own progress callback) fails
+/// with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. Different appenders may be used
+/// from different threads at once, on one shared client.
+///
+/// Methods: `oss_append_write`, `oss_append_write_from`, `oss_append_write_file`,
+/// `oss_append_position`, `oss_append_crc64`, `oss_append_stat`, `oss_append_close`,
+/// `oss_append_free`.
+pub struct oss_append {
+    appender: Mutex<Appender>,
+}
+
+/// Fills `buf` with up to `len` bytes of the caller's data: it sets `*read` to the number of
+/// bytes (0 at the end of the data) and returns 0, or returns a nonzero error code (such as
+/// an errno value) to fail the write with `OSS_ERR_IO`.
+pub type oss_read_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        buf: *mut u8,
+        len: usize,
+        read: *mut usize,
+    ) -> c_int,
+>;
+
+/// What kind of object OSS says it is.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub enum oss_object_type {
+    OSS_OBJECT_APPENDABLE = 1,
+    OSS_OBJECT_NORMAL = 2,
+    OSS_OBJECT_MULTIPART = 3,
+    OSS_OBJECT_OTHER = 4,
+}
+
+/// An object as the server sees it (`oss_append_stat`). Plain data, filled by the library.
+#[repr(C)]
+pub struct oss_object_info {
+    pub length: u64,
+    /// The CRC-64 of the whole object; meaningful when `has_crc64` is true.
+    pub crc64: u64,
+    pub has_crc64: bool,
+    pub object_type: oss_object_type,
+    /// Seconds since 1970; -1 when the server did not say.
+    pub last_modified: i64,
+    /// NUL-terminated, quotes included as OSS sends it; empty when absent.
+    pub etag: [c_char; OSS_ETAG_CAPACITY],
+    /// NUL-terminated; empty when absent.
+    pub request_id: [c_char; OSS_REQUEST_ID_CAPACITY],
+}
+
+/// What one AppendObject returned (`oss_append_object`). Plain data, filled by the library.
+#[repr(C)]
+pub struct oss_append_result {
+    /// The object's length after the append: where the next one goes.
+    pub next_position: u64,
+    /// The CRC-64 of the whole object after the append, as the server computed it.
+    pub crc64: u64,
+    /// NUL-terminated; empty when absent.
+    pub request_id: [c_char; OSS_REQUEST_ID_CAPACITY],
+}
+
+/// Runs `body` on the appender, refusing a second concurrent caller rather than blocking it.
+///
+/// # Safety
+/// `append` is NULL or a live `oss_append`.
+unsafe fn with_appender<T>(
+    append: *const oss_append,
+    body: impl FnOnce(&mut Appender) -> Result<T>,
+) -> Result<T> {
+    let handle = arg_ref(append, "append")?;
+    let mut appender = match handle.appender.try_lock() {
+        Ok(appender) => appender,
+        Err(TryLockError::WouldBlock) => {
+            return Err(Error::invalid_argument(
+                "append is in use by another call: use an appender from one thread at a time, \
+                 and not from its own callbacks",
+            ))
+        }
+        Err(TryLockError::Poisoned(_)) => {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "append is unusable after an internal error; free it and open the object again",
+            ))
+        }
+    };
+    body(&mut appender)
+}
+
+/// Opens `oss://bucket/key` for appending: an absent object is created by the first write
+/// (with the create parameters of `options`), an appendable one is continued at its end
+/// (one HEAD request), any other kind fails with `OSS_ERR_OBJECT_NOT_APPENDABLE`.
+/// `options` may be NULL for the defaults; it and the strings are copied. On success `*out`
+/// receives an appender the caller owns, ended with `oss_append_close` or `oss_append_free`.
+/// Thread-safe with respect to `client`.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_open(
+    client: *const oss_client,
+    bucket: *const c_char,
+    key: *const c_char,
+    options: *const oss_append_options,
+    out: *mut *mut oss_append,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let client = &arg_ref(client, "client")?.client;
+        let bucket = arg_str(bucket, "bucket")?;
+        let key = arg_str(key, "key")?;
+        let out = arg_out(out, "out")?;
+        let options = oss_append_options::for_appender(options);
+        let appender = Appender::open(client, bucket, key, options)?;
+        write_out(
+            out,
+            Box::into_raw(Box::new(oss_append {
+                appender: Mutex::new(appender),
+            })),
+        );
+        Ok(())
+    })
+}
+
+/// Appends `len` bytes at `data` (NULL is allowed with `len` 0), in requests of at most the
+/// request size, and returns once all are stored. The data is only read during the call.
+/// On failure, the requests before the failing one are stored and `oss_append_position`
+/// tells how far; no byte is ever stored twice.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_write(
+    append: *mut oss_append,
+    data: *const u8,
+    len: usize,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let data = arg_bytes(data, len, "data")?;
+        with_appender(append, |a| a.write(data))
+    })
+}
+
+/// Appends everything `read` gives (see `oss_read_fn`) until it reports the end, through one
+/// buffer of the request size, so memory stays flat however long the stream. `read` is
+/// called on this thread with `user_data`. On success `*written` (when not NULL) receives
+/// the number of bytes appended; on failure `oss_append_position` tells what was stored.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_write_from(
+    append: *mut oss_append,
+    read: oss_read_fn,
+    user_data: *mut c_void,
+    written: *mut u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let read = read.ok_or_else(|| super::null("read"))?;
+        let reader = CallbackReader {
+            read,
+            user_data: UserData(user_data),
+        };
+        let count = with_appender(append, |a| a.write_from(reader))?;
+        if !written.is_null() {
+            write_out(written, count);
+        }
+        Ok(())
+    })
+}
+
+/// Appends the whole file at `path` (copied), streaming it as `oss_append_write_from` does.
+/// A file that cannot be opened or read fails with `OSS_ERR_IO` naming it. On success
+/// `*written` (when not NULL) receives the number of bytes appended.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_write_file(
+    append: *mut oss_append,
+    path: *const c_char,
+    written: *mut u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let path = arg_str(path, "path")?;
+        let count = with_appender(append, |a| a.write_file(path))?;
+        if !written.is_null() {
+            write_out(written, count);
+        }
+        Ok(())
+    })
+}
+
+/// Writes to `*out` the object's length as far as this appender knows: where the next byte
+/// goes. No request is sent.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_position(
+    append: *const oss_append,
+    out: *mut u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let out = arg_out(out, "out")?;
+        let position = with_appender(append, |a| Ok(a.position()))?;
+        write_out(out, position);
+        Ok(())
+    })
+}
+
+/// Writes to `*out` the CRC-64 of the whole object as far as this appender knows (it equals
+/// the server's after every successful write). No request is sent.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_crc64(
+    append: *const oss_append,
+    out: *mut u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let out = arg_out(out, "out")?;
+        let crc = with_appender(append, |a| Ok(a.crc64()))?;
+        write_out(out, crc);
+        Ok(())
+    })
+}
+
+/// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification and
+/// type, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing was written yet.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_stat(
+    append: *const oss_append,
+    out: *mut oss_object_info,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let out = arg_out(out, "out")?;
+        let info = with_appender(append, |a| a.stat())?;
+        let mut filled = oss_object_info {
+            length: info.length,
+            crc64: info.crc64.unwrap_or(0),
+            has_crc64: info.crc64.is_some(),
+            object_type: match info.object_type {
+                ObjectType::Appendable => oss_object_type::OSS_OBJECT_APPENDABLE,
+                ObjectType::Normal => oss_object_type::OSS_OBJECT_NORMAL,
+                ObjectType::Multipart => oss_object_type::OSS_OBJECT_MULTIPART,
+                ObjectType::Other => oss_object_type::OSS_OBJECT_OTHER,
+            },
+            last_modified: info
+                .last_modified
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_secs()).ok())
+                .unwrap_or(-1),
+            etag: [0; OSS_ETAG_CAPACITY],
+            request_id: [0; OSS_REQUEST_ID_CAPACITY],
+        };
+        copy_to_buffer(info.etag.as_deref(), &mut filled.etag);
+        copy_to_buffer(info.request_id.as_deref(), &mut filled.request_id);
+        write_out(out, filled);
+        Ok(())
+    })
+}
+
+/// Ends the appender. On success it is freed and must not be used again. On failure it
+/// stays valid, so nothing is lost silently: inspect it, retry the close, or release it
+/// with `oss_append_free`. Every write is stored before it returns, so today close only
+/// ends the handle.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_close(
+    append: *mut oss_append,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    let status = boundary::call(err, || with_appender(append, |a| a.close()));
+    if status == oss_status::OSS_OK {
+        // SAFETY: made by `oss_append_open`; the caller gives it up with a successful close.
+        boundary::value((), || drop(Box::from_raw(append)));
+    }
+    status
+}
+
+/// Releases an appender, whatever its state. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_free(append: *mut oss_append) {
+    if !append.is_null() {
+        // SAFETY: made by `oss_append_open`, handed back once.
+        boundary::value((), || drop(Box::from_raw(append)));
+    }
+}
+
+/// One AppendObject request: appends `len` bytes at `data` to `oss://bucket/key` at
+/// `position`, which must be the object's length (0 creates it, with the create parameters
+/// of `options`, which may be NULL). Not retried when its outcome is unknown (a timeout,
+/// a lost connection, a 5xx): the caller owns the position and must find out (the appender
+/// does this itself). With `previous_crc` (the object's CRC-64 before, or NULL) the server's
+/// CRC-64 afterwards is checked. On success `*out` (when not NULL) receives the next
+/// position, the CRC-64 and the request id. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_object(
+    client: *const oss_client,
+    bucket: *const c_char,
+    key: *const c_char,
+    position: u64,
+    data: *const u8,
+    len: usize,
+    options: *const oss_append_options,
+    previous_crc: *const u64,
+    out: *mut oss_append_result,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let client = &arg_ref(client, "client")?.client;
+        let bucket = arg_str(bucket, "bucket")?;
+        let key = arg_str(key, "key")?;
+        let data = arg_bytes(data, len, "data")?;
+        let options =
+            oss_append_options::for_append_object(options, previous_crc.as_ref().copied());
+        let result = client.append_object(bucket, key, position, data, &options)?;
+        if !out.is_null() {
+            let mut filled = oss_append_result {
+                next_position: result.next_position,
+                crc64: result.crc64,
+                request_id: [0; OSS_REQUEST_ID_CAPACITY],
+            };
+            copy_to_buffer(result.request_id.as_deref(), &mut filled.request_id);
+            write_out(out, filled);
+        }
+        Ok(())
+    })
+}
+
+/// The caller's read callback as a [`std::io::Read`].
+struct CallbackReader {
+    read: unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut usize) -> c_int,
+    user_data: UserData,
+}
+
+impl io::Read for CallbackReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut count = 0usize;
+        // SAFETY: the caller's callback with its own user_data; `buf` is valid for its length.
+        let code = unsafe {
+            (self.read)(
+                self.user_data.get(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut count,
+            )
+        };
+        if code != 0 {
+            return Err(io::Error::other(format!(
+                "the read callback returned error {code} ({})",
+                io::Error::from_raw_os_error(code)
+            )));
+        }
+        if count > buf.len() {
+            return Err(io::Error::other(format!(
+                "the read callback reported {count} bytes read into a buffer of {}",
+                buf.len()
+            )));
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,370 @@
+//! `oss_append_options`: how an appender writes and what a new object is created with.
+
+use super::error::{oss_error, oss_status};
+use super::{arg_ref, arg_str, boundary, UserData};
+use crate::append::{AppendOptions, DEFAULT_REQUEST_SIZE};
+use crate::client::{AppendObjectOptions, CreateParams, RequestParams};
+use crate::error::{Error, Result};
+use std::ffi::{c_char, c_void};
+use std::sync::{Mutex, PoisonError};
+
+/// Options for `oss_append_open` and `oss_append_object`. Made by `oss_append_options_new`,
+/// owned by the caller, freed with `oss_append_options_free`. Opening copies them, so they
+/// may be changed or freed afterwards and reused for many appenders. Calls on one options
+/// object are serialised, so it may be shared between threads.
+///
+/// The create parameters (content type, metadata, ACL, storage class, tagging, cache control,
+/// content disposition, content encoding, expires, server-side encryption) go with the
+/// append that creates the object; OSS ignores them later. Request payer and traffic limit
+/// go with every append. Every setter checks its value at once and, on failure, leaves the
+/// options as they were.
+pub struct oss_append_options {
+    options: Mutex<Options>,
+}
+
+/// Called after each request that landed: `increment` bytes just stored, `transferred` so
+/// far in this call, `total` the call's size or -1 when unknown (a stream). Never goes
+/// backwards, even across retries. Return false to stop: the call fails with
+/// `OSS_ERR_CANCELLED`, keeping what was stored. Called on the writing thread.
+pub type oss_progress_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        increment: u64,
+        transferred: u64,
+        total: i64,
+    ) -> bool,
+>;
+
+#[derive(Clone)]
+struct Options {
+    create: CreateParams,
+    request: RequestParams,
+    check_crc: bool,
+    request_size: usize,
+    progress: Option<(
+        unsafe extern "C" fn(*mut c_void, u64, u64, i64) -> bool,
+        UserData,
+    )>,
+}
+
+impl oss_append_options {
+    fn read(&self) -> Options {
+        self.options
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The appender's options; `options` may be NULL for the defaults.
+    ///
+    /// # Safety
+    /// `options` is NULL or a live `oss_append_options`.
+    pub(super) unsafe fn for_appender(options: *const oss_append_options) -> AppendOptions {
+        let Some(options) = options.as_ref() else {
+            return AppendOptions::default();
+        };
+        let o = options.read();
+        AppendOptions {
+            create: o.create,
+            request: o.request,
+            check_crc: o.check_crc,
+            request_size: o.request_size,
+            progress: o.progress.map(|(callback, user_data)| -> crate::Progress {
+                Box::new(move |increment, transferred, total| {
+                    // SAFETY: the caller's callback with its own user_data (documented).
+                    unsafe { callback(user_data.get(), increment, transferred, total) }
+                })
+            }),
+        }
+    }
+
+    /// The one-request append's options; `options` may be NULL for the defaults.
+    ///
+    /// # Safety
+    /// `options` is NULL or a live `oss_append_options`.
+    pub(super) unsafe fn for_append_object(
+        options: *const oss_append_options,
+        previous_crc: Option<u64>,
+    ) -> AppendObjectOptions {
+        let (create, request) = match options.as_ref() {
+            Some(options) => {
+                let o = options.read();
+                (o.create, o.request)
+            }
+            None => Default::default(),
+        };
+        AppendObjectOptions {
+            create,
+            request,
+            previous_crc,
+        }
+    }
+}
+
+/// Makes options with the defaults: no create parameters, CRC check on, 8 MiB requests, no
+/// progress callback. The caller owns them and frees them with `oss_append_options_free`.
+/// Returns NULL only if the library failed internally.
+#[no_mangle]
+pub extern "C" fn oss_append_options_new() -> *mut oss_append_options {
+    boundary::value(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(oss_append_options {
+            options: Mutex::new(Options {
+                create: CreateParams::default(),
+                request: RequestParams::default(),
+                check_crc: true,
+                request_size: DEFAULT_REQUEST_SIZE,
+                progress: None,
+            }),
+        }))
+    })
+}
+
+/// Frees options. NULL is a no-op. Appenders opened with them are not affected.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_free(options: *mut oss_append_options) {
+    if !options.is_null() {
+        // SAFETY: made by `oss_append_options_new`, handed back once.
+        boundary::value((), || drop(Box::from_raw(options)));
+    }
+}
+
+/// Applies one setter to a copy, checks the copy, and keeps it only if it is valid.
+///
+/// # Safety
+/// `options` is NULL or a live `oss_append_options`.
+unsafe fn update(
+    options: *mut oss_append_options,
+    err: *mut *mut oss_error,
+    change: impl FnOnce(&mut Options) -> Result<()>,
+) -> oss_status {
+    boundary::call(err, || {
+        let options = arg_ref(options, "options")?;
+        let mut current = options
+            .options
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut next = current.clone();
+        change(&mut next)?;
+        next.create.validate()?;
+        next.request.validate()?;
+        *current = next;
+        Ok(())
+    })
+}
+
+/// A create parameter that is one string: set from `value`, copied.
+///
+/// # Safety
+/// As [`update`]; `value` is NULL or a NUL-terminated string.
+unsafe fn set_create_text(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+    field: fn(&mut CreateParams) -> &mut Option<String>,
+) -> oss_status {
+    update(options, err, |o| {
+        *field(&mut o.create) = Some(arg_str(value, "value")?.to_string());
+        Ok(())
+    })
+}
+
+/// `Content-Type` of the new object, such as "text/plain". Copied.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_content_type(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    set_create_text(options, value, err, |c| &mut c.content_type)
+}
+
+/// `Cache-Control` of the new object. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_cache_control(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    set_create_text(options, value, err, |c| &mut c.cache_control)
+}
+
+/// `Content-Disposition` of the new object. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_content_disposition(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    set_create_text(options, value, err, |c| &mut c.content_disposition)
+}
+
+/// `Content-Encoding` of the new object. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_content_encoding(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    set_create_text(options, value, err, |c| &mut c.content_encoding)
+}
+
+/// `Expires` of the new object, an HTTP date. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_expires(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    set_create_text(options, value, err, |c| &mut c.expires)
+}
+
+/// The new object's ACL: "private", "public-read", "public-read-write" or "default".
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_acl(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    set_create_text(options, value, err, |c| &mut c.acl)
+}
+
+/// The new object's storage class: "Standard", "IA", "Archive", "ColdArchive" or
+/// "DeepColdArchive".
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_storage_class(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    set_create_text(options, value, err, |c| &mut c.storage_class)
+}
+
+/// The new object's tags, URL-encoded: "k1=v1&k2=v2". Copied.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_tagging(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    set_create_text(options, value, err, |c| &mut c.tagging)
+}
+
+/// Adds user metadata `x-oss-meta-<name>: value` to the new object. The name takes letters,
+/// digits, '-', '_' and '.' (OSS stores it lowercased); both are copied. Adding a name again
+/// adds another value.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_add_metadata(
+    options: *mut oss_append_options,
+    name: *const c_char,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        let name = arg_str(name, "name")?;
+        let value = arg_str(value, "value")?;
+        o.create
+            .metadata
+            .push((name.to_string(), value.to_string()));
+        Ok(())
+    })
+}
+
+/// Server-side encryption of the new object: `algorithm` "AES256", "KMS" or "SM4";
+/// `kms_key_id` (KMS only) and `data_encryption` ("SM4", KMS only) may be NULL. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_server_side_encryption(
+    options: *mut oss_append_options,
+    algorithm: *const c_char,
+    kms_key_id: *const c_char,
+    data_encryption: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        let optional = |p: *const c_char, name| -> Result<Option<String>> {
+            if p.is_null() {
+                return Ok(None);
+            }
+            Ok(Some(arg_str(p, name)?.to_string()))
+        };
+        o.create.server_side_encryption = Some(arg_str(algorithm, "algorithm")?.to_string());
+        o.create.server_side_encryption_key_id = optional(kms_key_id, "kms_key_id")?;
+        o.create.server_side_data_encryption = optional(data_encryption, "data_encryption")?;
+        Ok(())
+    })
+}
+
+/// `x-oss-request-payer` on every append, "requester" for requester-pays buckets. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_request_payer(
+    options: *mut oss_append_options,
+    value: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        o.request.request_payer = Some(arg_str(value, "value")?.to_string());
+        Ok(())
+    })
+}
+
+/// A bandwidth limit for every append, in bit/s: 245760 (30 KiB/s) to 838860800
+/// (100 MiB/s), as OSS allows.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_traffic_limit(
+    options: *mut oss_append_options,
+    bits_per_second: u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        o.request.traffic_limit = Some(bits_per_second);
+        Ok(())
+    })
+}
+
+/// Whether to check the server's CRC-64 of the whole object after every append (default
+/// true). Off, only the length is checked.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_check_crc(
+    options: *mut oss_append_options,
+    check: bool,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        o.check_crc = check;
+        Ok(())
+    })
+}
+
+/// The largest body of one request, in bytes (default 8 MiB; at least 1). A longer write is
+/// split; `oss_append_write_from` reads through one buffer of this size.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_request_size(
+    options: *mut oss_append_options,
+    bytes: usize,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        if bytes == 0 {
+            return Err(Error::invalid_argument(
+                "bytes: a request size is at least 1",
+            ));
+        }
+        o.request_size = bytes;
+        Ok(())
+    })
+}
+
+/// Calls `callback` with `user_data` after each request that landed (see `oss_progress_fn`).
+/// `user_data` must stay valid while any appender opened with these options is open; the
+/// library does not free it. Pass a NULL callback to remove it.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_progress(
+    options: *mut oss_append_options,
+    callback: oss_progress_fn,
+    user_data: *mut c_void,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        o.progress = callback.map(|callback| (callback, UserData(user_data)));
+        Ok(())
+    })
+}
