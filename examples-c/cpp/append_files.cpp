@@ -1,0 +1,44 @@
+// append_files: append files, in order, to an OSS appendable object, from C++17.
+//
+//   append_files oss://BUCKET/KEY FILE...
+//
+// Endpoint and credentials from OSS_ENDPOINT, OSS_REGION, OSS_ACCESS_KEY_ID,
+// OSS_ACCESS_KEY_SECRET and OSS_SESSION_TOKEN. Prints "oss://BUCKET/KEY length=N crc64=C".
+#include "oss_append.hpp"
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+
+int main(int argc, char **argv) {
+    const std::string prefix = "oss://";
+    std::string target = argc > 2 ? argv[1] : "";
+    auto slash = target.find('/', prefix.size());
+    if (target.rfind(prefix, 0) != 0 || slash == std::string::npos || slash == prefix.size() ||
+        slash + 1 == target.size()) {
+        std::cerr << "usage: append_files oss://BUCKET/KEY FILE...\n";
+        return 2;
+    }
+    const std::string bucket = target.substr(prefix.size(), slash - prefix.size());
+    const std::string key = target.substr(slash + 1);
+    const char *endpoint = std::getenv("OSS_ENDPOINT");
+    const char *region = std::getenv("OSS_REGION");
+    try {
+        auto client = oss::make_client(endpoint ? endpoint : "",
+                                       region ? std::optional<std::string>(region) : std::nullopt);
+        oss::Appender object(client.get(), bucket, key);
+        for (int i = 2; i < argc; i++) {
+            const auto written = object.write_file(argv[i]);
+            std::cerr << argv[i] << ": " << written << " bytes\n";
+        }
+        const auto length = object.position();
+        const auto crc = object.crc64();
+        object.close();
+        std::cout << target << " length=" << length << " crc64=" << crc << "\n";
+    } catch (const oss::Error &e) {
+        std::cerr << "append_files: " << oss_status_str(e.status()) << ": " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,266 @@
+/*
+ * The C API against the local server: api ENDPOINT BUCKET. Writes objects under "api/",
+ * whose bytes tests/c_abi.rs checks afterwards; exits 0 when every check here passed.
+ */
+#include "oss_append.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define CHECK(condition)                                                                        \
+    do {                                                                                        \
+        if (!(condition)) {                                                                     \
+            fprintf(stderr, "api.c:%d: %s is false\n", __LINE__, #condition);                   \
+            failures++;                                                                         \
+        }                                                                                       \
+    } while (0)
+
+/* Runs `call` (using `&err`), expecting `want`; on surprise prints the error. */
+#define EXPECT(want, call)                                                                      \
+    do {                                                                                        \
+        oss_error *err = NULL;                                                                  \
+        oss_status got = call;                                                                  \
+        if (got != (want)) {                                                                    \
+            fprintf(stderr, "api.c:%d: %s: %s, wanted %s: %s\n", __LINE__, #call,               \
+                    oss_status_str((int)got), oss_status_str((int)(want)),                      \
+                    oss_error_message(err));                                                    \
+            failures++;                                                                         \
+        }                                                                                       \
+        oss_error_free(err);                                                                    \
+    } while (0)
+
+static const char *endpoint, *bucket;
+
+/* The pattern tests/c_abi.rs expects: byte i of a run seeded s is (i * 7 + s) % 251. */
+static void pattern(uint8_t *out, size_t len, unsigned seed) {
+    for (size_t i = 0; i < len; i++) out[i] = (uint8_t)((i * 7 + seed) % 251);
+}
+
+static uint64_t crc_of(const uint8_t *data, size_t len) {
+    uint64_t crc = 0;
+    EXPECT(OSS_OK, oss_crc64_update(&crc, data, len, &err));
+    return crc;
+}
+
+struct credentials_state {
+    int calls, freed;
+    const char *secret;
+};
+
+static bool give_credentials(void *user_data, oss_credentials *out) {
+    struct credentials_state *state = user_data;
+    state->calls++;
+    return oss_credentials_set(out, "c-test-ak", state->secret, NULL, NULL) == OSS_OK;
+}
+
+static void free_credentials(void *user_data) {
+    ((struct credentials_state *)user_data)->freed++;
+}
+
+static oss_client *client_with(struct credentials_state *state, int version) {
+    oss_config *config = oss_config_new();
+    oss_client *client = NULL;
+    EXPECT(OSS_OK, oss_config_set_endpoint(config, endpoint, &err));
+    EXPECT(OSS_OK, oss_config_set_region(config, "cn-hangzhou", &err));
+    EXPECT(OSS_OK, oss_config_set_signature_version(config, version, &err));
+    EXPECT(OSS_OK, oss_config_set_retry(config, 2, 10, 50, &err));
+    EXPECT(OSS_OK, oss_config_set_credentials_callback(config, give_credentials, state,
+                                                       free_credentials, &err));
+    EXPECT(OSS_OK, oss_client_new(config, &client, &err));
+    oss_config_free(config);
+    return client;
+}
+
+struct reader {
+    const uint8_t *data;
+    size_t len, at, piece;
+};
+
+/* oss_read_fn handing out small pieces, as a socket or a pipe would. */
+static int read_pieces(void *user_data, uint8_t *buf, size_t len, size_t *read) {
+    struct reader *r = user_data;
+    size_t n = r->len - r->at;
+    if (n > r->piece) n = r->piece;
+    if (n > len) n = len;
+    memcpy(buf, r->data + r->at, n);
+    r->at += n;
+    *read = n;
+    return 0;
+}
+
+static int read_failing(void *user_data, uint8_t *buf, size_t len, size_t *read) {
+    (void)user_data;
+    (void)buf;
+    (void)len;
+    (void)read;
+    return 5; /* EIO */
+}
+
+struct progress {
+    uint64_t calls, last, stop_after;
+    int64_t total;
+    oss_append *self;
+    oss_status reentry;
+};
+
+static bool on_progress(void *user_data, uint64_t increment, uint64_t transferred, int64_t total) {
+    struct progress *p = user_data;
+    p->calls++;
+    if (increment == 0 || transferred < increment) failures++;
+    p->last = transferred;
+    p->total = total;
+    if (p->self) {
+        /* The appender is busy in this very call: a nested call is refused, not a deadlock. */
+        uint64_t position;
+        p->reentry = oss_append_position(p->self, &position, NULL);
+    }
+    return p->stop_after == 0 || p->calls < p->stop_after;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fputs("usage: api ENDPOINT BUCKET\n", stderr);
+        return 2;
+    }
+    endpoint = argv[1];
+    bucket = argv[2];
+    enum { SIZE = 100000 };
+    static uint8_t data[SIZE];
+    pattern(data, SIZE, 1);
+
+    struct credentials_state state = {0, 0, "c-test-sk"};
+    oss_client *client = client_with(&state, OSS_SIGNATURE_V4);
+    oss_append_options *options = oss_append_options_new();
+    EXPECT(OSS_OK, oss_append_options_set_request_size(options, 30000, &err));
+    EXPECT(OSS_OK, oss_append_options_set_content_type(options, "application/x-test", &err));
+    EXPECT(OSS_OK, oss_append_options_add_metadata(options, "origin", "api.c", &err));
+
+    /* write: split into requests, position and CRC follow, stat agrees. */
+    oss_append *append = NULL;
+    struct progress progress = {0, 0, 0, 0, NULL, OSS_OK};
+    EXPECT(OSS_OK, oss_append_options_set_progress(options, on_progress, &progress, &err));
+    EXPECT(OSS_OK, oss_append_open(client, bucket, "api/write", options, &append, &err));
+    progress.self = append;
+    EXPECT(OSS_OK, oss_append_write(append, data, SIZE, &err));
+    EXPECT(OSS_OK, oss_append_write(append, NULL, 0, &err));
+    CHECK(progress.calls == 4 && progress.last == SIZE && progress.total == SIZE);
+    CHECK(progress.reentry == OSS_ERR_INVALID_ARGUMENT);
+    uint64_t position = 0, crc = 0;
+    EXPECT(OSS_OK, oss_append_position(append, &position, &err));
+    EXPECT(OSS_OK, oss_append_crc64(append, &crc, &err));
+    CHECK(position == SIZE && crc == crc_of(data, SIZE));
+    oss_object_info info;
+    memset(&info, 0xAB, sizeof info);
+    EXPECT(OSS_OK, oss_append_stat(append, &info, &err));
+    CHECK(info.length == SIZE && info.has_crc64 && info.crc64 == crc);
+    CHECK(info.object_type == OSS_OBJECT_APPENDABLE && info.last_modified > 0);
+    CHECK(info.etag[0] == '"' && strlen(info.request_id) == 24);
+    EXPECT(OSS_OK, oss_append_close(append, &err));
+
+    /* write_from: a stream in small pieces; a failing reader is OSS_ERR_IO. */
+    progress = (struct progress){0, 0, 0, 0, NULL, OSS_OK};
+    struct reader reader = {data, SIZE, 0, 777};
+    uint64_t written = 0;
+    EXPECT(OSS_OK, oss_append_open(client, bucket, "api/stream", options, &append, &err));
+    EXPECT(OSS_OK, oss_append_write_from(append, read_pieces, &reader, &written, &err));
+    CHECK(written == SIZE && progress.total == -1 && progress.last == SIZE);
+    {
+        oss_error *err = NULL;
+        CHECK(oss_append_write_from(append, read_failing, NULL, &written, &err) == OSS_ERR_IO);
+        CHECK(strstr(oss_error_message(err), "error 5") != NULL);
+        oss_error_free(err);
+    }
+    CHECK(written == SIZE);
+
+    /* write_file appends a whole file; a missing one is OSS_ERR_IO naming it. */
+    FILE *file = fopen("api-input.bin", "wb");
+    CHECK(file && fwrite(data, 1, 5000, file) == 5000);
+    fclose(file);
+    EXPECT(OSS_OK, oss_append_write_file(append, "api-input.bin", &written, &err));
+    CHECK(written == 5000);
+    {
+        oss_error *err = NULL;
+        CHECK(oss_append_write_file(append, "no-such-file.bin", NULL, &err) == OSS_ERR_IO);
+        CHECK(strstr(oss_error_message(err), "no-such-file.bin") != NULL);
+        oss_error_free(err);
+    }
+    remove("api-input.bin");
+    EXPECT(OSS_OK, oss_append_position(append, &position, &err));
+    CHECK(position == SIZE + 5000);
+    EXPECT(OSS_OK, oss_append_close(append, &err));
+
+    /* Cancelling from the progress callback keeps what was stored. */
+    progress = (struct progress){0, 0, 2, 0, NULL, OSS_OK};
+    EXPECT(OSS_OK, oss_append_open(client, bucket, "api/cancel", options, &append, &err));
+    EXPECT(OSS_ERR_CANCELLED, oss_append_write(append, data, SIZE, &err));
+    EXPECT(OSS_OK, oss_append_position(append, &position, &err));
+    CHECK(position == 60000);
+    oss_append_free(append);
+
+    /* The one-request append: a wrong position reports OSS's answer in full. */
+    oss_append_result result;
+    {
+        oss_error *err = NULL;
+        uint64_t next = 0, at = 0;
+        oss_status s = oss_append_object(client, bucket, "api/write", 5, data, 10, NULL, NULL,
+                                         &result, &err);
+        CHECK(s == OSS_ERR_POSITION_NOT_EQUAL_TO_LENGTH);
+        CHECK(oss_error_status(err) == s && oss_error_http_status(err) == 409);
+        CHECK(oss_error_code(err) && !strcmp(oss_error_code(err), "PositionNotEqualToLength"));
+        CHECK(oss_error_request_id(err) && strlen(oss_error_request_id(err)) == 24);
+        CHECK(oss_error_next_position(err, &next) && next == SIZE);
+        CHECK(!oss_error_server_state(err, &at, &at));
+        oss_error_free(err);
+    }
+    EXPECT(OSS_OK, oss_append_object(client, bucket, "api/write", SIZE, data, 10, NULL, &crc,
+                                     &result, &err));
+    CHECK(result.next_position == SIZE + 10 && strlen(result.request_id) == 24);
+    {
+        uint64_t whole = crc;
+        EXPECT(OSS_OK, oss_crc64_update(&whole, data, 10, &err));
+        CHECK(result.crc64 == whole);
+    }
+    /* A wrong previous CRC is caught as a mismatch with both sides. */
+    {
+        oss_error *err = NULL;
+        uint64_t wrong = 1, length = 0, server_crc = 0;
+        CHECK(oss_append_object(client, bucket, "api/write", SIZE + 10, data, 1, NULL, &wrong,
+                                NULL, &err) == OSS_ERR_CRC_MISMATCH);
+        CHECK(oss_error_server_state(err, &length, &server_crc) && length == SIZE + 11);
+        oss_error_free(err);
+    }
+
+    /* The callback was asked once; a bad secret from it is the server's SignatureDoesNotMatch. */
+    CHECK(state.calls == 1);
+    struct credentials_state wrong = {0, 0, "not-the-secret"};
+    oss_client *wrong_client = client_with(&wrong, OSS_SIGNATURE_V1);
+    {
+        oss_error *err = NULL;
+        CHECK(oss_append_open(wrong_client, bucket, "api/denied", NULL, &append, &err) ==
+              OSS_ERR_SIGNATURE_MISMATCH);
+        CHECK(oss_error_code(err) && !strcmp(oss_error_code(err), "SignatureDoesNotMatch"));
+        CHECK(strstr(oss_error_message(err), "not-the-secret") == NULL);
+        oss_error_free(err);
+    }
+    oss_client_free(wrong_client);
+    CHECK(wrong.freed == 1);
+
+    /* An appender outlives its client; user_data is released once both are gone. */
+    EXPECT(OSS_OK, oss_append_open(client, bucket, "api/outlive", NULL, &append, &err));
+    oss_client_free(client);
+    CHECK(state.freed == 0);
+    EXPECT(OSS_OK, oss_append_write(append, data, 10, &err));
+    EXPECT(OSS_OK, oss_append_close(append, &err));
+    CHECK(state.freed == 1);
+
+    oss_append_options_free(options);
+    if (failures) {
+        fprintf(stderr, "api.c: %d failures\n", failures);
+        return 1;
+    }
+    puts("api: all passed");
+    return 0;
+}
