@@ -4,10 +4,28 @@ VENV     := target/venv
 PYTHON   := $(VENV)/bin/python
 SERVER   := target/debug/oss-local-server
 
-.PHONY: test demo build venv lint rust-test interop bench-server
+.PHONY: test demo build release venv lint rust-test interop header install install-check bench-server
+
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+ABI        := $(firstword $(subst ., ,$(VERSION)))
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+# Which cargo build `make install` takes its libraries from.
+PROFILE    ?= release
+# What rustc lists for linking the static library (`--print native-static-libs`).
+STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
 
 build:
 	cargo build --workspace
+
+release:
+	cargo build --release --workspace
+
+# Copies the header cbindgen generated in the last build into include/ (tests/c_abi.rs
+# fails until the committed header matches).
+header: build
+	cp "$$(ls -t target/debug/build/oss-append-*/out/oss_append.h | head -n 1)" include/oss_append.h
 
 # A venv under target/ with the pinned official SDKs (the server's referees).
 venv: $(VENV)/.installed
@@ -20,17 +38,56 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-rust-test:
+# `cargo build` first: tests/c_abi.rs links C programs against the built libraries.
+rust-test: build
 	cargo test --workspace
 
 interop: build venv
 	OSS_LOCAL_SERVER=$(SERVER) $(PYTHON) -m pytest -q tests/interop
 
-test: lint rust-test interop
+test: lint rust-test install-check interop
 
+# The libraries (with the SONAME liboss_append.so.$(ABI)), the header and a pkg-config file.
+install:
+	test -f target/$(PROFILE)/liboss_append.so || cargo build $(if $(filter release,$(PROFILE)),--release) -p oss-append
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 include/oss_append.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 -s target/$(PROFILE)/liboss_append.so $(DESTDIR)$(LIBDIR)/liboss_append.so.$(VERSION)
+	ln -sf liboss_append.so.$(VERSION) $(DESTDIR)$(LIBDIR)/liboss_append.so.$(ABI)
+	ln -sf liboss_append.so.$(ABI) $(DESTDIR)$(LIBDIR)/liboss_append.so
+	install -m 644 target/$(PROFILE)/liboss_append.a $(DESTDIR)$(LIBDIR)/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: oss-append' \
+	  'Description: Stream data into Alibaba Cloud OSS appendable objects' \
+	  'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -loss_append' \
+	  'Libs.private: $(STATIC_LIBS)' > $(DESTDIR)$(LIBDIR)/pkgconfig/oss-append.pc
+
+# Installs the debug build into target/install-check and builds a program with pkg-config
+# against it, dynamically and statically.
+install-check: build
+	rm -rf target/install-check
+	$(MAKE) --no-print-directory install PROFILE=debug PREFIX=$(CURDIR)/target/install-check
+	cd target/install-check && export PKG_CONFIG_PATH=$$PWD/lib/pkgconfig && \
+	  gcc -std=c11 -Wall -Wextra -Werror ../../tests/c/misuse.c $$(pkg-config --cflags --libs oss-append) \
+	    -Wl,-rpath,$$(pkg-config --variable=libdir oss-append) -o misuse-dynamic && \
+	  gcc -std=c11 -Wall -Wextra -Werror ../../tests/c/misuse.c $$(pkg-config --cflags oss-append) \
+	    lib/liboss_append.a $$(pkg-config --static --libs-only-l oss-append | sed 's/-loss_append//') \
+	    -o misuse-static && \
+	  ldd misuse-dynamic | grep -q "liboss_append.so.$(ABI) => $$PWD/lib/" && \
+	  ./misuse-dynamic && ./misuse-static
+
+# Release build of the library, the server and append_file, then examples-c/demo.sh.
 demo: venv
-	cargo build --release -p oss-local-server
-	$(PYTHON) tests/interop/demo.py target/release/oss-local-server
+	cargo build --release --workspace
+	mkdir -p target/release/demo-bin/lib
+	cp target/release/liboss_append.so target/release/demo-bin/lib/liboss_append.so.$(ABI)
+	ln -sf liboss_append.so.$(ABI) target/release/demo-bin/lib/liboss_append.so
+	gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude examples-c/append_file.c \
+	  -Ltarget/release/demo-bin/lib -loss_append -Wl,-rpath,$(CURDIR)/target/release/demo-bin/lib \
+	  -o target/release/demo-bin/append_file
+	examples-c/demo.sh target/release/demo-bin/append_file target/release/oss-local-server $(PYTHON)
 
 # Ingest throughput of the server in --discard mode, from curl over loopback.
 bench-server:

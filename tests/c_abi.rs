@@ -441,6 +441,8 @@ fn append_file_creates_resumes_and_continues_after_a_failure() {
     assert!(object(&server, "continued") == full);
 }
 
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+
 #[test]
 fn append_file_explains_each_error() {
     let server = start();
@@ -453,7 +455,8 @@ fn append_file_explains_each_error() {
         true,
     );
     std::fs::write(dir.join("data.bin"), b"hello").unwrap();
-    let cases: [(&[(&str, &str)], &[&str], &str); 4] = [
+    // (environment changes, arguments, what stderr must say)
+    let cases: [Case; 4] = [
         (
             &[("OSS_ACCESS_KEY_SECRET", "wrong")],
             &["data.bin", "oss://c-test/k"],
@@ -546,6 +549,31 @@ fn cpp_example_appends_files_through_raii_wrappers() {
         assert_eq!(failed.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&failed.stderr).contains("local I/O error"));
     }
+}
+
+#[test]
+fn readme_c_quick_start_compiles_cleanly() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("```c\n").expect("a C block in the README") + 5;
+    let snippet = &readme[start..start + readme[start..].find("```").unwrap()];
+    let (includes, body): (Vec<&str>, Vec<&str>) =
+        snippet.lines().partition(|l| l.starts_with('#'));
+    let dir = scratch("readme");
+    let source = dir.join("quick_start.c");
+    let program = format!(
+        "{}\n#include <stdio.h>\nint main(void) {{\n{}\nreturn 0;\n}}\n",
+        includes.join("\n"),
+        body.join("\n")
+    );
+    std::fs::write(&source, program).unwrap();
+    let exe = compile(
+        &dir,
+        "quick_start",
+        &[source.to_str().unwrap()],
+        Link::Dynamic,
+        false,
+    );
+    assert!(exe.exists());
 }
 
 #[test]
