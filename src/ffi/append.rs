@@ -210,12 +210,7 @@ pub unsafe extern "C" fn oss_append_position(
     out: *mut u64,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    boundary::call(err, || {
-        let out = arg_out(out, "out")?;
-        let position = with_appender(append, |a| Ok(a.position()))?;
-        write_out(out, position);
-        Ok(())
-    })
+    read_state(append, out, err, Appender::position)
 }
 
 /// Writes to `*out` the CRC-64 of the whole object as far as this appender knows (it equals
@@ -226,10 +221,23 @@ pub unsafe extern "C" fn oss_append_crc64(
     out: *mut u64,
     err: *mut *mut oss_error,
 ) -> oss_status {
+    read_state(append, out, err, Appender::crc64)
+}
+
+/// One of the appender's own numbers, into `*out`.
+///
+/// # Safety
+/// `append` is NULL or a live `oss_append`; `out` is NULL or writable.
+unsafe fn read_state(
+    append: *const oss_append,
+    out: *mut u64,
+    err: *mut *mut oss_error,
+    read: fn(&Appender) -> u64,
+) -> oss_status {
     boundary::call(err, || {
         let out = arg_out(out, "out")?;
-        let crc = with_appender(append, |a| Ok(a.crc64()))?;
-        write_out(out, crc);
+        let value = with_appender(append, |a| Ok(read(a)))?;
+        write_out(out, value);
         Ok(())
     })
 }
@@ -281,8 +289,8 @@ pub unsafe extern "C" fn oss_append_close(
 ) -> oss_status {
     let status = boundary::call(err, || with_appender(append, |a| a.close()));
     if status == oss_status::OSS_OK {
-        // SAFETY: made by `oss_append_open`; the caller gives it up with a successful close.
-        boundary::value((), || drop(Box::from_raw(append)));
+        // The caller gives the appender up with a successful close.
+        boundary::release(append);
     }
     status
 }
@@ -290,10 +298,7 @@ pub unsafe extern "C" fn oss_append_close(
 /// Releases an appender, whatever its state. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_free(append: *mut oss_append) {
-    if !append.is_null() {
-        // SAFETY: made by `oss_append_open`, handed back once.
-        boundary::value((), || drop(Box::from_raw(append)));
-    }
+    boundary::release(append);
 }
 
 /// One AppendObject request: appends `len` bytes at `data` to `oss://bucket/key` at

@@ -31,6 +31,17 @@ pub(super) fn value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
+/// Frees a handle the library boxed for the caller; NULL is a no-op.
+///
+/// # Safety
+/// `handle` is NULL or came from `Box::into_raw` in this library, and the caller gives it
+/// up: it is not used again.
+pub(super) unsafe fn release<T>(handle: *mut T) {
+    if !handle.is_null() {
+        value((), || drop(Box::from_raw(handle)));
+    }
+}
+
 fn internal(panic: &Box<dyn Any + Send>) -> Error {
     let what = panic
         .downcast_ref::<&str>()

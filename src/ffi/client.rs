@@ -37,8 +37,5 @@ pub unsafe extern "C" fn oss_client_new(
 /// when the last of them is freed.
 #[no_mangle]
 pub unsafe extern "C" fn oss_client_free(client: *mut oss_client) {
-    if !client.is_null() {
-        // SAFETY: made by `oss_client_new`, handed back once.
-        boundary::value((), || drop(Box::from_raw(client)));
-    }
+    boundary::release(client);
 }

@@ -79,10 +79,7 @@ pub extern "C" fn oss_config_new() -> *mut oss_config {
 /// Frees a config. NULL is a no-op. Clients made from it are not affected.
 #[no_mangle]
 pub unsafe extern "C" fn oss_config_free(config: *mut oss_config) {
-    if !config.is_null() {
-        // SAFETY: made by `oss_config_new`, handed back once.
-        boundary::value((), || drop(Box::from_raw(config)));
-    }
+    boundary::release(config);
 }
 
 impl oss_config {

@@ -298,8 +298,5 @@ unsafe fn write_pair(state: Option<(u64, u64)>, length: *mut u64, crc64: *mut u6
 /// Frees an error and its strings. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_free(error: *mut oss_error) {
-    if !error.is_null() {
-        // SAFETY: made by `into_raw`, and the caller hands it back once.
-        boundary::value((), || drop(Box::from_raw(error)));
-    }
+    boundary::release(error);
 }

@@ -122,10 +122,7 @@ pub extern "C" fn oss_append_options_new() -> *mut oss_append_options {
 /// Frees options. NULL is a no-op. Appenders opened with them are not affected.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_free(options: *mut oss_append_options) {
-    if !options.is_null() {
-        // SAFETY: made by `oss_append_options_new`, handed back once.
-        boundary::value((), || drop(Box::from_raw(options)));
-    }
+    boundary::release(options);
 }
 
 /// Applies one setter to a copy, checks the copy, and keeps it only if it is valid.
