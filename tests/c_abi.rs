@@ -106,6 +106,7 @@ fn compile(dir: &Path, name: &str, sources: &[&str], link: Link, sanitize: bool)
     let out = dir.join(name);
     let mut cmd = Command::new(if cpp { "g++" } else { "gcc" });
     cmd.arg(if cpp { "-std=c++17" } else { "-std=c11" })
+        .arg("-pthread")
         .args(STRICT)
         .arg("-I")
         .arg(root().join("include"))

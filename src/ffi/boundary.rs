@@ -53,3 +53,29 @@ fn internal(panic: &Box<dyn Any + Send>) -> Error {
         format!("internal error in oss-append (please report it): {what}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_internal_error_with_its_message() {
+        let mut err: *mut oss_error = std::ptr::null_mut();
+        let status = call(&mut err, || panic!("deliberate test panic"));
+        assert_eq!(status, oss_status::OSS_ERR_INTERNAL);
+        assert!(!err.is_null());
+        // SAFETY: `call` just made it.
+        let error = unsafe { Box::from_raw(err) };
+        let message =
+            unsafe { std::ffi::CStr::from_ptr(super::super::error::oss_error_message(&*error)) };
+        assert!(
+            message.to_str().unwrap().contains("deliberate test panic"),
+            "{message:?}"
+        );
+        assert_eq!(
+            call(std::ptr::null_mut(), || panic!("no err")),
+            oss_status::OSS_ERR_INTERNAL
+        );
+        assert_eq!(value(7, || panic!("in an accessor")), 7);
+    }
+}

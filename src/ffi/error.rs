@@ -300,3 +300,32 @@ unsafe fn write_pair(state: Option<(u64, u64)>, length: *mut u64, crc64: *mut u6
 pub unsafe extern "C" fn oss_error_free(error: *mut oss_error) {
     boundary::release(error);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn describe(status: c_int) -> &'static str {
+        // SAFETY: oss_status_str returns a static C string.
+        unsafe { CStr::from_ptr(oss_status_str(status)) }
+            .to_str()
+            .unwrap()
+    }
+
+    #[test]
+    fn every_status_has_its_own_description_and_others_are_unknown() {
+        let descriptions: Vec<&str> = (0..=LAST as c_int).map(describe).collect();
+        assert!(!descriptions.contains(&"unknown status"));
+        let mut unique = descriptions.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), descriptions.len());
+        assert_eq!(
+            describe(oss_status::OSS_ERR_CONFLICT as c_int),
+            "conflict with another writer"
+        );
+        for outside in [-1, LAST as c_int + 1, c_int::MAX, c_int::MIN] {
+            assert_eq!(describe(outside), "unknown status");
+        }
+    }
+}

@@ -4,6 +4,7 @@
  */
 #include "oss_append.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,30 @@ static bool on_progress(void *user_data, uint64_t increment, uint64_t transferre
         p->reentry = oss_append_position(p->self, &position, NULL);
     }
     return p->stop_after == 0 || p->calls < p->stop_after;
+}
+
+struct worker {
+    oss_client *client;
+    char key[32];
+    oss_status status;
+};
+
+/* One appender per thread, all on one shared client. */
+static void *work(void *arg) {
+    struct worker *w = arg;
+    uint8_t data[20000];
+    pattern(data, sizeof data, 1);
+    oss_append *append = NULL;
+    w->status = oss_append_open(w->client, bucket, w->key, NULL, &append, NULL);
+    for (int i = 0; i < 5 && w->status == OSS_OK; i++) {
+        w->status = oss_append_write(append, data, sizeof data, NULL);
+    }
+    if (w->status == OSS_OK) {
+        w->status = oss_append_close(append, NULL);
+    } else {
+        oss_append_free(append);
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -247,6 +272,20 @@ int main(int argc, char **argv) {
     }
     oss_client_free(wrong_client);
     CHECK(wrong.freed == 1);
+
+    /* Threads share one client, each with its own appender. */
+    enum { THREADS = 4 };
+    struct worker workers[THREADS];
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        workers[i].client = client;
+        snprintf(workers[i].key, sizeof workers[i].key, "api/thread-%d", i);
+        CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK(workers[i].status == OSS_OK);
+    }
 
     /* An appender outlives its client; user_data is released once both are gone. */
     EXPECT(OSS_OK, oss_append_open(client, bucket, "api/outlive", NULL, &append, &err));
