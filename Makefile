@@ -4,7 +4,7 @@ VENV     := target/venv
 PYTHON   := $(VENV)/bin/python
 SERVER   := target/debug/oss-local-server
 
-.PHONY: test demo build release venv lint rust-test interop header install install-check bench-server
+.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test bench-server
 
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 ABI        := $(firstword $(subst ., ,$(VERSION)))
@@ -45,7 +45,7 @@ rust-test: build
 interop: build venv
 	OSS_LOCAL_SERVER=$(SERVER) $(PYTHON) -m pytest -q tests/interop
 
-test: lint rust-test install-check interop
+test: lint rust-test install-check go-test interop
 
 # The libraries (with the SONAME liboss_append.so.$(ABI)), the header and a pkg-config file.
 install:
@@ -77,6 +77,28 @@ install-check: build
 	    -o misuse-static && \
 	  ldd misuse-dynamic | grep -q "liboss_append.so.$(ABI) => $$PWD/lib/" && \
 	  ./misuse-dynamic && ./misuse-static
+
+# Go from Debian's golang-go when the machine has none.
+go:
+	@command -v go >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; }
+
+# The Go package: gofmt, go vet, go test -race linked statically (the default), and the tests
+# again linked against the shared library. No module downloads: the package has no
+# dependencies beyond the standard library.
+GO_ENV := GOPROXY=off OSS_LOCAL_SERVER=$(CURDIR)/$(SERVER)
+GO_SHARED := $(CURDIR)/target/debug/go-shared
+go-test: go build
+	cd examples-c/go && test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	cd examples-c/go && $(GO_ENV) CGO_LDFLAGS=-L$(CURDIR)/target/debug go vet ./...
+	cd examples-c/go && $(GO_ENV) CGO_LDFLAGS=-L$(CURDIR)/target/debug go test -race -count=1 ./...
+	mkdir -p $(GO_SHARED)
+	cp target/debug/liboss_append.so $(GO_SHARED)/liboss_append.so.$(ABI)
+	ln -sf liboss_append.so.$(ABI) $(GO_SHARED)/liboss_append.so
+	cd examples-c/go && $(GO_ENV) CGO_LDFLAGS="-L$(GO_SHARED) -Wl,-rpath,$(GO_SHARED)" \
+	  go test -count=1 -tags ossappend_shared -c -o $(GO_SHARED)/ossappend.test . && \
+	  ldd $(GO_SHARED)/ossappend.test | grep -q "liboss_append.so.$(ABI) => $(GO_SHARED)/" && \
+	  $(GO_ENV) $(GO_SHARED)/ossappend.test
 
 # Release build of the library, the server and append_file, then examples-c/demo.sh.
 demo: venv

@@ -1,0 +1,241 @@
+package ossappend
+
+// #include "helpers.h"
+import "C"
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Appender writes to the end of one appendable object. It implements io.Writer,
+// io.ReaderFrom (so io.Copy streams through one buffer) and io.Closer. Calls from several
+// goroutines are serialised.
+type Appender struct {
+	mu     sync.Mutex
+	a      *C.oss_append
+	state  *appendState
+	handle cgo.Handle
+	// What Position and CRC64 report once closed.
+	position, crc uint64
+}
+
+// appendState is what the progress callback sees, reached through a cgo.Handle.
+type appendState struct {
+	ctx      context.Context
+	progress Progress
+	panicked interface{}
+}
+
+// OpenAppend opens bucket/key for appending: an absent object is created by the first
+// write (with the options' create parameters), an appendable one is continued at its end,
+// any other kind fails with StatusObjectNotAppendable. ctx governs the open and every
+// later write: once it is done, writes stop between requests with an error wrapping
+// ctx.Err().
+func (c *Client) OpenAppend(ctx context.Context, bucket, key string, opts ...Option) (*Appender, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	state := &appendState{ctx: ctx}
+	handle := cgo.NewHandle(state)
+	options, release, err := buildOptions(opts, state, handle)
+	if err != nil {
+		handle.Delete()
+		return nil, err
+	}
+	defer release()
+	cb, ck := C.CString(bucket), C.CString(key)
+	defer C.free(unsafe.Pointer(cb))
+	defer C.free(unsafe.Pointer(ck))
+	a := &Appender{state: state, handle: handle}
+	err = call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_open(c.c, cb, ck, options, &a.a, e) })
+	runtime.KeepAlive(c)
+	if err != nil {
+		handle.Delete()
+		return nil, err
+	}
+	// A safety net only: Close is the API.
+	runtime.SetFinalizer(a, func(a *Appender) {
+		C.oss_append_free(a.a)
+		a.handle.Delete()
+	})
+	return a, nil
+}
+
+var errClosed = &Error{Status: StatusClosed, Message: "the appender is closed"}
+
+// fail converts a failed call's error, naming the Go error behind it: the context's when
+// it stopped the write, or cause.
+func (a *Appender) fail(status C.enum_oss_status, err *C.oss_error, cause error) error {
+	if status == C.OSS_ERR_CANCELLED && a.state.ctx.Err() != nil {
+		cause = a.state.ctx.Err()
+	}
+	return takeError(status, err, cause)
+}
+
+// stored is how many bytes the object gained since position `before`.
+func (a *Appender) stored(before uint64) uint64 {
+	var now C.uint64_t
+	C.oss_append_position(a.a, &now, nil)
+	return uint64(now) - before
+}
+
+// rethrow re-raises, on the caller's goroutine, a panic caught in a callback.
+func (a *Appender) rethrow() {
+	if p := a.state.panicked; p != nil {
+		a.state.panicked = nil
+		panic(p)
+	}
+}
+
+// Write appends all of p and returns once it is stored. On error, n is what was stored.
+func (a *Appender) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return 0, errClosed
+	}
+	if err := a.state.ctx.Err(); err != nil {
+		return 0, err
+	}
+	before := a.stored(0)
+	var err *C.oss_error
+	// Go memory passed for the duration of the call only, as cgo allows.
+	status := C.oss_append_write(a.a, bytesPointer(p), C.size_t(len(p)), &err)
+	runtime.KeepAlive(p)
+	a.rethrow()
+	if status != C.OSS_OK {
+		return int(a.stored(before)), a.fail(status, err, nil)
+	}
+	return len(p), nil
+}
+
+// readState is what the read callback sees, reached through a cgo.Handle.
+type readState struct {
+	r        io.Reader
+	err      error // the reader's error that failed the write
+	pending  error // an error returned along with data, reported on the next call
+	panicked interface{}
+}
+
+// ReadFrom appends everything r gives until io.EOF, through one buffer of the request
+// size. On error, n is what was stored; a reader's error is wrapped (errors.Is finds it).
+func (a *Appender) ReadFrom(r io.Reader) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return 0, errClosed
+	}
+	if err := a.state.ctx.Err(); err != nil {
+		return 0, err
+	}
+	before := a.stored(0)
+	rs := &readState{r: r}
+	h := cgo.NewHandle(rs)
+	defer h.Delete()
+	var written C.uint64_t
+	var err *C.oss_error
+	status := C.write_from(a.a, C.uintptr_t(h), &written, &err)
+	a.rethrow()
+	if rs.panicked != nil {
+		panic(rs.panicked)
+	}
+	if status != C.OSS_OK {
+		return int64(a.stored(before)), a.fail(status, err, rs.err)
+	}
+	return int64(written), nil
+}
+
+// Position is the object's length as far as this appender knows: where the next byte goes.
+func (a *Appender) Position() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return a.position
+	}
+	return a.stored(0)
+}
+
+// CRC64 is the CRC-64 of the whole object as far as this appender knows.
+func (a *Appender) CRC64() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return a.crc
+	}
+	var crc C.uint64_t
+	C.oss_append_crc64(a.a, &crc, nil)
+	return uint64(crc)
+}
+
+// ObjectType is what kind of object OSS says it is.
+type ObjectType int
+
+const (
+	ObjectAppendable ObjectType = C.OSS_OBJECT_APPENDABLE
+	ObjectNormal     ObjectType = C.OSS_OBJECT_NORMAL
+	ObjectMultipart  ObjectType = C.OSS_OBJECT_MULTIPART
+	ObjectOther      ObjectType = C.OSS_OBJECT_OTHER
+)
+
+// ObjectInfo is the object as the server sees it.
+type ObjectInfo struct {
+	Length       uint64
+	CRC64        uint64
+	HasCRC64     bool
+	Type         ObjectType
+	ETag         string
+	LastModified time.Time // zero when the server did not say
+	RequestID    string
+}
+
+// Stat asks the server (a HEAD) for the object's state.
+func (a *Appender) Stat() (ObjectInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return ObjectInfo{}, errClosed
+	}
+	var info C.oss_object_info
+	if err := call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_stat(a.a, &info, e) }); err != nil {
+		return ObjectInfo{}, err
+	}
+	out := ObjectInfo{
+		Length:    uint64(info.length),
+		CRC64:     uint64(info.crc64),
+		HasCRC64:  bool(info.has_crc64),
+		Type:      ObjectType(info.object_type),
+		ETag:      C.GoString(&info.etag[0]),
+		RequestID: C.GoString(&info.request_id[0]),
+	}
+	if info.last_modified >= 0 {
+		out.LastModified = time.Unix(int64(info.last_modified), 0)
+	}
+	return out, nil
+}
+
+// Close ends the appender. On failure it stays open, so nothing is lost silently; closing
+// a closed appender does nothing.
+func (a *Appender) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return nil
+	}
+	position, crc := a.stored(0), uint64(0)
+	var c C.uint64_t
+	C.oss_append_crc64(a.a, &c, nil)
+	crc = uint64(c)
+	if err := call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_close(a.a, e) }); err != nil {
+		return err
+	}
+	a.a, a.position, a.crc = nil, position, crc
+	a.handle.Delete()
+	runtime.SetFinalizer(a, nil)
+	return nil
+}

@@ -1,0 +1,3 @@
+module github.com/oss-append/oss-append/examples-c/go
+
+go 1.19

@@ -1,0 +1,184 @@
+package ossappend
+
+// #include "helpers.h"
+import "C"
+
+import (
+	"runtime/cgo"
+	"unsafe"
+)
+
+// Option sets how an appender writes or what a new object is created with.
+type Option func(*optionSet) error
+
+// Progress is called after each request that landed: increment bytes just stored,
+// transferred so far in this call, total the call's size or -1 for a stream. Return false
+// to stop the write with StatusCancelled. It runs on the writing goroutine.
+type Progress func(increment, transferred uint64, total int64) bool
+
+type optionSet struct {
+	c        *C.oss_append_options
+	progress Progress
+}
+
+func text(value string, f func(*C.oss_append_options, *C.char, **C.oss_error) C.enum_oss_status) Option {
+	return func(o *optionSet) error {
+		return withCString(value, func(cs *C.char, err **C.oss_error) C.enum_oss_status { return f(o.c, cs, err) })
+	}
+}
+
+// WithContentType sets the Content-Type of a new object.
+func WithContentType(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_content_type(o, s, e)
+	})
+}
+
+// WithCacheControl sets the Cache-Control of a new object.
+func WithCacheControl(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_cache_control(o, s, e)
+	})
+}
+
+// WithContentDisposition sets the Content-Disposition of a new object.
+func WithContentDisposition(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_content_disposition(o, s, e)
+	})
+}
+
+// WithContentEncoding sets the Content-Encoding of a new object.
+func WithContentEncoding(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_content_encoding(o, s, e)
+	})
+}
+
+// WithExpires sets the Expires header (an HTTP date) of a new object.
+func WithExpires(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_expires(o, s, e)
+	})
+}
+
+// WithACL sets a new object's ACL: private, public-read, public-read-write or default.
+func WithACL(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_acl(o, s, e)
+	})
+}
+
+// WithStorageClass sets a new object's storage class: Standard, IA, Archive, ColdArchive
+// or DeepColdArchive.
+func WithStorageClass(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_storage_class(o, s, e)
+	})
+}
+
+// WithTagging sets a new object's tags, URL-encoded: "k1=v1&k2=v2".
+func WithTagging(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_tagging(o, s, e)
+	})
+}
+
+// WithRequestPayer sends x-oss-request-payer ("requester") with every append.
+func WithRequestPayer(v string) Option {
+	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_options_set_request_payer(o, s, e)
+	})
+}
+
+// WithMetadata adds user metadata x-oss-meta-<name> to a new object.
+func WithMetadata(name, value string) Option {
+	return func(o *optionSet) error {
+		cn, cv := C.CString(name), C.CString(value)
+		defer C.free(unsafe.Pointer(cn))
+		defer C.free(unsafe.Pointer(cv))
+		return call(func(e **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_add_metadata(o.c, cn, cv, e)
+		})
+	}
+}
+
+// WithServerSideEncryption encrypts a new object: algorithm AES256, KMS or SM4; kmsKeyID
+// for KMS may be empty.
+func WithServerSideEncryption(algorithm, kmsKeyID string) Option {
+	return func(o *optionSet) error {
+		alg := C.CString(algorithm)
+		defer C.free(unsafe.Pointer(alg))
+		var key *C.char
+		if kmsKeyID != "" {
+			key = C.CString(kmsKeyID)
+			defer C.free(unsafe.Pointer(key))
+		}
+		return call(func(e **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_set_server_side_encryption(o.c, alg, key, nil, e)
+		})
+	}
+}
+
+// WithTrafficLimit limits every append to bitsPerSecond (245760 to 838860800).
+func WithTrafficLimit(bitsPerSecond uint64) Option {
+	return func(o *optionSet) error {
+		return call(func(e **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_set_traffic_limit(o.c, C.uint64_t(bitsPerSecond), e)
+		})
+	}
+}
+
+// WithCRCCheck turns the per-append check of the server's CRC-64 off or on (default on).
+func WithCRCCheck(check bool) Option {
+	return func(o *optionSet) error {
+		return call(func(e **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_set_check_crc(o.c, C.bool(check), e)
+		})
+	}
+}
+
+// WithRequestSize sets the largest body of one request (default 8 MiB).
+func WithRequestSize(bytes int) Option {
+	return func(o *optionSet) error {
+		if bytes <= 0 {
+			return &Error{Status: StatusInvalidArgument, Message: "WithRequestSize: bytes must be at least 1"}
+		}
+		return call(func(e **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_set_request_size(o.c, C.size_t(bytes), e)
+		})
+	}
+}
+
+// WithProgress calls p after each request that landed.
+func WithProgress(p Progress) Option {
+	return func(o *optionSet) error {
+		o.progress = p
+		return nil
+	}
+}
+
+// buildOptions applies opts to new C options, freed by the returned function. With a
+// state, its progress trampoline is installed (for the context and any Progress).
+func buildOptions(opts []Option, state *appendState, handle cgo.Handle) (*C.oss_append_options, func(), error) {
+	set := &optionSet{c: C.oss_append_options_new()}
+	if set.c == nil {
+		return nil, nil, &Error{Status: StatusInternal, Message: "oss_append_options_new failed"}
+	}
+	release := func() { C.oss_append_options_free(set.c) }
+	for _, opt := range opts {
+		if err := opt(set); err != nil {
+			release()
+			return nil, nil, err
+		}
+	}
+	if state != nil {
+		state.progress = set.progress
+		err := call(func(e **C.oss_error) C.enum_oss_status { return C.set_progress(set.c, C.uintptr_t(handle), e) })
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+	}
+	return set.c, release, nil
+}

@@ -1,0 +1,390 @@
+package ossappend_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ossappend "github.com/oss-append/oss-append/examples-c/go"
+)
+
+const (
+	accessKeyID     = "go-ak"
+	accessKeySecret = "go-sk"
+	bucket          = "go-test"
+)
+
+// endpoint is the local OSS server's URL, started once for all tests by TestMain.
+var endpoint string
+
+func TestMain(m *testing.M) {
+	binary := os.Getenv("OSS_LOCAL_SERVER")
+	if binary == "" {
+		fmt.Fprintln(os.Stderr, "set OSS_LOCAL_SERVER to the oss-local-server binary (make test does)")
+		os.Exit(2)
+	}
+	server := exec.Command(binary, "--access-key-id", accessKeyID, "--access-key-secret", accessKeySecret,
+		"--bucket", bucket, "--enable-faults")
+	stdout, err := server.StdoutPipe()
+	if err == nil {
+		err = server.Start()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the local server:", err)
+		os.Exit(2)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	endpoint = strings.TrimPrefix(strings.TrimSpace(line), "listening on ")
+	code := m.Run()
+	_ = server.Process.Kill()
+	_ = server.Wait()
+	os.Exit(code)
+}
+
+func newClient(t *testing.T, change func(*ossappend.Config)) *ossappend.Client {
+	t.Helper()
+	cfg := ossappend.Config{
+		Endpoint:    endpoint,
+		Region:      "cn-hangzhou",
+		Credentials: ossappend.Credentials{AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret},
+		MaxAttempts: 2,
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	client, err := ossappend.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+var ecma = crc64.MakeTable(crc64.ECMA)
+
+// signed sends a V1-signed request straight to the server, for set-up and checks that
+// do not go through the library under test.
+func signed(t *testing.T, method, key string, body []byte) *http.Response {
+	t.Helper()
+	date := time.Now().UTC().Format(http.TimeFormat)
+	mac := hmac.New(sha1.New, []byte(accessKeySecret))
+	fmt.Fprintf(mac, "%s\n\n\n%s\n/%s/%s", method, date, bucket, key)
+	req, err := http.NewRequest(method, endpoint+"/"+bucket+"/"+key, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Date", date)
+	req.Header.Set("Authorization", "OSS "+accessKeyID+":"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// object is the object's bytes as the server holds them.
+func object(t *testing.T, key string) []byte {
+	t.Helper()
+	resp := signed(t, "GET", key, nil)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v %s", key, resp.StatusCode, err, body)
+	}
+	return body
+}
+
+func pattern(n int, seed byte) []byte {
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = byte(i*7) + seed
+	}
+	return out
+}
+
+func asError(t *testing.T, err error) *ossappend.Error {
+	t.Helper()
+	var e *ossappend.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want an *ossappend.Error, got %T: %v", err, err)
+	}
+	return e
+}
+
+func TestManyGoroutinesAppendThroughOneClient(t *testing.T) {
+	client := newClient(t, nil)
+	const goroutines, writes = 8, 20
+	piece := pattern(10_000, 3)
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			a, err := client.OpenAppend(context.Background(), bucket, fmt.Sprintf("goroutines/%d", g))
+			if err != nil {
+				errs <- err
+				return
+			}
+			for i := 0; i < writes; i++ {
+				if _, err := a.Write(piece); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- a.Close()
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := bytes.Repeat(piece, writes)
+	for g := 0; g < goroutines; g++ {
+		if got := object(t, fmt.Sprintf("goroutines/%d", g)); !bytes.Equal(got, want) {
+			t.Errorf("goroutines/%d: %d bytes, want %d", g, len(got), len(want))
+		}
+	}
+}
+
+// generator is a large stream that only implements io.Reader, so io.Copy must use the
+// appender's ReadFrom.
+type generator struct{ left, at int }
+
+func (g *generator) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		return 0, io.EOF
+	}
+	if len(p) > g.left {
+		p = p[:g.left]
+	}
+	for i := range p {
+		p[i] = byte((g.at + i) % 253)
+	}
+	g.at += len(p)
+	g.left -= len(p)
+	return len(p), nil
+}
+
+func TestIoCopyStreamsALargeGeneratedStream(t *testing.T) {
+	client := newClient(t, nil)
+	a, err := client.OpenAppend(context.Background(), bucket, "copy", ossappend.WithRequestSize(4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 64 << 20
+	n, err := io.Copy(a, &generator{left: size})
+	if err != nil || n != size {
+		t.Fatalf("io.Copy: %d, %v", n, err)
+	}
+	local := crc64.New(ecma)
+	_, _ = io.Copy(local, &generator{left: size})
+	if a.Position() != size || a.CRC64() != local.Sum64() {
+		t.Fatalf("position %d crc %d, want %d %d", a.Position(), a.CRC64(), size, local.Sum64())
+	}
+	info, err := a.Stat()
+	if err != nil || info.Length != size || !info.HasCRC64 || info.CRC64 != local.Sum64() ||
+		info.Type != ossappend.ObjectAppendable || info.ETag == "" || info.LastModified.IsZero() {
+		t.Fatalf("Stat: %+v, %v", info, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a.Position() != size || a.CRC64() != local.Sum64() {
+		t.Fatal("position and CRC-64 are kept after Close")
+	}
+}
+
+func TestWrongPositionReportsTheObjectLength(t *testing.T) {
+	client := newClient(t, nil)
+	ctx := context.Background()
+	first, err := client.AppendObject(ctx, bucket, "position", 0, []byte("hello"), ossappend.WithContentType("text/plain"))
+	if err != nil || first.NextPosition != 5 || first.CRC64 != crc64.Checksum([]byte("hello"), ecma) || len(first.RequestID) != 24 {
+		t.Fatalf("first append: %+v, %v", first, err)
+	}
+	_, err = client.AppendObject(ctx, bucket, "position", 3, []byte("again"))
+	e := asError(t, err)
+	if e.Status != ossappend.StatusPositionNotEqualToLength || e.Code != "PositionNotEqualToLength" ||
+		e.HTTPStatus != 409 || !e.HasNextPosition || e.NextPosition != 5 || e.RequestID == "" {
+		t.Fatalf("%+v", e)
+	}
+	if got := object(t, "position"); string(got) != "hello" {
+		t.Fatalf("object holds %q", got)
+	}
+}
+
+func TestANormalObjectIsNotAppendable(t *testing.T) {
+	resp := signed(t, "PUT", "normal", []byte("put, not appended"))
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d", resp.StatusCode)
+	}
+	client := newClient(t, nil)
+	_, err := client.OpenAppend(context.Background(), bucket, "normal")
+	if e := asError(t, err); e.Status != ossappend.StatusObjectNotAppendable {
+		t.Fatalf("%+v", e)
+	}
+}
+
+func TestABadSecretIsASignatureMismatch(t *testing.T) {
+	client := newClient(t, func(c *ossappend.Config) { c.Credentials.AccessKeySecret = "not-the-secret" })
+	_, err := client.OpenAppend(context.Background(), bucket, "denied")
+	e := asError(t, err)
+	if e.Status != ossappend.StatusSignatureMismatch || e.Code != "SignatureDoesNotMatch" || e.RequestID == "" {
+		t.Fatalf("%+v", e)
+	}
+	if strings.Contains(err.Error(), "not-the-secret") {
+		t.Fatal("the secret is in the message")
+	}
+	if e.Status.String() != "signature does not match" {
+		t.Fatalf("Status.String: %q", e.Status.String())
+	}
+}
+
+func TestProgressIsReportedAndCanCancel(t *testing.T) {
+	client := newClient(t, nil)
+	var calls []uint64
+	progress := func(increment, transferred uint64, total int64) bool {
+		calls = append(calls, transferred)
+		return len(calls) < 3
+	}
+	a, err := client.OpenAppend(context.Background(), bucket, "progress",
+		ossappend.WithRequestSize(1000), ossappend.WithProgress(progress))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	n, err := a.Write(pattern(10_000, 1))
+	if e := asError(t, err); e.Status != ossappend.StatusCancelled {
+		t.Fatalf("%+v", e)
+	}
+	if n != 3000 || a.Position() != 3000 || fmt.Sprint(calls) != "[1000 2000 3000]" {
+		t.Fatalf("n %d, position %d, calls %v", n, a.Position(), calls)
+	}
+}
+
+func TestACancelledContextStopsBetweenRequests(t *testing.T) {
+	client := newClient(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := client.OpenAppend(ctx, bucket, "context", ossappend.WithRequestSize(1000),
+		ossappend.WithProgress(func(_, transferred uint64, _ int64) bool {
+			if transferred == 2000 {
+				cancel()
+			}
+			return true
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	n, err := a.Write(pattern(10_000, 1))
+	if !errors.Is(err, context.Canceled) || n != 2000 {
+		t.Fatalf("n %d, err %v", n, err)
+	}
+	if _, err := a.Write([]byte("x")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a write after cancel: %v", err)
+	}
+}
+
+var errSensor = errors.New("sensor unplugged")
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errSensor }
+
+func TestAReadersErrorIsWrappedAndWhatWasReadIsStored(t *testing.T) {
+	client := newClient(t, nil)
+	a, err := client.OpenAppend(context.Background(), bucket, "reader", ossappend.WithRequestSize(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	n, err := a.ReadFrom(io.MultiReader(strings.NewReader("some data"), failingReader{}))
+	if !errors.Is(err, errSensor) || asError(t, err).Status != ossappend.StatusIO {
+		t.Fatalf("err %v", err)
+	}
+	// Whole requests of 4 bytes were stored; the last, partial one was never sent.
+	if n != 8 || string(object(t, "reader")) != "some dat" {
+		t.Fatalf("n %d, object %q", n, object(t, "reader"))
+	}
+}
+
+func TestACredentialsProviderIsAsked(t *testing.T) {
+	var mu sync.Mutex
+	asked := 0
+	client := newClient(t, func(c *ossappend.Config) {
+		c.Credentials = ossappend.Credentials{}
+		c.CredentialsProvider = func() (ossappend.Credentials, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			asked++
+			return ossappend.Credentials{AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret}, nil
+		}
+		c.SignatureVersion = ossappend.SignatureV1
+	})
+	a, err := client.OpenAppend(context.Background(), bucket, "provider")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write([]byte("via a provider")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked != 1 {
+		t.Fatalf("asked %d times", asked)
+	}
+}
+
+func TestAClosedAppenderRefusesWrites(t *testing.T) {
+	client := newClient(t, nil)
+	a, err := client.OpenAppend(context.Background(), bucket, "closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+	if _, err := a.Write([]byte("late")); asError(t, err).Status != ossappend.StatusClosed {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestBadArgumentsAreInvalidArgument(t *testing.T) {
+	client := newClient(t, nil)
+	_, err := client.OpenAppend(context.Background(), "Bad_Bucket", "key")
+	if e := asError(t, err); e.Status != ossappend.StatusInvalidArgument || !strings.Contains(e.Message, "Bad_Bucket") {
+		t.Fatalf("%+v", e)
+	}
+	_, err = client.OpenAppend(context.Background(), bucket, "key", ossappend.WithACL("everyone"))
+	if e := asError(t, err); e.Status != ossappend.StatusInvalidArgument {
+		t.Fatalf("%+v", e)
+	}
+	_, err = ossappend.NewClient(ossappend.Config{Endpoint: "ftp://host"})
+	if e := asError(t, err); e.Status != ossappend.StatusInvalidArgument {
+		t.Fatalf("%+v", e)
+	}
+}
