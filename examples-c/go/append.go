@@ -93,17 +93,25 @@ func (a *Appender) rethrow() {
 	}
 }
 
-// Write appends all of p and returns once it is stored. On error, n is what was stored.
-func (a *Appender) Write(p []byte) (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// ready checks, under the lock, that a write may start, and returns the position it starts at.
+func (a *Appender) ready() (uint64, error) {
 	if a.a == nil {
 		return 0, errClosed
 	}
 	if err := a.state.ctx.Err(); err != nil {
 		return 0, err
 	}
-	before := a.stored(0)
+	return a.stored(0), nil
+}
+
+// Write appends all of p and returns once it is stored. On error, n is what was stored.
+func (a *Appender) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	before, ready := a.ready()
+	if ready != nil {
+		return 0, ready
+	}
 	var err *C.oss_error
 	// Go memory passed for the duration of the call only, as cgo allows.
 	status := C.oss_append_write(a.a, bytesPointer(p), C.size_t(len(p)), &err)
@@ -128,13 +136,10 @@ type readState struct {
 func (a *Appender) ReadFrom(r io.Reader) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.a == nil {
-		return 0, errClosed
+	before, ready := a.ready()
+	if ready != nil {
+		return 0, ready
 	}
-	if err := a.state.ctx.Err(); err != nil {
-		return 0, err
-	}
-	before := a.stored(0)
 	rs := &readState{r: r}
 	h := cgo.NewHandle(rs)
 	defer h.Delete()

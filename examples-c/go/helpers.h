@@ -28,4 +28,45 @@ static inline enum oss_status write_from(oss_append *a, uintptr_t h, uint64_t *w
     return oss_append_write_from(a, ossappendRead, (void *)h, written, err);
 }
 
+/* The string options, for set_text. */
+enum text_option {
+    TEXT_CONTENT_TYPE,
+    TEXT_CACHE_CONTROL,
+    TEXT_CONTENT_DISPOSITION,
+    TEXT_CONTENT_ENCODING,
+    TEXT_EXPIRES,
+    TEXT_ACL,
+    TEXT_STORAGE_CLASS,
+    TEXT_TAGGING,
+    TEXT_REQUEST_PAYER,
+};
+
+static inline enum oss_status set_text(oss_append_options *o, int which, const char *value,
+                                       oss_error **err) {
+    switch (which) {
+    case TEXT_CONTENT_TYPE:
+        return oss_append_options_set_content_type(o, value, err);
+    case TEXT_CACHE_CONTROL:
+        return oss_append_options_set_cache_control(o, value, err);
+    case TEXT_CONTENT_DISPOSITION:
+        return oss_append_options_set_content_disposition(o, value, err);
+    case TEXT_CONTENT_ENCODING:
+        return oss_append_options_set_content_encoding(o, value, err);
+    case TEXT_EXPIRES:
+        return oss_append_options_set_expires(o, value, err);
+    case TEXT_ACL:
+        return oss_append_options_set_acl(o, value, err);
+    case TEXT_STORAGE_CLASS:
+        return oss_append_options_set_storage_class(o, value, err);
+    case TEXT_TAGGING:
+        return oss_append_options_set_tagging(o, value, err);
+    case TEXT_REQUEST_PAYER:
+        return oss_append_options_set_request_payer(o, value, err);
+    default:
+        /* Unreachable from Go: `which` is always one of the constants above. The library's
+         * own NULL check reports it. */
+        return oss_append_options_set_content_type(NULL, value, err);
+    }
+}
+
 #endif

@@ -21,75 +21,43 @@ type optionSet struct {
 	progress Progress
 }
 
-func text(value string, f func(*C.oss_append_options, *C.char, **C.oss_error) C.enum_oss_status) Option {
+// text sets one string option through set_text in helpers.h (cgo cannot take C functions
+// as values, so the choice of setter is made in C).
+func text(which C.int, value string) Option {
 	return func(o *optionSet) error {
-		return withCString(value, func(cs *C.char, err **C.oss_error) C.enum_oss_status { return f(o.c, cs, err) })
+		return withCString(value, func(cs *C.char, err **C.oss_error) C.enum_oss_status {
+			return C.set_text(o.c, which, cs, err)
+		})
 	}
 }
 
 // WithContentType sets the Content-Type of a new object.
-func WithContentType(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_content_type(o, s, e)
-	})
-}
+func WithContentType(v string) Option { return text(C.TEXT_CONTENT_TYPE, v) }
 
 // WithCacheControl sets the Cache-Control of a new object.
-func WithCacheControl(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_cache_control(o, s, e)
-	})
-}
+func WithCacheControl(v string) Option { return text(C.TEXT_CACHE_CONTROL, v) }
 
 // WithContentDisposition sets the Content-Disposition of a new object.
-func WithContentDisposition(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_content_disposition(o, s, e)
-	})
-}
+func WithContentDisposition(v string) Option { return text(C.TEXT_CONTENT_DISPOSITION, v) }
 
 // WithContentEncoding sets the Content-Encoding of a new object.
-func WithContentEncoding(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_content_encoding(o, s, e)
-	})
-}
+func WithContentEncoding(v string) Option { return text(C.TEXT_CONTENT_ENCODING, v) }
 
 // WithExpires sets the Expires header (an HTTP date) of a new object.
-func WithExpires(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_expires(o, s, e)
-	})
-}
+func WithExpires(v string) Option { return text(C.TEXT_EXPIRES, v) }
 
 // WithACL sets a new object's ACL: private, public-read, public-read-write or default.
-func WithACL(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_acl(o, s, e)
-	})
-}
+func WithACL(v string) Option { return text(C.TEXT_ACL, v) }
 
-// WithStorageClass sets a new object's storage class: Standard, IA, Archive, ColdArchive
-// or DeepColdArchive.
-func WithStorageClass(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_storage_class(o, s, e)
-	})
-}
+// WithStorageClass sets a new object's storage class: Standard, IA, Archive, ColdArchive or
+// DeepColdArchive.
+func WithStorageClass(v string) Option { return text(C.TEXT_STORAGE_CLASS, v) }
 
 // WithTagging sets a new object's tags, URL-encoded: "k1=v1&k2=v2".
-func WithTagging(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_tagging(o, s, e)
-	})
-}
+func WithTagging(v string) Option { return text(C.TEXT_TAGGING, v) }
 
 // WithRequestPayer sends x-oss-request-payer ("requester") with every append.
-func WithRequestPayer(v string) Option {
-	return text(v, func(o *C.oss_append_options, s *C.char, e **C.oss_error) C.enum_oss_status {
-		return C.oss_append_options_set_request_payer(o, s, e)
-	})
-}
+func WithRequestPayer(v string) Option { return text(C.TEXT_REQUEST_PAYER, v) }
 
 // WithMetadata adds user metadata x-oss-meta-<name> to a new object.
 func WithMetadata(name, value string) Option {
