@@ -144,6 +144,11 @@ typedef enum oss_status {
    * A bug in this library, caught before it could reach the caller.
    */
   OSS_ERR_INTERNAL = 24,
+  /**
+   * A buffered write found the buffer full and took nothing (the appender was set not
+   * to wait): write again later, or flush.
+   */
+  OSS_ERR_WOULD_BLOCK = 25,
 } oss_status;
 
 /**

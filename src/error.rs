@@ -40,6 +40,8 @@ pub enum ErrorKind {
     Closed,
     CredentialsMissing,
     Internal,
+    /// A buffered write found the buffer full and was told not to wait.
+    WouldBlock,
 }
 
 impl ErrorKind {

@@ -6,6 +6,7 @@
 //! objects ([`crc64`]) and the two request signature versions ([`signer`]).
 
 pub mod append;
+pub mod buffered;
 pub mod client;
 pub mod config;
 pub mod crc64;
@@ -16,6 +17,7 @@ pub mod signer;
 mod transport;
 
 pub use append::{AppendOptions, Appender, Progress};
+pub use buffered::{BufferOptions, BufferedAppender};
 pub use client::{
     AppendObjectOptions, AppendResult, Client, CreateParams, ObjectInfo, ObjectType, RequestParams,
 };

@@ -64,10 +64,13 @@ pub enum oss_status {
     OSS_ERR_CREDENTIALS_MISSING = 23,
     /// A bug in this library, caught before it could reach the caller.
     OSS_ERR_INTERNAL = 24,
+    /// A buffered write found the buffer full and took nothing (the appender was set not
+    /// to wait): write again later, or flush.
+    OSS_ERR_WOULD_BLOCK = 25,
 }
 
 /// Highest value of `oss_status`, for range checks.
-const LAST: oss_status = oss_status::OSS_ERR_INTERNAL;
+const LAST: oss_status = oss_status::OSS_ERR_WOULD_BLOCK;
 
 impl From<ErrorKind> for oss_status {
     fn from(kind: ErrorKind) -> oss_status {
@@ -97,6 +100,7 @@ impl From<ErrorKind> for oss_status {
             ErrorKind::Closed => OSS_ERR_CLOSED,
             ErrorKind::CredentialsMissing => OSS_ERR_CREDENTIALS_MISSING,
             ErrorKind::Internal => OSS_ERR_INTERNAL,
+            ErrorKind::WouldBlock => OSS_ERR_WOULD_BLOCK,
         }
     }
 }
@@ -128,6 +132,7 @@ const DESCRIPTIONS: [&CStr; LAST as usize + 1] = [
     c"handle closed",
     c"credentials missing",
     c"internal error",
+    c"buffer full, would block",
 ];
 
 /// A short English description of a status code: a static string, never NULL, never freed.

@@ -1,0 +1,284 @@
+//! The buffered appender against the local server: writes return at once, a background
+//! thread uploads; order and exactly-once hold under every fault, flush waits (or times
+//! out) for storage, a full buffer blocks or says so, and upload errors surface on the next
+//! call without losing a byte.
+
+use oss_append::{
+    AppendOptions, BufferOptions, BufferedAppender, Client, Config, Credentials, ErrorKind,
+    RetryPolicy,
+};
+use oss_local_server::{Action, Fault, Op, Server};
+use std::time::{Duration, Instant};
+
+const AK: &str = "buffered-ak";
+const SK: &str = "buffered-secret";
+const BUCKET: &str = "buffered-bucket";
+
+fn start() -> Server {
+    Server::start(
+        oss_local_server::Config::new(AK, SK)
+            .bucket(BUCKET)
+            .faults(),
+    )
+    .unwrap()
+}
+
+fn client(server: &Server, timeout: Duration) -> Client {
+    let config = Config::new()
+        .endpoint(&server.url())
+        .unwrap()
+        .region("cn-hangzhou")
+        .unwrap()
+        .credentials(Credentials::new(AK, SK, None).unwrap())
+        .request_timeout(timeout)
+        .unwrap()
+        .retry(RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+        })
+        .unwrap();
+    Client::new(&config).unwrap()
+}
+
+fn open(
+    client: &Client,
+    key: &str,
+    request_size: usize,
+    buffer: BufferOptions,
+) -> BufferedAppender {
+    let options = AppendOptions {
+        request_size,
+        ..AppendOptions::default()
+    };
+    BufferedAppender::open(client, BUCKET, key, options, buffer).unwrap()
+}
+
+fn buffer(capacity: usize, block_when_full: bool) -> BufferOptions {
+    BufferOptions {
+        capacity,
+        max_delay: Duration::from_secs(60),
+        block_when_full,
+    }
+}
+
+fn lines(count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| format!("{i:06} a line of a log stream\n").into_bytes())
+        .collect()
+}
+
+fn stored(server: &Server, key: &str) -> Vec<u8> {
+    server.object_bytes(BUCKET, key).unwrap_or_default()
+}
+
+#[test]
+fn small_writes_are_stored_in_order_exactly_once() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let mut log = open(&client, "small", 4096, buffer(64 << 10, true));
+    let lines = lines(20_000);
+    for line in &lines {
+        log.write(line).unwrap();
+    }
+    log.flush(None).unwrap();
+    assert_eq!(log.pending(), 0);
+    assert!(stored(&server, "small") == lines.concat());
+    let expected_crc = oss_append::crc64::checksum(&lines.concat());
+    assert_eq!(log.crc64(), expected_crc);
+    log.close().unwrap();
+}
+
+#[test]
+fn every_server_fault_keeps_order_and_exactly_once() {
+    let faults = [
+        Action::ResetBeforeBody,
+        Action::ResetAfterApply,
+        Action::Error(500),
+        Action::Error(503),
+        Action::DelayBeforeApply(Duration::from_millis(400)),
+        Action::DelayAfterApply(Duration::from_millis(400)),
+    ];
+    for action in faults {
+        let server = start();
+        let client = client(&server, Duration::from_millis(200));
+        let mut log = open(&client, "faults", 1000, buffer(8000, true));
+        let lines = lines(500);
+        for (i, line) in lines.iter().enumerate() {
+            if i == 100 {
+                server.add_fault(Fault::new(action.clone(), Op::Append).count(2));
+            }
+            log.write(line).unwrap();
+        }
+        log.close().unwrap_or_else(|e| panic!("{action:?}: {e}"));
+        assert!(stored(&server, "faults") == lines.concat(), "{action:?}");
+    }
+}
+
+#[test]
+fn flush_times_out_while_the_network_is_slow_and_loses_nothing() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let mut log = open(&client, "slow", 1000, buffer(10_000, true));
+    server.add_fault(Fault::new(
+        Action::DelayBeforeApply(Duration::from_millis(600)),
+        Op::Append,
+    ));
+    log.write(b"slow bytes").unwrap();
+    let error = log.flush(Some(Duration::from_millis(50))).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert_eq!(log.pending(), 10);
+    log.flush(None).unwrap();
+    assert_eq!(log.pending(), 0);
+    assert_eq!(stored(&server, "slow"), b"slow bytes");
+}
+
+#[test]
+fn the_maximum_delay_uploads_without_a_flush() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let delay = BufferOptions {
+        max_delay: Duration::from_millis(50),
+        ..buffer(1 << 20, true)
+    };
+    let mut log = open(&client, "delay", 1 << 20, delay);
+    log.write(b"tick").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stored(&server, "delay") != b"tick" {
+        assert!(Instant::now() < deadline, "never uploaded");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(log.pending(), 0);
+}
+
+#[test]
+fn a_full_buffer_says_would_block_when_told_not_to_wait() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let mut log = open(&client, "full", 1000, buffer(1000, false));
+    server.add_fault(Fault::new(
+        Action::DelayBeforeApply(Duration::from_millis(400)),
+        Op::Append,
+    ));
+    log.write(&[b'a'; 1000]).unwrap();
+    let error = log.write(b"b").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
+    assert_eq!(
+        log.position(),
+        1000,
+        "nothing of the refused write was taken"
+    );
+    let too_big = log.write(&[0; 1001]).unwrap_err();
+    assert_eq!(too_big.kind(), ErrorKind::InvalidArgument);
+    log.flush(None).unwrap();
+    log.write(b"b").unwrap();
+    log.close().unwrap();
+    assert!(stored(&server, "full") == [&[b'a'; 1000][..], b"b"].concat());
+}
+
+#[test]
+fn a_full_buffer_waits_for_room_when_allowed() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let mut log = open(&client, "wait", 1000, buffer(1000, true));
+    server.add_fault(Fault::new(
+        Action::DelayBeforeApply(Duration::from_millis(300)),
+        Op::Append,
+    ));
+    log.write(&[b'a'; 1000]).unwrap();
+    // Waits until the first request is stored, then is taken whole.
+    log.write(b"b").unwrap();
+    assert_eq!(log.position(), 1001);
+    // Larger than the buffer: taken in parts as room comes.
+    let big: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    log.write(&big).unwrap();
+    log.close().unwrap();
+    assert!(stored(&server, "wait") == [&[b'a'; 1000][..], b"b", &big].concat());
+}
+
+#[test]
+fn an_upload_error_surfaces_on_the_next_call_then_the_upload_resumes() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let mut log = open(&client, "surfaces", 1000, buffer(10_000, true));
+    // Every attempt the retry policy allows fails.
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
+    log.write(b"first").unwrap();
+    let error = log.flush(None).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    assert!(
+        error.request_id().is_some(),
+        "the server's details are kept: {error:?}"
+    );
+    assert_eq!(log.pending(), 5, "the bytes stay buffered");
+    log.write(b" second").unwrap();
+    log.flush(None).unwrap();
+    assert_eq!(stored(&server, "surfaces"), b"first second");
+}
+
+#[test]
+fn a_failed_close_keeps_the_handle_and_can_be_retried() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let mut log = open(&client, "close", 1000, buffer(10_000, true));
+    log.write(b"must not be lost").unwrap();
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
+    let error = log.close().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert_eq!(log.pending(), 16);
+    log.close().unwrap();
+    assert_eq!(stored(&server, "close"), b"must not be lost");
+    assert_eq!(log.write(b"late").unwrap_err().kind(), ErrorKind::Closed);
+}
+
+#[test]
+fn a_write_after_an_error_is_refused_whole() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let mut log = open(&client, "refused", 4, buffer(10_000, true));
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
+    log.write(b"abcd").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let error = loop {
+        match log.write(b"efgh") {
+            Err(e) => break e,
+            Ok(()) => assert!(Instant::now() < deadline, "the error never surfaced"),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    let taken = log.position() as usize;
+    log.close().unwrap();
+    let all = b"abcd"
+        .iter()
+        .chain(b"efgh".iter().cycle())
+        .take(taken)
+        .copied()
+        .collect::<Vec<u8>>();
+    assert!(stored(&server, "refused") == all);
+}
+
+#[test]
+fn many_buffered_handles_share_one_client_across_threads() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let lines = lines(3000);
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let (client, lines) = (&client, &lines);
+            scope.spawn(move || {
+                let mut log = open(client, &format!("thread-{t}"), 2048, buffer(16 << 10, true));
+                for line in lines {
+                    log.write(line).unwrap();
+                }
+                log.close().unwrap();
+            });
+        }
+    });
+    for t in 0..8 {
+        assert!(
+            stored(&server, &format!("thread-{t}")) == lines.concat(),
+            "thread-{t}"
+        );
+    }
+}
