@@ -106,7 +106,7 @@ fn every_server_fault_keeps_order_and_exactly_once() {
         let lines = lines(500);
         for (i, line) in lines.iter().enumerate() {
             if i == 100 {
-                server.add_fault(Fault::new(action.clone(), Op::Append).count(2));
+                server.add_fault(Fault::new(action, Op::Append).count(2));
             }
             log.write(line).unwrap();
         }
