@@ -202,9 +202,13 @@ typedef enum oss_url_style {
  * with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. Different appenders may be used
  * from different threads at once, on one shared client.
  *
+ * Buffered (see `oss_append_options_set_buffer`), writes return once copied and a
+ * background thread uploads; `oss_append_position` then counts bytes written,
+ * `oss_append_crc64` covers the bytes stored, and `oss_append_pending` the difference.
+ *
  * Methods: `oss_append_write`, `oss_append_write_from`, `oss_append_write_file`,
- * `oss_append_position`, `oss_append_crc64`, `oss_append_stat`, `oss_append_close`,
- * `oss_append_free`.
+ * `oss_append_flush`, `oss_append_pending`, `oss_append_position`, `oss_append_crc64`,
+ * `oss_append_stat`, `oss_append_close`, `oss_append_free`.
  */
 typedef struct oss_append oss_append;
 
@@ -431,6 +435,24 @@ enum oss_status oss_append_crc64(const struct oss_append *append,
                                  struct oss_error **err);
 
 /**
+ * Writes to `*out` how many bytes were written but are not stored in OSS yet (always 0
+ * for an unbuffered appender).
+ */
+enum oss_status oss_append_pending(const struct oss_append *append,
+                                   uint64_t *out,
+                                   struct oss_error **err);
+
+/**
+ * Waits until everything written so far is stored in OSS, at most `timeout_ms`
+ * milliseconds (0: no limit). Fails with `OSS_ERR_TIMEOUT` when time runs out (the bytes
+ * stay buffered and keep uploading), or with a kept upload error and all its details. An
+ * unbuffered appender has nothing to wait for.
+ */
+enum oss_status oss_append_flush(struct oss_append *append,
+                                 uint64_t timeout_ms,
+                                 struct oss_error **err);
+
+/**
  * Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification and
  * type, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing was written yet.
  */
@@ -439,16 +461,17 @@ enum oss_status oss_append_stat(const struct oss_append *append,
                                 struct oss_error **err);
 
 /**
- * Ends the appender. On success it is freed and must not be used again. On failure it
- * stays valid, so nothing is lost silently: inspect it, retry the close, or release it
- * with `oss_append_free`. Every write is stored before it returns, so today close only
- * ends the handle.
+ * Ends the appender; a buffered one is flushed first (no time limit). On success it is
+ * freed and must not be used again. On failure it stays valid with its unsent bytes, so
+ * nothing is lost silently: inspect it (`oss_append_pending`), call close again (the upload
+ * resumes), or release it with `oss_append_free`.
  */
 enum oss_status oss_append_close(struct oss_append *append,
                                  struct oss_error **err);
 
 /**
- * Releases an appender, whatever its state. NULL is a no-op.
+ * Releases an appender, whatever its state; a buffered one's unsent bytes (see
+ * `oss_append_pending`) are dropped. Does not wait for a request in flight. NULL is a no-op.
  */
 void oss_append_free(struct oss_append *append);
 
@@ -818,6 +841,21 @@ enum oss_status oss_append_options_set_check_crc(struct oss_append_options *opti
 enum oss_status oss_append_options_set_request_size(struct oss_append_options *options,
                                                     size_t bytes,
                                                     struct oss_error **err);
+
+/**
+ * Buffered mode: `oss_append_write` copies into a buffer of `capacity` bytes and returns at
+ * once, and a background thread uploads it in requests of up to the request size, sending
+ * a shorter one once a byte has waited `max_delay_ms`. When the buffer is full, a write
+ * waits for room if `block_when_full`, else fails with `OSS_ERR_WOULD_BLOCK` taking
+ * nothing. `oss_append_flush` waits for storage and `oss_append_pending` counts what is not
+ * stored yet; an upload error is returned by the next write, flush or close, and the upload
+ * resumes after it. The progress callback then runs on the upload thread.
+ */
+enum oss_status oss_append_options_set_buffer(struct oss_append_options *options,
+                                              size_t capacity,
+                                              uint64_t max_delay_ms,
+                                              bool block_when_full,
+                                              struct oss_error **err);
 
 /**
  * Calls `callback` with `user_data` after each request that landed (see `oss_progress_fn`).

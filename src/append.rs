@@ -143,51 +143,19 @@ impl Appender {
 
     /// Streams `reader` to its end through one reusable buffer of the request size, so
     /// memory does not grow with the input. Returns the bytes written.
-    pub fn write_from(&mut self, mut reader: impl Read) -> Result<u64> {
+    pub fn write_from(&mut self, reader: impl Read) -> Result<u64> {
         self.check_open()?;
-        let mut buffer = vec![0u8; self.options.request_size];
-        let mut transferred = 0;
-        loop {
-            let mut filled = 0;
-            while filled < buffer.len() {
-                match reader.read(&mut buffer[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        return Err(Error::new(
-                            ErrorKind::Io,
-                            format!(
-                                "reading the input after {} bytes: {e}",
-                                transferred + filled as u64
-                            ),
-                        ))
-                    }
-                }
-            }
-            if filled == 0 {
-                return Ok(transferred);
-            }
-            check_size(self.position, filled as u64)?;
-            self.append_piece(&buffer[..filled])?;
-            transferred += filled as u64;
-            self.report(filled as u64, transferred, -1)?;
-        }
+        let size = self.options.request_size;
+        for_each_chunk(reader, size, |chunk, transferred| {
+            check_size(self.position, chunk.len() as u64)?;
+            self.append_piece(chunk)?;
+            self.report(chunk.len() as u64, transferred, -1)
+        })
     }
 
     /// [`Appender::write_from`] a file, named in any error about opening or reading it.
     pub fn write_file(&mut self, path: impl AsRef<Path>) -> Result<u64> {
-        let path = path.as_ref();
-        let file = File::open(path)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("opening {}: {e}", path.display())))?;
-        self.write_from(file).map_err(|e| {
-            if e.kind() == ErrorKind::Io {
-                let message = format!("{}: {}", path.display(), e.message());
-                e.with_message(message)
-            } else {
-                e
-            }
-        })
+        with_file(path.as_ref(), |file| self.write_from(file))
     }
 
     /// Ends the handle: later writes fail with [`ErrorKind::Closed`]. Unbuffered writes are
@@ -323,6 +291,55 @@ impl Appender {
         self.crc = crc;
         self.exists = true;
     }
+}
+
+/// Reads `reader` to its end in chunks of `size` (the last may be shorter) through one
+/// buffer, calling `each` with every chunk and the bytes read so far. Returns the total.
+pub(crate) fn for_each_chunk(
+    mut reader: impl Read,
+    size: usize,
+    mut each: impl FnMut(&[u8], u64) -> Result<()>,
+) -> Result<u64> {
+    let mut buffer = vec![0u8; size];
+    let mut transferred = 0;
+    loop {
+        let mut filled = 0;
+        while filled < buffer.len() {
+            match reader.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!(
+                            "reading the input after {} bytes: {e}",
+                            transferred + filled as u64
+                        ),
+                    ))
+                }
+            }
+        }
+        if filled == 0 {
+            return Ok(transferred);
+        }
+        transferred += filled as u64;
+        each(&buffer[..filled], transferred)?;
+    }
+}
+
+/// Opens `path` and runs `write` on it, naming the file in any I/O error.
+pub(crate) fn with_file(path: &Path, write: impl FnOnce(File) -> Result<u64>) -> Result<u64> {
+    let file = File::open(path)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("opening {}: {e}", path.display())))?;
+    write(file).map_err(|e| {
+        if e.kind() == ErrorKind::Io {
+            let message = format!("{}: {}", path.display(), e.message());
+            e.with_message(message)
+        } else {
+            e
+        }
+    })
 }
 
 fn appendable_state(info: &ObjectInfo, key: &str) -> Result<(u64, u64)> {

@@ -7,10 +7,12 @@
 //! is kept, returned once by the next write, flush or close, and the upload resumes after
 //! that call (a close that failed can simply be called again).
 
-use crate::append::{AppendOptions, Appender};
+use crate::append::{for_each_chunk, with_file, AppendOptions, Appender};
 use crate::client::{check_size, Client, ObjectInfo};
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::VecDeque;
+use std::io::Read;
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -222,6 +224,18 @@ impl BufferedAppender {
             rest = later;
         }
         Ok(())
+    }
+
+    /// Writes everything `reader` gives, a request's worth at a time. Returns the bytes taken.
+    pub fn write_from(&mut self, reader: impl Read) -> Result<u64> {
+        self.check_open()?;
+        let size = lock(&self.shared.state).threshold;
+        for_each_chunk(reader, size, |chunk, _| self.write(chunk))
+    }
+
+    /// [`BufferedAppender::write_from`] a file, named in any error about it.
+    pub fn write_file(&mut self, path: impl AsRef<Path>) -> Result<u64> {
+        with_file(path.as_ref(), |file| self.write_from(file))
     }
 
     /// Waits until everything written so far is stored, `timeout` passes (None: no limit;

@@ -5,12 +5,13 @@ use super::error::{oss_error, oss_status};
 use super::options::oss_append_options;
 use super::{arg_bytes, arg_out, arg_ref, arg_str, boundary, copy_to_buffer, write_out, UserData};
 use crate::append::Appender;
-use crate::client::ObjectType;
+use crate::buffered::BufferedAppender;
+use crate::client::{ObjectInfo, ObjectType};
 use crate::error::{Error, ErrorKind, Result};
 use std::ffi::{c_char, c_int, c_void};
 use std::io;
 use std::sync::{Mutex, TryLockError};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// Room for OSS request ids (24 characters) and the NUL.
 pub const OSS_REQUEST_ID_CAPACITY: usize = 64;
@@ -24,11 +25,87 @@ pub const OSS_ETAG_CAPACITY: usize = 80;
 /// with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. Different appenders may be used
 /// from different threads at once, on one shared client.
 ///
+/// Buffered (see `oss_append_options_set_buffer`), writes return once copied and a
+/// background thread uploads; `oss_append_position` then counts bytes written,
+/// `oss_append_crc64` covers the bytes stored, and `oss_append_pending` the difference.
+///
 /// Methods: `oss_append_write`, `oss_append_write_from`, `oss_append_write_file`,
-/// `oss_append_position`, `oss_append_crc64`, `oss_append_stat`, `oss_append_close`,
-/// `oss_append_free`.
+/// `oss_append_flush`, `oss_append_pending`, `oss_append_position`, `oss_append_crc64`,
+/// `oss_append_stat`, `oss_append_close`, `oss_append_free`.
 pub struct oss_append {
-    appender: Mutex<Appender>,
+    appender: Mutex<Handle>,
+}
+
+/// The two kinds of appender an `oss_append` can be (buffered when its options say so).
+enum Handle {
+    Direct(Appender),
+    Buffered(BufferedAppender),
+}
+
+impl Handle {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            Handle::Direct(a) => a.write(data),
+            Handle::Buffered(b) => b.write(data),
+        }
+    }
+
+    fn write_from(&mut self, reader: impl io::Read) -> Result<u64> {
+        match self {
+            Handle::Direct(a) => a.write_from(reader),
+            Handle::Buffered(b) => b.write_from(reader),
+        }
+    }
+
+    fn write_file(&mut self, path: &str) -> Result<u64> {
+        match self {
+            Handle::Direct(a) => a.write_file(path),
+            Handle::Buffered(b) => b.write_file(path),
+        }
+    }
+
+    fn position(&self) -> u64 {
+        match self {
+            Handle::Direct(a) => a.position(),
+            Handle::Buffered(b) => b.position(),
+        }
+    }
+
+    fn crc64(&self) -> u64 {
+        match self {
+            Handle::Direct(a) => a.crc64(),
+            Handle::Buffered(b) => b.crc64(),
+        }
+    }
+
+    fn pending(&self) -> u64 {
+        match self {
+            Handle::Direct(_) => 0,
+            Handle::Buffered(b) => b.pending(),
+        }
+    }
+
+    fn stat(&self) -> Result<ObjectInfo> {
+        match self {
+            Handle::Direct(a) => a.stat(),
+            Handle::Buffered(b) => b.stat(),
+        }
+    }
+
+    fn flush(&mut self, timeout: Option<Duration>) -> Result<()> {
+        match self {
+            // Unbuffered writes are stored before they return.
+            Handle::Direct(_) => Ok(()),
+            Handle::Buffered(b) => b.flush(timeout),
+        }
+    }
+
+    fn close(&mut self) -> Result<()> {
+        match self {
+            Handle::Direct(a) => a.close(),
+            Handle::Buffered(b) => b.close(),
+        }
+    }
 }
 
 /// Fills `buf` with up to `len` bytes of the caller's data: it sets `*read` to the number of
@@ -86,7 +163,7 @@ pub struct oss_append_result {
 /// `append` is NULL or a live `oss_append`.
 unsafe fn with_appender<T>(
     append: *const oss_append,
-    body: impl FnOnce(&mut Appender) -> Result<T>,
+    body: impl FnOnce(&mut Handle) -> Result<T>,
 ) -> Result<T> {
     let handle = arg_ref(append, "append")?;
     let mut appender = match handle.appender.try_lock() {
@@ -127,8 +204,12 @@ pub unsafe extern "C" fn oss_append_open(
         let bucket = arg_str(bucket, "bucket")?;
         let key = arg_str(key, "key")?;
         let out = arg_out(out, "out")?;
-        let options = oss_append_options::for_appender(options);
-        let appender = Appender::open(client, bucket, key, options)?;
+        let appender = match oss_append_options::for_appender(options) {
+            (options, None) => Handle::Direct(Appender::open(client, bucket, key, options)?),
+            (options, Some(buffer)) => Handle::Buffered(BufferedAppender::open(
+                client, bucket, key, options, buffer,
+            )?),
+        };
         write_out(
             out,
             Box::into_raw(Box::new(oss_append {
@@ -210,7 +291,7 @@ pub unsafe extern "C" fn oss_append_position(
     out: *mut u64,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    read_state(append, out, err, Appender::position)
+    read_state(append, out, err, Handle::position)
 }
 
 /// Writes to `*out` the CRC-64 of the whole object as far as this appender knows (it equals
@@ -221,7 +302,7 @@ pub unsafe extern "C" fn oss_append_crc64(
     out: *mut u64,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    read_state(append, out, err, Appender::crc64)
+    read_state(append, out, err, Handle::crc64)
 }
 
 /// One of the appender's own numbers, into `*out`.
@@ -232,13 +313,40 @@ unsafe fn read_state(
     append: *const oss_append,
     out: *mut u64,
     err: *mut *mut oss_error,
-    read: fn(&Appender) -> u64,
+    read: fn(&Handle) -> u64,
 ) -> oss_status {
     boundary::call(err, || {
         let out = arg_out(out, "out")?;
         let value = with_appender(append, |a| Ok(read(a)))?;
         write_out(out, value);
         Ok(())
+    })
+}
+
+/// Writes to `*out` how many bytes were written but are not stored in OSS yet (always 0
+/// for an unbuffered appender).
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_pending(
+    append: *const oss_append,
+    out: *mut u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    read_state(append, out, err, Handle::pending)
+}
+
+/// Waits until everything written so far is stored in OSS, at most `timeout_ms`
+/// milliseconds (0: no limit). Fails with `OSS_ERR_TIMEOUT` when time runs out (the bytes
+/// stay buffered and keep uploading), or with a kept upload error and all its details. An
+/// unbuffered appender has nothing to wait for.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_flush(
+    append: *mut oss_append,
+    timeout_ms: u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
+        with_appender(append, |a| a.flush(timeout))
     })
 }
 
@@ -278,10 +386,10 @@ pub unsafe extern "C" fn oss_append_stat(
     })
 }
 
-/// Ends the appender. On success it is freed and must not be used again. On failure it
-/// stays valid, so nothing is lost silently: inspect it, retry the close, or release it
-/// with `oss_append_free`. Every write is stored before it returns, so today close only
-/// ends the handle.
+/// Ends the appender; a buffered one is flushed first (no time limit). On success it is
+/// freed and must not be used again. On failure it stays valid with its unsent bytes, so
+/// nothing is lost silently: inspect it (`oss_append_pending`), call close again (the upload
+/// resumes), or release it with `oss_append_free`.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_close(
     append: *mut oss_append,
@@ -295,7 +403,8 @@ pub unsafe extern "C" fn oss_append_close(
     status
 }
 
-/// Releases an appender, whatever its state. NULL is a no-op.
+/// Releases an appender, whatever its state; a buffered one's unsent bytes (see
+/// `oss_append_pending`) are dropped. Does not wait for a request in flight. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_free(append: *mut oss_append) {
     boundary::release(append);

@@ -3,10 +3,12 @@
 use super::error::{oss_error, oss_status};
 use super::{arg_ref, arg_str, boundary, UserData};
 use crate::append::{AppendOptions, DEFAULT_REQUEST_SIZE};
+use crate::buffered::BufferOptions;
 use crate::client::{AppendObjectOptions, CreateParams, RequestParams};
 use crate::error::{Error, Result};
 use std::ffi::{c_char, c_void};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 /// Options for `oss_append_open` and `oss_append_object`. Made by `oss_append_options_new`,
 /// owned by the caller, freed with `oss_append_options_free`. Opening copies them, so they
@@ -41,6 +43,7 @@ struct Options {
     request: RequestParams,
     check_crc: bool,
     request_size: usize,
+    buffer: Option<BufferOptions>,
     progress: Option<(
         unsafe extern "C" fn(*mut c_void, u64, u64, i64) -> bool,
         UserData,
@@ -55,16 +58,19 @@ impl oss_append_options {
             .clone()
     }
 
-    /// The appender's options; `options` may be NULL for the defaults.
+    /// The appender's options, and its buffering if buffered; `options` may be NULL for the
+    /// defaults.
     ///
     /// # Safety
     /// `options` is NULL or a live `oss_append_options`.
-    pub(super) unsafe fn for_appender(options: *const oss_append_options) -> AppendOptions {
+    pub(super) unsafe fn for_appender(
+        options: *const oss_append_options,
+    ) -> (AppendOptions, Option<BufferOptions>) {
         let Some(options) = options.as_ref() else {
-            return AppendOptions::default();
+            return (AppendOptions::default(), None);
         };
         let o = options.read();
-        AppendOptions {
+        let append = AppendOptions {
             create: o.create,
             request: o.request,
             check_crc: o.check_crc,
@@ -75,7 +81,8 @@ impl oss_append_options {
                     unsafe { callback(user_data.get(), increment, transferred, total) }
                 })
             }),
-        }
+        };
+        (append, o.buffer)
     }
 
     /// The one-request append's options; `options` may be NULL for the defaults.
@@ -113,6 +120,7 @@ pub extern "C" fn oss_append_options_new() -> *mut oss_append_options {
                 request: RequestParams::default(),
                 check_crc: true,
                 request_size: DEFAULT_REQUEST_SIZE,
+                buffer: None,
                 progress: None,
             }),
         }))
@@ -346,6 +354,36 @@ pub unsafe extern "C" fn oss_append_options_set_request_size(
             ));
         }
         o.request_size = bytes;
+        Ok(())
+    })
+}
+
+/// Buffered mode: `oss_append_write` copies into a buffer of `capacity` bytes and returns at
+/// once, and a background thread uploads it in requests of up to the request size, sending
+/// a shorter one once a byte has waited `max_delay_ms`. When the buffer is full, a write
+/// waits for room if `block_when_full`, else fails with `OSS_ERR_WOULD_BLOCK` taking
+/// nothing. `oss_append_flush` waits for storage and `oss_append_pending` counts what is not
+/// stored yet; an upload error is returned by the next write, flush or close, and the upload
+/// resumes after it. The progress callback then runs on the upload thread.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_buffer(
+    options: *mut oss_append_options,
+    capacity: usize,
+    max_delay_ms: u64,
+    block_when_full: bool,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        if capacity == 0 {
+            return Err(Error::invalid_argument(
+                "capacity: a buffer holds at least 1 byte",
+            ));
+        }
+        o.buffer = Some(BufferOptions {
+            capacity,
+            max_delay: Duration::from_millis(max_delay_ms),
+            block_when_full,
+        });
         Ok(())
     })
 }

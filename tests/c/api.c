@@ -225,6 +225,37 @@ int main(int argc, char **argv) {
     CHECK(position == 60000);
     oss_append_free(append);
 
+    /* Buffered: writes return once copied; flush waits for storage; close flushes. */
+    {
+        oss_append_options *buffered = oss_append_options_new();
+        EXPECT(OSS_OK, oss_append_options_set_request_size(buffered, 4096, &err));
+        EXPECT(OSS_OK, oss_append_options_set_buffer(buffered, 16384, 60000, true, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/buffered", buffered, &append, &err));
+        for (size_t at = 0; at < SIZE; at += 100) {
+            EXPECT(OSS_OK, oss_append_write(append, data + at, 100, &err));
+        }
+        EXPECT(OSS_OK, oss_append_position(append, &position, &err));
+        CHECK(position == SIZE);
+        EXPECT(OSS_OK, oss_append_flush(append, 0, &err));
+        uint64_t pending = 1;
+        EXPECT(OSS_OK, oss_append_pending(append, &pending, &err));
+        CHECK(pending == 0);
+        EXPECT(OSS_OK, oss_append_crc64(append, &crc, &err));
+        CHECK(crc == crc_of(data, SIZE));
+        EXPECT(OSS_OK, oss_append_write(append, data, 10, &err));
+        EXPECT(OSS_OK, oss_append_close(append, &err));
+        oss_append_options_free(buffered);
+
+        /* Not waiting when full: a write larger than the buffer can never fit. */
+        buffered = oss_append_options_new();
+        EXPECT(OSS_OK, oss_append_options_set_buffer(buffered, 100, 60000, false, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/buffered-small", buffered, &append, &err));
+        EXPECT(OSS_ERR_INVALID_ARGUMENT, oss_append_write(append, data, 101, &err));
+        EXPECT(OSS_OK, oss_append_write(append, data, 100, &err));
+        EXPECT(OSS_OK, oss_append_close(append, &err));
+        oss_append_options_free(buffered);
+    }
+
     /* The one-request append: a wrong position reports OSS's answer in full. */
     oss_append_result result;
     {
@@ -256,6 +287,16 @@ int main(int argc, char **argv) {
                                 NULL, &err) == OSS_ERR_CRC_MISMATCH);
         CHECK(oss_error_server_state(err, &length, &server_crc) && length == SIZE + 11);
         oss_error_free(err);
+    }
+
+    /* An unbuffered appender has nothing pending and nothing to flush. */
+    {
+        uint64_t pending = 1;
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/write", NULL, &append, &err));
+        EXPECT(OSS_OK, oss_append_pending(append, &pending, &err));
+        EXPECT(OSS_OK, oss_append_flush(append, 1, &err));
+        CHECK(pending == 0);
+        oss_append_free(append);
     }
 
     /* The callback was asked once; a bad secret from it is the server's SignatureDoesNotMatch. */

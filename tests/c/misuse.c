@@ -156,6 +156,8 @@ int main(void) {
     INVALID("options", oss_append_options_set_request_size(NULL, 1024, &err));
     INVALID("bytes", oss_append_options_set_request_size(options, 0, &err));
     INVALID("options", oss_append_options_set_progress(NULL, NULL, NULL, &err));
+    INVALID("options", oss_append_options_set_buffer(NULL, 1 << 20, 100, true, &err));
+    INVALID("capacity", oss_append_options_set_buffer(options, 0, 100, true, &err));
     oss_append_options_free(NULL);
 
     /* Appender and the one-request append: refused before anything is sent. */
@@ -180,6 +182,9 @@ int main(void) {
     INVALID("out", oss_append_position(NULL, NULL, &err));
     INVALID("append", oss_append_crc64(NULL, &u64, &err));
     INVALID("out", oss_append_crc64(NULL, NULL, &err));
+    INVALID("append", oss_append_pending(NULL, &u64, &err));
+    INVALID("out", oss_append_pending(NULL, NULL, &err));
+    INVALID("append", oss_append_flush(NULL, 100, &err));
     INVALID("append", oss_append_stat(NULL, &info, &err));
     INVALID("out", oss_append_stat(NULL, NULL, &err));
     INVALID("append", oss_append_close(NULL, &err));
