@@ -38,7 +38,7 @@ pub struct oss_append {
 
 /// The two kinds of appender an `oss_append` can be (buffered when its options say so).
 enum Handle {
-    Direct(Appender),
+    Direct(Box<Appender>),
     Buffered(BufferedAppender),
 }
 
@@ -205,7 +205,9 @@ pub unsafe extern "C" fn oss_append_open(
         let key = arg_str(key, "key")?;
         let out = arg_out(out, "out")?;
         let appender = match oss_append_options::for_appender(options) {
-            (options, None) => Handle::Direct(Appender::open(client, bucket, key, options)?),
+            (options, None) => {
+                Handle::Direct(Box::new(Appender::open(client, bucket, key, options)?))
+            }
             (options, Some(buffer)) => Handle::Buffered(BufferedAppender::open(
                 client, bucket, key, options, buffer,
             )?),
