@@ -195,6 +195,24 @@ typedef enum oss_url_style {
 } oss_url_style;
 
 /**
+ * Values of a log line's `level`.
+ */
+typedef enum oss_log_level {
+  /**
+   * An operation failed for good (a buffered upload's error, kept for the next call).
+   */
+  OSS_LOG_ERROR = 1,
+  /**
+   * Something went wrong and is being mended: a retry, a recovery of an unknown outcome.
+   */
+  OSS_LOG_WARN = 2,
+  /**
+   * Worth knowing: the clock corrected from the server, credentials asked for again.
+   */
+  OSS_LOG_INFO = 3,
+} oss_log_level;
+
+/**
  * An open appendable object: writes go to its end, each byte exactly once. Made by
  * `oss_append_open`, owned by the caller, ended by `oss_append_close` or released by
  * `oss_append_free`. One thread uses it at a time: a call made while another is running
@@ -250,7 +268,7 @@ typedef struct oss_client oss_client;
  * `oss_config_set_signature_version`, `oss_config_set_url_style`,
  * `oss_config_set_connect_timeout_ms`, `oss_config_set_request_timeout_ms`,
  * `oss_config_set_retry`, `oss_config_set_ca_file`, `oss_config_set_proxy`,
- * `oss_config_set_user_agent`, `oss_config_free`.
+ * `oss_config_set_user_agent`, `oss_config_set_log`, `oss_config_free`.
  */
 typedef struct oss_config oss_config;
 
@@ -339,6 +357,15 @@ typedef bool (*oss_credentials_fn)(void *user_data,
  * Releases a `user_data` the library was handed.
  */
 typedef void (*oss_free_fn)(void *user_data);
+
+/**
+ * Receives one log line: an `oss_log_level` and a NUL-terminated message valid only during
+ * the call. Lines never hold secrets. Called from whichever thread sends requests
+ * (including a buffered appender's upload thread), so it must be thread-safe.
+ */
+typedef void (*oss_log_fn)(void *user_data,
+                           int level,
+                           const char *message);
 
 /**
  * Called after each request that landed: `increment` bytes just stored, `transferred` so
@@ -581,6 +608,18 @@ enum oss_status oss_credentials_set(struct oss_credentials *out,
                                     const char *access_key_secret,
                                     const char *security_token,
                                     struct oss_error **err);
+
+/**
+ * Sends the library's log lines (retries, recoveries, errors) to `callback` with
+ * `user_data`; without it the library is silent. On success the library owns the release
+ * of `user_data`: `free_user_data` (when not NULL) is called once the config and every
+ * client made from it are freed. On failure nothing is taken.
+ */
+enum oss_status oss_config_set_log(struct oss_config *config,
+                                   oss_log_fn callback,
+                                   void *user_data,
+                                   oss_free_fn free_user_data,
+                                   struct oss_error **err);
 
 /**
  * `OSS_SIGNATURE_V1` or `OSS_SIGNATURE_V4` (the default). An `int`, so an unknown value is

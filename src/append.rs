@@ -11,6 +11,7 @@
 
 use crate::client::{check_crc, check_size, validate_bucket, validate_key, Client};
 use crate::client::{AppendResult, CreateParams, ObjectInfo, ObjectType, RequestParams};
+use crate::config::LogLevel;
 use crate::crc64;
 use crate::error::{Error, ErrorKind, Result};
 use std::fs::File;
@@ -165,6 +166,16 @@ impl Appender {
         Ok(())
     }
 
+    /// Logs an error a background upload keeps for the caller.
+    pub(crate) fn log_error(&self, error: &Error, buffered: usize) {
+        self.client.transport.log(LogLevel::Error, || {
+            format!(
+                "upload to oss://{}/{} failed: {error}; {buffered} bytes stay buffered",
+                self.bucket, self.key
+            )
+        });
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed {
             return Err(Error::new(
@@ -224,12 +235,33 @@ impl Appender {
             let (length, crc) = self.server_state(&error)?;
             if length == expected_length && (crc == expected_crc || !self.options.check_crc) {
                 // It landed; the answer was lost.
+                transport.log(LogLevel::Warn, || {
+                    format!(
+                        "append of {} bytes to oss://{}/{}: {error}; the object shows it was stored",
+                        piece.len(),
+                        self.bucket,
+                        self.key
+                    )
+                });
                 self.advance(length, crc);
                 return Ok(());
             }
             if (length, crc) == (self.position, self.crc) && attempt < transport.retry.max_attempts
             {
-                std::thread::sleep(transport.backoff(attempt));
+                let wait = transport.backoff(attempt);
+                transport.log(LogLevel::Warn, || {
+                    format!(
+                        "append of {} bytes to oss://{}/{}: {error}; not stored, resending in {} ms \
+                         (attempt {} of {})",
+                        piece.len(),
+                        self.bucket,
+                        self.key,
+                        wait.as_millis(),
+                        attempt + 1,
+                        transport.retry.max_attempts
+                    )
+                });
+                std::thread::sleep(wait);
                 attempt += 1;
                 continue;
             }

@@ -391,6 +391,7 @@ fn upload(shared: &Shared) {
             state.oldest = None;
         }
         if let Err(error) = result {
+            lock(&shared.appender).log_error(&error, state.buffer.len());
             state.error = Some(error);
         }
         shared.stored.notify_all();

@@ -106,6 +106,21 @@ impl Endpoint {
     }
 }
 
+/// How much a log line matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// An operation failed for good.
+    Error = 1,
+    /// Something went wrong and is being mended: a retry, a recovery.
+    Warn = 2,
+    /// Something worth knowing: a clock correction, refreshed credentials.
+    Info = 3,
+}
+
+/// Receives the library's log lines, from whichever thread sends requests. The lines never
+/// hold secrets (keys, tokens, signatures).
+pub type Logger = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
 /// Everything a [`crate::Client`] is made from.
 #[derive(Clone)]
 pub struct Config {
@@ -120,6 +135,7 @@ pub struct Config {
     pub(crate) user_agent: Option<String>,
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) proxy: Option<String>,
+    pub(crate) logger: Option<Logger>,
 }
 
 impl Default for Config {
@@ -136,6 +152,7 @@ impl Default for Config {
             user_agent: None,
             ca_file: None,
             proxy: None,
+            logger: None,
         }
     }
 }
@@ -243,6 +260,12 @@ impl Config {
     /// `http://host:port` (credentials in the URL are allowed).
     pub fn proxy(mut self, proxy: &str) -> Self {
         self.proxy = Some(proxy.to_string());
+        self
+    }
+
+    /// Where log lines go: retries, recoveries and errors. Silent without one.
+    pub fn logger(mut self, logger: Logger) -> Self {
+        self.logger = Some(logger);
         self
     }
 

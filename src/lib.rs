@@ -21,6 +21,6 @@ pub use buffered::{BufferOptions, BufferedAppender};
 pub use client::{
     AppendObjectOptions, AppendResult, Client, CreateParams, ObjectInfo, ObjectType, RequestParams,
 };
-pub use config::{Config, RetryPolicy, SignatureVersion, UrlStyle};
+pub use config::{Config, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};
 pub use credentials::{Credentials, CredentialsProvider};
 pub use error::{Error, ErrorKind, Result};

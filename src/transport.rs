@@ -1,7 +1,7 @@
 //! Sends one signed request and maps the answer. Shared by every handle of a client: one
 //! ureq agent (connection pool, keep-alive), one credentials cache, one clock offset.
 
-use crate::config::{Config, Endpoint, RetryPolicy, SignatureVersion, UrlStyle};
+use crate::config::{Config, Endpoint, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};
 use crate::credentials::{Credentials, CredentialsProvider};
 use crate::error::{Error, ErrorKind, Result};
 use crate::signer::{self, v1, v4};
@@ -52,6 +52,7 @@ pub(crate) struct Transport {
     clock_offset: AtomicI64,
     pub retry: RetryPolicy,
     jitter: AtomicU64,
+    logger: Option<Logger>,
 }
 
 impl Transport {
@@ -127,6 +128,7 @@ impl Transport {
             clock_offset: AtomicI64::new(0),
             retry: config.retry,
             jitter: AtomicU64::new(seed | 1),
+            logger: config.logger.clone(),
         })
     }
 
@@ -267,10 +269,16 @@ impl Transport {
                         Err(behind) => -(behind.duration().as_secs() as i64),
                     };
                     self.clock_offset.store(offset, Ordering::Relaxed);
+                    self.log(LogLevel::Info, || {
+                        format!("the server's clock is {offset} s from ours; signing with its time")
+                    });
                 }
             }
             ErrorKind::SecurityToken | ErrorKind::InvalidAccessKey => {
                 *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                self.log(LogLevel::Info, || {
+                    format!("{}; credentials will be asked for again", error.message())
+                });
             }
             _ => {}
         }
@@ -309,12 +317,31 @@ impl Transport {
 
     /// Sends `req`, retrying what [`Transport::is_retryable`] allows. Only for requests
     /// that are safe to repeat (HEAD); appends have their own recovery.
+    /// Hands a line to the caller's logger; the line is only built when there is one.
+    pub fn log(&self, level: LogLevel, line: impl FnOnce() -> String) {
+        if let Some(logger) = &self.logger {
+            logger(level, &line());
+        }
+    }
+
     pub fn send_idempotent(&self, req: &Request) -> Result<Response> {
         let mut attempt = 1;
         loop {
             match self.send(req) {
                 Err(e) if attempt < self.retry.max_attempts && self.is_retryable(&e) => {
-                    std::thread::sleep(self.backoff(attempt));
+                    let wait = self.backoff(attempt);
+                    self.log(LogLevel::Warn, || {
+                        format!(
+                            "{} {}/{}: {e}; retrying in {} ms (attempt {} of {})",
+                            req.method,
+                            req.bucket,
+                            req.key,
+                            wait.as_millis(),
+                            attempt + 1,
+                            self.retry.max_attempts
+                        )
+                    });
+                    std::thread::sleep(wait);
                     attempt += 1;
                 }
                 result => return result,

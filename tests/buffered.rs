@@ -5,9 +5,10 @@
 
 use oss_append::{
     AppendOptions, BufferOptions, BufferedAppender, Client, Config, Credentials, ErrorKind,
-    RetryPolicy,
+    LogLevel, RetryPolicy,
 };
 use oss_local_server::{Action, Fault, Op, Server};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const AK: &str = "buffered-ak";
@@ -24,7 +25,11 @@ fn start() -> Server {
 }
 
 fn client(server: &Server, timeout: Duration) -> Client {
-    let config = Config::new()
+    Client::new(&config(server, timeout)).unwrap()
+}
+
+fn config(server: &Server, timeout: Duration) -> Config {
+    Config::new()
         .endpoint(&server.url())
         .unwrap()
         .region("cn-hangzhou")
@@ -37,8 +42,7 @@ fn client(server: &Server, timeout: Duration) -> Client {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(20),
         })
-        .unwrap();
-    Client::new(&config).unwrap()
+        .unwrap()
 }
 
 fn open(
@@ -281,4 +285,36 @@ fn many_buffered_handles_share_one_client_across_threads() {
             "thread-{t}"
         );
     }
+}
+
+#[test]
+fn the_log_hears_recoveries_retries_and_errors_without_secrets() {
+    let server = start();
+    let lines: Arc<Mutex<Vec<(LogLevel, String)>>> = Arc::default();
+    let sink = lines.clone();
+    let config =
+        config(&server, Duration::from_secs(5)).logger(Arc::new(move |level, line: &str| {
+            sink.lock().unwrap().push((level, line.to_string()))
+        }));
+    let client = Client::new(&config).unwrap();
+    let mut log = open(&client, "logged", 1000, buffer(10_000, true));
+    server.add_fault(Fault::new(Action::ResetAfterApply, Op::Append));
+    log.write(b"landed").unwrap();
+    log.flush(None).unwrap();
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
+    log.write(b" failed").unwrap();
+    assert_eq!(log.flush(None).unwrap_err().kind(), ErrorKind::Unavailable);
+    log.close().unwrap();
+    assert_eq!(stored(&server, "logged"), b"landed failed");
+
+    let lines = lines.lock().unwrap();
+    let has =
+        |level: LogLevel, text: &str| lines.iter().any(|(l, m)| *l == level && m.contains(text));
+    assert!(
+        has(LogLevel::Warn, "the object shows it was stored"),
+        "{lines:?}"
+    );
+    assert!(has(LogLevel::Warn, "not stored, resending"), "{lines:?}");
+    assert!(has(LogLevel::Error, "7 bytes stay buffered"), "{lines:?}");
+    assert!(lines.iter().all(|(_, m)| !m.contains(SK)), "{lines:?}");
 }

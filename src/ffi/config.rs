@@ -2,10 +2,10 @@
 
 use super::error::{oss_error, oss_status};
 use super::{arg_ref, arg_str, boundary, null, UserData};
-use crate::config::{Config, RetryPolicy, SignatureVersion, UrlStyle};
+use crate::config::{Config, LogLevel, RetryPolicy, SignatureVersion, UrlStyle};
 use crate::credentials::{Credentials, CredentialsProvider};
 use crate::error::{Error, ErrorKind, Result};
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use std::time::Duration;
 /// `oss_config_set_signature_version`, `oss_config_set_url_style`,
 /// `oss_config_set_connect_timeout_ms`, `oss_config_set_request_timeout_ms`,
 /// `oss_config_set_retry`, `oss_config_set_ca_file`, `oss_config_set_proxy`,
-/// `oss_config_set_user_agent`, `oss_config_free`.
+/// `oss_config_set_user_agent`, `oss_config_set_log`, `oss_config_free`.
 pub struct oss_config {
     config: Mutex<Config>,
 }
@@ -56,6 +56,23 @@ pub enum oss_url_style {
 /// Called from whichever thread sends a request, so it must be thread-safe.
 pub type oss_credentials_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, out: *mut oss_credentials) -> bool>;
+
+/// Values of a log line's `level`.
+#[repr(C)]
+pub enum oss_log_level {
+    /// An operation failed for good (a buffered upload's error, kept for the next call).
+    OSS_LOG_ERROR = 1,
+    /// Something went wrong and is being mended: a retry, a recovery of an unknown outcome.
+    OSS_LOG_WARN = 2,
+    /// Worth knowing: the clock corrected from the server, credentials asked for again.
+    OSS_LOG_INFO = 3,
+}
+
+/// Receives one log line: an `oss_log_level` and a NUL-terminated message valid only during
+/// the call. Lines never hold secrets. Called from whichever thread sends requests
+/// (including a buffered appender's upload thread), so it must be thread-safe.
+pub type oss_log_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, level: c_int, message: *const c_char)>;
 
 /// Releases a `user_data` the library was handed.
 pub type oss_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -253,6 +270,60 @@ impl CredentialsProvider for CallbackProvider {
 }
 
 impl Drop for CallbackProvider {
+    fn drop(&mut self) {
+        if let Some(free) = self.free_user_data {
+            // SAFETY: the caller handed us the release of user_data; this is the last use.
+            unsafe { free(self.user_data.get()) }
+        }
+    }
+}
+
+/// Sends the library's log lines (retries, recoveries, errors) to `callback` with
+/// `user_data`; without it the library is silent. On success the library owns the release
+/// of `user_data`: `free_user_data` (when not NULL) is called once the config and every
+/// client made from it are freed. On failure nothing is taken.
+#[no_mangle]
+pub unsafe extern "C" fn oss_config_set_log(
+    config: *mut oss_config,
+    callback: oss_log_fn,
+    user_data: *mut c_void,
+    free_user_data: oss_free_fn,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(config, err, |c| {
+        let callback = callback.ok_or_else(|| null("callback"))?;
+        let sink = Arc::new(LogCallback {
+            callback,
+            user_data: UserData(user_data),
+            free_user_data,
+        });
+        Ok(c.logger(Arc::new(move |level: LogLevel, line: &str| {
+            sink.send(level, line)
+        })))
+    })
+}
+
+struct LogCallback {
+    callback: unsafe extern "C" fn(*mut c_void, c_int, *const c_char),
+    user_data: UserData,
+    free_user_data: oss_free_fn,
+}
+
+impl LogCallback {
+    fn send(&self, level: LogLevel, line: &str) {
+        // Library lines hold no NUL; should one appear, it is dropped rather than cut the line.
+        let line = CString::new(line.replace('\0', "")).unwrap_or_default();
+        let level = match level {
+            LogLevel::Error => oss_log_level::OSS_LOG_ERROR,
+            LogLevel::Warn => oss_log_level::OSS_LOG_WARN,
+            LogLevel::Info => oss_log_level::OSS_LOG_INFO,
+        };
+        // SAFETY: the caller's callback with its own user_data; `line` outlives the call.
+        unsafe { (self.callback)(self.user_data.get(), level as c_int, line.as_ptr()) }
+    }
+}
+
+impl Drop for LogCallback {
     fn drop(&mut self) {
         if let Some(free) = self.free_user_data {
             // SAFETY: the caller handed us the release of user_data; this is the last use.

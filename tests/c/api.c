@@ -75,6 +75,21 @@ static oss_client *client_with(struct credentials_state *state, int version) {
     return client;
 }
 
+struct log_state {
+    int warnings, freed;
+    char last[512];
+};
+
+static void on_log(void *user_data, int level, const char *message) {
+    struct log_state *log = user_data;
+    if (level == OSS_LOG_WARN) log->warnings++;
+    snprintf(log->last, sizeof log->last, "%s", message);
+}
+
+static void free_log(void *user_data) {
+    ((struct log_state *)user_data)->freed++;
+}
+
 struct reader {
     const uint8_t *data;
     size_t len, at, piece;
@@ -326,6 +341,26 @@ int main(int argc, char **argv) {
     for (int i = 0; i < THREADS; i++) {
         CHECK(pthread_join(threads[i], NULL) == 0);
         CHECK(workers[i].status == OSS_OK);
+    }
+
+    /* The log callback hears of retries, and never of the secret. */
+    {
+        struct log_state log = {0, 0, ""};
+        oss_config *config = oss_config_new();
+        oss_client *unreachable = NULL;
+        EXPECT(OSS_OK, oss_config_set_endpoint(config, "http://127.0.0.1:1", &err));
+        EXPECT(OSS_OK, oss_config_set_region(config, "cn-hangzhou", &err));
+        EXPECT(OSS_OK, oss_config_set_credentials(config, "c-test-ak", "c-test-sk", NULL, &err));
+        EXPECT(OSS_OK, oss_config_set_retry(config, 3, 1, 5, &err));
+        EXPECT(OSS_OK, oss_config_set_log(config, on_log, &log, free_log, &err));
+        EXPECT(OSS_OK, oss_client_new(config, &unreachable, &err));
+        oss_config_free(config);
+        EXPECT(OSS_ERR_NETWORK, oss_append_open(unreachable, bucket, "api/unreachable", NULL,
+                                                &append, &err));
+        CHECK(log.warnings == 2 && strstr(log.last, "retrying") != NULL);
+        CHECK(strstr(log.last, "c-test-sk") == NULL);
+        oss_client_free(unreachable);
+        CHECK(log.freed == 1);
     }
 
     /* An appender outlives its client; user_data is released once both are gone. */

@@ -108,6 +108,8 @@ int main(void) {
     INVALID("path", oss_config_set_ca_file(config, NULL, &err));
     INVALID("config", oss_config_set_proxy(NULL, "http://127.0.0.1:1", &err));
     INVALID("proxy", oss_config_set_proxy(config, NULL, &err));
+    INVALID("config", oss_config_set_log(NULL, NULL, NULL, NULL, &err));
+    INVALID("callback", oss_config_set_log(config, NULL, NULL, NULL, &err));
     INVALID("config", oss_config_set_user_agent(NULL, "ua", &err));
     INVALID("user_agent", oss_config_set_user_agent(config, NULL, &err));
     oss_config_free(NULL);
