@@ -4,7 +4,7 @@ VENV     := target/venv
 PYTHON   := $(VENV)/bin/python
 SERVER   := target/debug/oss-local-server
 
-.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test bench-server
+.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test bench-server bench-buffered
 
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 ABI        := $(firstword $(subst ., ,$(VERSION)))
@@ -115,3 +115,14 @@ demo: venv
 bench-server:
 	cargo build --release -p oss-local-server
 	benches/server_ingest.sh target/release/oss-local-server
+
+# Buffered writes: a million 100-byte writes, fast and with a slow server (issue 6).
+bench-buffered:
+	cargo build --release --workspace
+	mkdir -p target/release/bench-bin/lib
+	cp target/release/liboss_append.so target/release/bench-bin/lib/liboss_append.so.$(ABI)
+	ln -sf liboss_append.so.$(ABI) target/release/bench-bin/lib/liboss_append.so
+	gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude benches/buffered_writes.c \
+	  -Ltarget/release/bench-bin/lib -loss_append -Wl,-rpath,$(CURDIR)/target/release/bench-bin/lib \
+	  -o target/release/bench-bin/buffered_writes
+	benches/buffered.sh target/release/oss-local-server target/release/bench-bin/buffered_writes

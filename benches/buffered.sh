@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Buffered writes against a --discard local server: one million 100-byte writes, then the
+# same while every append is delayed 200 ms by the server (a slow network), where a write
+# must still take microseconds. Usage: benches/buffered.sh SERVER BENCH_BINARY
+set -euo pipefail
+server_bin=$1 bench=$2
+work=target/bench
+mkdir -p "$work"
+export OSS_ACCESS_KEY_ID=bench-ak OSS_ACCESS_KEY_SECRET=bench-secret
+"$server_bin" --discard --enable-faults --access-key-id $OSS_ACCESS_KEY_ID \
+  --access-key-secret $OSS_ACCESS_KEY_SECRET --bucket bench > "$work/buffered-server.out" &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q listening "$work/buffered-server.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/buffered-server.out")
+
+echo "== buffered, fast network"
+"$bench" "$url" bench fast 1000000 100
+echo "== buffered, every append delayed 200 ms by the server"
+curl -sS -X POST "$url/-/faults?action=delay-before-apply&op=append&count=1000&delay_ms=200" > /dev/null
+"$bench" "$url" bench slow 1000000 100
