@@ -67,7 +67,13 @@ enum Stop {
 }
 
 struct State {
-    buffer: VecDeque<u8>,
+    /// Bytes waiting for upload, in chunks of at most `threshold` (one request each), so the
+    /// upload thread takes a request with a pointer move, never a copy under the lock.
+    chunks: VecDeque<Vec<u8>>,
+    /// Bytes held: in `chunks` and in the request in flight.
+    held: usize,
+    /// Emptied chunks, kept so steady writing neither allocates nor faults in new pages.
+    spare: Vec<Vec<u8>>,
     /// Buffered bytes that make a full request.
     threshold: usize,
     max_delay: Duration,
@@ -109,7 +115,9 @@ impl BufferedAppender {
         let (position, crc) = (appender.position(), appender.crc64());
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                buffer: VecDeque::with_capacity(buffer.capacity),
+                chunks: VecDeque::new(),
+                held: 0,
+                spare: Vec::new(),
                 threshold,
                 max_delay: buffer.max_delay,
                 accepted: position,
@@ -188,7 +196,7 @@ impl BufferedAppender {
         check_size(state.accepted, data.len() as u64)?;
         let mut rest = data;
         while !rest.is_empty() {
-            let room = capacity - state.buffer.len();
+            let room = capacity - state.held;
             let needed = rest.len().min(capacity);
             if room < needed {
                 if !block {
@@ -196,7 +204,7 @@ impl BufferedAppender {
                         ErrorKind::WouldBlock,
                         format!(
                             "the buffer is full: {} of {capacity} bytes wait for upload",
-                            state.buffer.len()
+                            state.held
                         ),
                     ));
                 }
@@ -212,13 +220,21 @@ impl BufferedAppender {
                 continue;
             }
             let (taken, later) = rest.split_at(room.min(rest.len()));
-            let before = state.buffer.len();
-            state.buffer.extend(taken);
+            let was_empty = state.held == 0;
+            let full_before = state
+                .chunks
+                .front()
+                .is_some_and(|c| c.len() >= state.threshold);
+            state.push(taken);
             state.accepted += taken.len() as u64;
             state.oldest.get_or_insert_with(Instant::now);
             // Wake the upload thread only when it has something new to do: start timing
             // the first byte, or send a full request. Other writes stay a plain copy.
-            if before == 0 || (before < state.threshold && state.buffer.len() >= state.threshold) {
+            let full_now = state
+                .chunks
+                .front()
+                .is_some_and(|c| c.len() >= state.threshold);
+            if was_empty || (full_now && !full_before) {
                 shared.work.notify_one();
             }
             rest = later;
@@ -288,6 +304,27 @@ impl std::fmt::Debug for BufferedAppender {
     }
 }
 
+impl State {
+    /// Appends `data` to the chunks, starting a new one at each request's worth.
+    fn push(&mut self, mut data: &[u8]) {
+        self.held += data.len();
+        while !data.is_empty() {
+            let threshold = self.threshold;
+            if self.chunks.back().is_none_or(|c| c.len() >= threshold) {
+                let chunk = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(threshold));
+                self.chunks.push_back(chunk);
+            }
+            let chunk = self.chunks.back_mut().expect("a chunk was just ensured");
+            let (now, later) = data.split_at((threshold - chunk.len()).min(data.len()));
+            chunk.extend_from_slice(now);
+            data = later;
+        }
+    }
+}
+
 /// Returns a kept upload error once; the upload thread resumes after it.
 fn take_error(state: &mut State) -> Result<()> {
     match state.error.take() {
@@ -332,22 +369,22 @@ fn flush(shared: &Shared, timeout: Option<Duration>) -> Result<()> {
     Ok(())
 }
 
-/// The upload thread: sends the buffer's front in requests, removing bytes once stored.
+/// The upload thread: sends the front chunk, removing its bytes once stored.
 fn upload(shared: &Shared) {
-    let mut send = Vec::new();
     let mut state = lock(&shared.state);
     loop {
         if state.stop == Stop::Abandon {
             return;
         }
         let due = state.error.is_none()
-            && !state.buffer.is_empty()
-            && (state.buffer.len() >= state.threshold
-                || state.flush_to > state.durable
-                || state.stop == Stop::Drain
-                || state.oldest.is_some_and(|t| t.elapsed() >= state.max_delay));
+            && state.chunks.front().is_some_and(|front| {
+                front.len() >= state.threshold
+                    || state.flush_to > state.durable
+                    || state.stop == Stop::Drain
+                    || state.oldest.is_some_and(|t| t.elapsed() >= state.max_delay)
+            });
         if !due {
-            if state.stop == Stop::Drain && state.buffer.is_empty() {
+            if state.stop == Stop::Drain && state.held == 0 {
                 return;
             }
             let wait = match state.oldest {
@@ -361,14 +398,12 @@ fn upload(shared: &Shared) {
                 .0;
             continue;
         }
-        let n = state.buffer.len().min(state.threshold);
-        send.clear();
-        send.extend(state.buffer.range(..n));
+        let mut chunk = state.chunks.pop_front().expect("due means a chunk");
         drop(state);
 
         let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut appender = lock(&shared.appender);
-            let result = appender.write(&send);
+            let result = appender.write(&chunk);
             (result, appender.position(), appender.crc64())
         }));
         state = lock(&shared.state);
@@ -384,14 +419,24 @@ fn upload(shared: &Shared) {
             ),
         };
         let stored = (position - state.durable) as usize;
-        state.buffer.drain(..stored);
+        state.held -= stored;
         state.durable = position;
         state.crc = crc;
-        if state.buffer.is_empty() {
+        if stored == chunk.len() {
+            chunk.clear();
+            if state.spare.len() < 2 {
+                state.spare.push(chunk);
+            }
+        } else {
+            // Not (all) stored: what is left goes back to the front, in order.
+            chunk.drain(..stored);
+            state.chunks.push_front(chunk);
+        }
+        if state.held == 0 {
             state.oldest = None;
         }
         if let Err(error) = result {
-            lock(&shared.appender).log_error(&error, state.buffer.len());
+            lock(&shared.appender).log_error(&error, state.held);
             state.error = Some(error);
         }
         shared.stored.notify_all();
