@@ -2,6 +2,8 @@
 //! signature versions, credentials, and every server fault. After each fault the object
 //! must hold exactly the bytes that `write` reported written, in order, once.
 
+mod common;
+
 use oss_append::crc64;
 use oss_append::{
     AppendObjectOptions, AppendOptions, Appender, Client, Config, CreateParams, Credentials,
@@ -17,12 +19,7 @@ const SK: &str = "core-secret";
 const BUCKET: &str = "core-bucket";
 
 fn start() -> Server {
-    Server::start(
-        oss_local_server::Config::new(AK, SK)
-            .bucket(BUCKET)
-            .faults(),
-    )
-    .unwrap()
+    common::start_server(AK, SK, BUCKET)
 }
 
 fn config(server: &Server) -> Config {

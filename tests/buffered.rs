@@ -3,6 +3,8 @@
 //! out) for storage, a full buffer blocks or says so, and upload errors surface on the next
 //! call without losing a byte.
 
+mod common;
+
 use oss_append::{
     AppendOptions, BufferOptions, BufferedAppender, Client, Config, Credentials, ErrorKind,
     LogLevel, RetryPolicy,
@@ -16,12 +18,7 @@ const SK: &str = "buffered-secret";
 const BUCKET: &str = "buffered-bucket";
 
 fn start() -> Server {
-    Server::start(
-        oss_local_server::Config::new(AK, SK)
-            .bucket(BUCKET)
-            .faults(),
-    )
-    .unwrap()
+    common::start_server(AK, SK, BUCKET)
 }
 
 fn client(server: &Server, timeout: Duration) -> Client {

@@ -8,6 +8,8 @@
 //! alone does not rebuild: `make test` runs `cargo build` first, and a stale library fails
 //! here instead of being tested.
 
+mod common;
+
 use oss_local_server::{Action, Fault, Op, Server};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -144,12 +146,7 @@ fn compile(dir: &Path, name: &str, sources: &[&str], link: Link, sanitize: bool)
 }
 
 fn start() -> Server {
-    Server::start(
-        oss_local_server::Config::new(AK, SK)
-            .bucket(BUCKET)
-            .faults(),
-    )
-    .unwrap()
+    common::start_server(AK, SK, BUCKET)
 }
 
 /// A command for a built program with the server's endpoint and credentials in its

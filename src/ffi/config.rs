@@ -198,8 +198,7 @@ pub unsafe extern "C" fn oss_config_set_credentials_callback(
         let callback = callback.ok_or_else(|| null("callback"))?;
         Ok(c.credentials_provider(Arc::new(CallbackProvider {
             callback,
-            user_data: UserData(user_data),
-            free_user_data,
+            user_data: OwnedUserData(UserData(user_data), free_user_data),
         })))
     })
 }
@@ -244,10 +243,27 @@ unsafe fn credentials(
     )
 }
 
+/// A `user_data` the library was given to release, with its release function.
+struct OwnedUserData(UserData, oss_free_fn);
+
+impl OwnedUserData {
+    fn get(&self) -> *mut c_void {
+        self.0.get()
+    }
+}
+
+impl Drop for OwnedUserData {
+    fn drop(&mut self) {
+        if let Some(free) = self.1 {
+            // SAFETY: the caller handed us the release of user_data; this is the last use.
+            unsafe { free(self.0.get()) }
+        }
+    }
+}
+
 struct CallbackProvider {
     callback: unsafe extern "C" fn(*mut c_void, *mut oss_credentials) -> bool,
-    user_data: UserData,
-    free_user_data: oss_free_fn,
+    user_data: OwnedUserData,
 }
 
 impl CredentialsProvider for CallbackProvider {
@@ -269,15 +285,6 @@ impl CredentialsProvider for CallbackProvider {
     }
 }
 
-impl Drop for CallbackProvider {
-    fn drop(&mut self) {
-        if let Some(free) = self.free_user_data {
-            // SAFETY: the caller handed us the release of user_data; this is the last use.
-            unsafe { free(self.user_data.get()) }
-        }
-    }
-}
-
 /// Sends the library's log lines (retries, recoveries, errors) to `callback` with
 /// `user_data`; without it the library is silent. On success the library owns the release
 /// of `user_data`: `free_user_data` (when not NULL) is called once the config and every
@@ -294,8 +301,7 @@ pub unsafe extern "C" fn oss_config_set_log(
         let callback = callback.ok_or_else(|| null("callback"))?;
         let sink = Arc::new(LogCallback {
             callback,
-            user_data: UserData(user_data),
-            free_user_data,
+            user_data: OwnedUserData(UserData(user_data), free_user_data),
         });
         Ok(c.logger(Arc::new(move |level: LogLevel, line: &str| {
             sink.send(level, line)
@@ -305,8 +311,7 @@ pub unsafe extern "C" fn oss_config_set_log(
 
 struct LogCallback {
     callback: unsafe extern "C" fn(*mut c_void, c_int, *const c_char),
-    user_data: UserData,
-    free_user_data: oss_free_fn,
+    user_data: OwnedUserData,
 }
 
 impl LogCallback {
@@ -320,15 +325,6 @@ impl LogCallback {
         };
         // SAFETY: the caller's callback with its own user_data; `line` outlives the call.
         unsafe { (self.callback)(self.user_data.get(), level as c_int, line.as_ptr()) }
-    }
-}
-
-impl Drop for LogCallback {
-    fn drop(&mut self) {
-        if let Some(free) = self.free_user_data {
-            // SAFETY: the caller handed us the release of user_data; this is the last use.
-            unsafe { free(self.user_data.get()) }
-        }
     }
 }
 
