@@ -138,6 +138,7 @@ static bool on_progress(void *user_data, uint64_t increment, uint64_t transferre
 
 struct worker {
     oss_client *client;
+    const oss_append_options *options;
     char key[32];
     oss_status status;
 };
@@ -148,7 +149,7 @@ static void *work(void *arg) {
     uint8_t data[20000];
     pattern(data, sizeof data, 1);
     oss_append *append = NULL;
-    w->status = oss_append_open(w->client, bucket, w->key, NULL, &append, NULL);
+    w->status = oss_append_open(w->client, bucket, w->key, w->options, &append, NULL);
     for (int i = 0; i < 5 && w->status == OSS_OK; i++) {
         w->status = oss_append_write(append, data, sizeof data, NULL);
     }
@@ -329,12 +330,16 @@ int main(int argc, char **argv) {
     oss_client_free(wrong_client);
     CHECK(wrong.freed == 1);
 
-    /* Threads share one client, each with its own appender. */
-    enum { THREADS = 4 };
+    /* Threads share one client, each with its own appender; every other one buffered. */
+    enum { THREADS = 6 };
     struct worker workers[THREADS];
     pthread_t threads[THREADS];
+    oss_append_options *buffered = oss_append_options_new();
+    EXPECT(OSS_OK, oss_append_options_set_request_size(buffered, 7000, &err));
+    EXPECT(OSS_OK, oss_append_options_set_buffer(buffered, 30000, 5, true, &err));
     for (int i = 0; i < THREADS; i++) {
         workers[i].client = client;
+        workers[i].options = i % 2 ? buffered : NULL;
         snprintf(workers[i].key, sizeof workers[i].key, "api/thread-%d", i);
         CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
     }
@@ -342,6 +347,7 @@ int main(int argc, char **argv) {
         CHECK(pthread_join(threads[i], NULL) == 0);
         CHECK(workers[i].status == OSS_OK);
     }
+    oss_append_options_free(buffered);
 
     /* The log callback hears of retries, and never of the secret. */
     {
