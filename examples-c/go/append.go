@@ -178,6 +178,33 @@ func (a *Appender) CRC64() uint64 {
 	return uint64(crc)
 }
 
+// Pending is how many bytes were written but are not stored in OSS yet (0 unless buffered).
+func (a *Appender) Pending() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return 0
+	}
+	var pending C.uint64_t
+	C.oss_append_pending(a.a, &pending, nil)
+	return uint64(pending)
+}
+
+// Flush waits until everything written is stored, at most timeout (0: no limit). A
+// timeout is an *Error with StatusTimeout; the bytes stay buffered and keep uploading.
+func (a *Appender) Flush(timeout time.Duration) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return errClosed
+	}
+	var err *C.oss_error
+	if status := C.oss_append_flush(a.a, C.uint64_t(timeout.Milliseconds()), &err); status != C.OSS_OK {
+		return a.fail(status, err, nil)
+	}
+	return nil
+}
+
 // ObjectType is what kind of object OSS says it is.
 type ObjectType int
 

@@ -36,6 +36,7 @@ const (
 	StatusClosed                   Status = C.OSS_ERR_CLOSED
 	StatusCredentialsMissing       Status = C.OSS_ERR_CREDENTIALS_MISSING
 	StatusInternal                 Status = C.OSS_ERR_INTERNAL
+	StatusWouldBlock               Status = C.OSS_ERR_WOULD_BLOCK
 )
 
 // String describes the status ("invalid argument", "conflict with another writer", ...).

@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"runtime/cgo"
+	"time"
 	"unsafe"
 )
 
@@ -114,6 +115,21 @@ func WithRequestSize(bytes int) Option {
 		}
 		return call(func(e **C.oss_error) C.enum_oss_status {
 			return C.oss_append_options_set_request_size(o.c, C.size_t(bytes), e)
+		})
+	}
+}
+
+// WithBuffer makes Write copy into a buffer of capacity bytes and return, with a background
+// thread uploading in requests (sooner once a byte has waited maxDelay). A full buffer makes
+// Write wait when blockWhenFull, else fail with StatusWouldBlock taking nothing. Use Flush
+// to wait for storage; Close flushes.
+func WithBuffer(capacity int, maxDelay time.Duration, blockWhenFull bool) Option {
+	return func(o *optionSet) error {
+		if capacity <= 0 {
+			return &Error{Status: StatusInvalidArgument, Message: "WithBuffer: capacity must be at least 1"}
+		}
+		return call(func(e **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_set_buffer(o.c, C.size_t(capacity), C.uint64_t(maxDelay.Milliseconds()), C.bool(blockWhenFull), e)
 		})
 	}
 }

@@ -388,3 +388,40 @@ func TestBadArgumentsAreInvalidArgument(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 }
+
+func TestBufferedWritesReturnAtOnceAndFlushStoresThem(t *testing.T) {
+	client := newClient(t, nil)
+	a, err := client.OpenAppend(context.Background(), bucket, "buffered",
+		ossappend.WithRequestSize(4096), ossappend.WithBuffer(1<<20, time.Minute, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	for i := 0; i < 10_000; i++ {
+		line := fmt.Sprintf("%05d buffered line\n", i)
+		want.WriteString(line)
+		if _, err := io.WriteString(a, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(0); err != nil {
+		t.Fatal(err)
+	}
+	if a.Pending() != 0 || a.CRC64() != crc64.Checksum(want.Bytes(), ecma) {
+		t.Fatalf("pending %d", a.Pending())
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(object(t, "buffered"), want.Bytes()) {
+		t.Fatal("the object differs from what was written")
+	}
+	small, err := client.OpenAppend(context.Background(), bucket, "buffered-small", ossappend.WithBuffer(10, time.Minute, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	if _, err := small.Write(make([]byte, 11)); asError(t, err).Status != ossappend.StatusInvalidArgument {
+		t.Fatalf("%v", err)
+	}
+}
