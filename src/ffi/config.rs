@@ -336,16 +336,24 @@ pub unsafe extern "C" fn oss_config_set_signature_version(
     version: c_int,
     err: *mut *mut oss_error,
 ) -> oss_status {
+    use oss_signature_version::*;
     update(config, err, |c| {
-        let version = match version {
-            v if v == oss_signature_version::OSS_SIGNATURE_V1 as c_int => SignatureVersion::V1,
-            v if v == oss_signature_version::OSS_SIGNATURE_V4 as c_int => SignatureVersion::V4,
-            other => {
-                return Err(Error::invalid_argument(format!(
-                    "version {other}: use OSS_SIGNATURE_V1 or OSS_SIGNATURE_V4"
-                )))
-            }
-        };
+        let version = choice(
+            "version",
+            version,
+            &[
+                (
+                    OSS_SIGNATURE_V1 as c_int,
+                    "OSS_SIGNATURE_V1",
+                    SignatureVersion::V1,
+                ),
+                (
+                    OSS_SIGNATURE_V4 as c_int,
+                    "OSS_SIGNATURE_V4",
+                    SignatureVersion::V4,
+                ),
+            ],
+        )?;
         Ok(c.signature_version(version))
     })
 }
@@ -358,19 +366,35 @@ pub unsafe extern "C" fn oss_config_set_url_style(
     style: c_int,
     err: *mut *mut oss_error,
 ) -> oss_status {
+    use oss_url_style::*;
     update(config, err, |c| {
-        let style = match style {
-            s if s == oss_url_style::OSS_URL_VIRTUAL_HOSTED as c_int => UrlStyle::VirtualHosted,
-            s if s == oss_url_style::OSS_URL_PATH as c_int => UrlStyle::Path,
-            s if s == oss_url_style::OSS_URL_CNAME as c_int => UrlStyle::Cname,
-            other => {
-                return Err(Error::invalid_argument(format!(
-                    "style {other}: use OSS_URL_VIRTUAL_HOSTED, OSS_URL_PATH or OSS_URL_CNAME"
-                )))
-            }
-        };
+        let style = choice(
+            "style",
+            style,
+            &[
+                (
+                    OSS_URL_VIRTUAL_HOSTED as c_int,
+                    "OSS_URL_VIRTUAL_HOSTED",
+                    UrlStyle::VirtualHosted,
+                ),
+                (OSS_URL_PATH as c_int, "OSS_URL_PATH", UrlStyle::Path),
+                (OSS_URL_CNAME as c_int, "OSS_URL_CNAME", UrlStyle::Cname),
+            ],
+        )?;
         Ok(c.url_style(style))
     })
+}
+
+/// The meaning of a C enum value passed as an `int`; any other value is refused by name.
+fn choice<T: Copy>(name: &str, value: c_int, choices: &[(c_int, &str, T)]) -> Result<T> {
+    choices
+        .iter()
+        .find(|(v, _, _)| *v == value)
+        .map(|(_, _, meaning)| *meaning)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(_, n, _)| *n).collect();
+            Error::invalid_argument(format!("{name} {value}: use {}", names.join(" or ")))
+        })
 }
 
 /// How long to wait for a connection, in milliseconds (default 10000; 0 is refused).
