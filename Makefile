@@ -16,6 +16,16 @@ PROFILE    ?= release
 # What rustc lists for linking the static library (`--print native-static-libs`).
 STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
 
+# $(call stage_lib,PROFILE,DIR): the shared library in DIR under its SONAME, as installed.
+stage_lib = mkdir -p $(2) && cp target/$(1)/liboss_append.so $(2)/liboss_append.so.$(ABI) && \
+  ln -sf liboss_append.so.$(ABI) $(2)/liboss_append.so
+# $(call release_tool,SOURCE,NAME): an optimised C program in RELEASE_BIN, linked to the
+# release library staged beside it.
+RELEASE_BIN := $(CURDIR)/target/release/c-bin
+release_tool = $(call stage_lib,release,$(RELEASE_BIN)/lib) && \
+  gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude $(1) -L$(RELEASE_BIN)/lib -loss_append \
+    -Wl,-rpath,$(RELEASE_BIN)/lib -o $(RELEASE_BIN)/$(2)
+
 build:
 	cargo build --workspace
 
@@ -92,9 +102,7 @@ go-test: go build
 	cd examples-c/go && test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	cd examples-c/go && $(GO_ENV) CGO_LDFLAGS=-L$(CURDIR)/target/debug go vet ./...
 	cd examples-c/go && $(GO_ENV) CGO_LDFLAGS=-L$(CURDIR)/target/debug go test -race -count=1 ./...
-	mkdir -p $(GO_SHARED)
-	cp target/debug/liboss_append.so $(GO_SHARED)/liboss_append.so.$(ABI)
-	ln -sf liboss_append.so.$(ABI) $(GO_SHARED)/liboss_append.so
+	$(call stage_lib,debug,$(GO_SHARED))
 	cd examples-c/go && $(GO_ENV) CGO_LDFLAGS="-L$(GO_SHARED) -Wl,-rpath,$(GO_SHARED)" \
 	  go test -count=1 -tags ossappend_shared -c -o $(GO_SHARED)/ossappend.test . && \
 	  ldd $(GO_SHARED)/ossappend.test | grep -q "liboss_append.so.$(ABI) => $(GO_SHARED)/" && \
@@ -103,13 +111,8 @@ go-test: go build
 # Release build of the library, the server and append_file, then examples-c/demo.sh.
 demo: venv
 	cargo build --release --workspace
-	mkdir -p target/release/demo-bin/lib
-	cp target/release/liboss_append.so target/release/demo-bin/lib/liboss_append.so.$(ABI)
-	ln -sf liboss_append.so.$(ABI) target/release/demo-bin/lib/liboss_append.so
-	gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude examples-c/append_file.c \
-	  -Ltarget/release/demo-bin/lib -loss_append -Wl,-rpath,$(CURDIR)/target/release/demo-bin/lib \
-	  -o target/release/demo-bin/append_file
-	examples-c/demo.sh target/release/demo-bin/append_file target/release/oss-local-server $(PYTHON)
+	$(call release_tool,examples-c/append_file.c,append_file)
+	examples-c/demo.sh $(RELEASE_BIN)/append_file target/release/oss-local-server $(PYTHON)
 
 # Ingest throughput of the server in --discard mode, from curl over loopback.
 bench-server:
@@ -119,10 +122,5 @@ bench-server:
 # Buffered writes: a million 100-byte writes, fast and with a slow server (issue 6).
 bench-buffered:
 	cargo build --release --workspace
-	mkdir -p target/release/bench-bin/lib
-	cp target/release/liboss_append.so target/release/bench-bin/lib/liboss_append.so.$(ABI)
-	ln -sf liboss_append.so.$(ABI) target/release/bench-bin/lib/liboss_append.so
-	gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude benches/buffered_writes.c \
-	  -Ltarget/release/bench-bin/lib -loss_append -Wl,-rpath,$(CURDIR)/target/release/bench-bin/lib \
-	  -o target/release/bench-bin/buffered_writes
-	benches/buffered.sh target/release/oss-local-server target/release/bench-bin/buffered_writes
+	$(call release_tool,benches/buffered_writes.c,buffered_writes)
+	benches/buffered.sh target/release/oss-local-server $(RELEASE_BIN)/buffered_writes

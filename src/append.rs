@@ -83,12 +83,8 @@ impl Appender {
     ) -> Result<Appender> {
         validate_bucket(bucket)?;
         validate_key(key)?;
-        if options.request_size == 0 {
-            return Err(Error::invalid_argument(
-                "request size must be at least 1 byte",
-            ));
-        }
         // Validated here so a bad parameter fails at open, not at the first write.
+        check_request_size(options.request_size)?;
         options.create.validate()?;
         options.request.validate()?;
         let (position, crc, exists) = match client.head_object(bucket, key) {
@@ -248,20 +244,14 @@ impl Appender {
             }
             if (length, crc) == (self.position, self.crc) && attempt < transport.retry.max_attempts
             {
-                let wait = transport.backoff(attempt);
-                transport.log(LogLevel::Warn, || {
+                transport.wait_to_retry(attempt, || {
                     format!(
-                        "append of {} bytes to oss://{}/{}: {error}; not stored, resending in {} ms \
-                         (attempt {} of {})",
+                        "append of {} bytes to oss://{}/{}: {error}; not stored, resending",
                         piece.len(),
                         self.bucket,
-                        self.key,
-                        wait.as_millis(),
-                        attempt + 1,
-                        transport.retry.max_attempts
+                        self.key
                     )
                 });
-                std::thread::sleep(wait);
                 attempt += 1;
                 continue;
             }
@@ -323,6 +313,15 @@ impl Appender {
         self.crc = crc;
         self.exists = true;
     }
+}
+
+pub(crate) fn check_request_size(request_size: usize) -> Result<()> {
+    if request_size == 0 {
+        return Err(Error::invalid_argument(
+            "request size must be at least 1 byte",
+        ));
+    }
+    Ok(())
 }
 
 /// Reads `reader` to its end in chunks of `size` (the last may be shorter) through one

@@ -39,6 +39,17 @@ impl Default for BufferOptions {
     }
 }
 
+impl BufferOptions {
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.capacity == 0 {
+            return Err(Error::invalid_argument(
+                "buffer capacity must be at least 1 byte",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// An appendable object written through a buffer and a background upload thread.
 /// One thread uses it at a time (`&mut self`); many may exist on one [`Client`].
 pub struct BufferedAppender {
@@ -70,8 +81,6 @@ struct State {
     /// Bytes waiting for upload, in chunks of at most `threshold` (one request each), so the
     /// upload thread takes a request with a pointer move, never a copy under the lock.
     chunks: VecDeque<Vec<u8>>,
-    /// Bytes held: in `chunks` and in the request in flight.
-    held: usize,
     /// Emptied chunks, kept so steady writing neither allocates nor faults in new pages.
     spare: Vec<Vec<u8>>,
     /// Buffered bytes that make a full request.
@@ -105,18 +114,13 @@ impl BufferedAppender {
         options: AppendOptions,
         buffer: BufferOptions,
     ) -> Result<BufferedAppender> {
-        if buffer.capacity == 0 {
-            return Err(Error::invalid_argument(
-                "buffer capacity must be at least 1 byte",
-            ));
-        }
+        buffer.validate()?;
         let threshold = options.request_size.min(buffer.capacity);
         let appender = Appender::open(client, bucket, key, options)?;
         let (position, crc) = (appender.position(), appender.crc64());
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 chunks: VecDeque::new(),
-                held: 0,
                 spare: Vec::new(),
                 threshold,
                 max_delay: buffer.max_delay,
@@ -164,8 +168,7 @@ impl BufferedAppender {
 
     /// Bytes written but not yet stored in OSS.
     pub fn pending(&self) -> u64 {
-        let state = lock(&self.shared.state);
-        state.accepted - state.durable
+        lock(&self.shared.state).held() as u64
     }
 
     /// The object as the server sees it now (a HEAD, after the request in flight).
@@ -196,7 +199,7 @@ impl BufferedAppender {
         check_size(state.accepted, data.len() as u64)?;
         let mut rest = data;
         while !rest.is_empty() {
-            let room = capacity - state.held;
+            let room = capacity - state.held();
             let needed = rest.len().min(capacity);
             if room < needed {
                 if !block {
@@ -204,7 +207,7 @@ impl BufferedAppender {
                         ErrorKind::WouldBlock,
                         format!(
                             "the buffer is full: {} of {capacity} bytes wait for upload",
-                            state.held
+                            state.held()
                         ),
                     ));
                 }
@@ -220,7 +223,7 @@ impl BufferedAppender {
                 continue;
             }
             let (taken, later) = rest.split_at(room.min(rest.len()));
-            let was_empty = state.held == 0;
+            let was_empty = state.held() == 0;
             let full_before = state
                 .chunks
                 .front()
@@ -305,9 +308,13 @@ impl std::fmt::Debug for BufferedAppender {
 }
 
 impl State {
+    /// Bytes held (buffered or in flight): bytes leave only once stored.
+    fn held(&self) -> usize {
+        (self.accepted - self.durable) as usize
+    }
+
     /// Appends `data` to the chunks, starting a new one at each request's worth.
     fn push(&mut self, mut data: &[u8]) {
-        self.held += data.len();
         while !data.is_empty() {
             let threshold = self.threshold;
             if self.chunks.back().is_none_or(|c| c.len() >= threshold) {
@@ -384,7 +391,7 @@ fn upload(shared: &Shared) {
                     || state.oldest.is_some_and(|t| t.elapsed() >= state.max_delay)
             });
         if !due {
-            if state.stop == Stop::Drain && state.held == 0 {
+            if state.stop == Stop::Drain && state.held() == 0 {
                 return;
             }
             let wait = match state.oldest {
@@ -419,7 +426,6 @@ fn upload(shared: &Shared) {
             ),
         };
         let stored = (position - state.durable) as usize;
-        state.held -= stored;
         state.durable = position;
         state.crc = crc;
         if stored == chunk.len() {
@@ -432,11 +438,11 @@ fn upload(shared: &Shared) {
             chunk.drain(..stored);
             state.chunks.push_front(chunk);
         }
-        if state.held == 0 {
+        if state.held() == 0 {
             state.oldest = None;
         }
         if let Err(error) = result {
-            lock(&shared.appender).log_error(&error, state.held);
+            lock(&shared.appender).log_error(&error, state.held());
             state.error = Some(error);
         }
         shared.stored.notify_all();

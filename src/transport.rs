@@ -317,6 +317,21 @@ impl Transport {
 
     /// Sends `req`, retrying what [`Transport::is_retryable`] allows. Only for requests
     /// that are safe to repeat (HEAD); appends have their own recovery.
+    /// Sleeps the backoff before attempt `attempt + 1`, logging why (`what`) and for how long.
+    pub fn wait_to_retry(&self, attempt: u32, what: impl FnOnce() -> String) {
+        let wait = self.backoff(attempt);
+        self.log(LogLevel::Warn, || {
+            format!(
+                "{} in {} ms (attempt {} of {})",
+                what(),
+                wait.as_millis(),
+                attempt + 1,
+                self.retry.max_attempts
+            )
+        });
+        std::thread::sleep(wait);
+    }
+
     /// Hands a line to the caller's logger; the line is only built when there is one.
     pub fn log(&self, level: LogLevel, line: impl FnOnce() -> String) {
         if let Some(logger) = &self.logger {
@@ -329,19 +344,9 @@ impl Transport {
         loop {
             match self.send(req) {
                 Err(e) if attempt < self.retry.max_attempts && self.is_retryable(&e) => {
-                    let wait = self.backoff(attempt);
-                    self.log(LogLevel::Warn, || {
-                        format!(
-                            "{} {}/{}: {e}; retrying in {} ms (attempt {} of {})",
-                            req.method,
-                            req.bucket,
-                            req.key,
-                            wait.as_millis(),
-                            attempt + 1,
-                            self.retry.max_attempts
-                        )
+                    self.wait_to_retry(attempt, || {
+                        format!("{} {}/{}: {e}; retrying", req.method, req.bucket, req.key)
                     });
-                    std::thread::sleep(wait);
                     attempt += 1;
                 }
                 result => return result,

@@ -7,7 +7,7 @@ mod common;
 use oss_append::crc64;
 use oss_append::{
     AppendObjectOptions, AppendOptions, Appender, Client, Config, CreateParams, Credentials,
-    ErrorKind, ObjectType, RetryPolicy, SignatureVersion,
+    ErrorKind, ObjectType, SignatureVersion,
 };
 use oss_local_server::{Action, Fault, Op, Server};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,21 +23,7 @@ fn start() -> Server {
 }
 
 fn config(server: &Server) -> Config {
-    let quick = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-    };
-    Config::new()
-        .endpoint(&server.url())
-        .unwrap()
-        .region("cn-hangzhou")
-        .unwrap()
-        .credentials(Credentials::new(AK, SK, None).unwrap())
-        .request_timeout(Duration::from_secs(5))
-        .unwrap()
-        .retry(quick)
-        .unwrap()
+    common::client_config(server, AK, SK)
 }
 
 fn client(server: &Server) -> Client {

@@ -110,8 +110,8 @@ func WithCRCCheck(check bool) Option {
 // WithRequestSize sets the largest body of one request (default 8 MiB).
 func WithRequestSize(bytes int) Option {
 	return func(o *optionSet) error {
-		if bytes <= 0 {
-			return &Error{Status: StatusInvalidArgument, Message: "WithRequestSize: bytes must be at least 1"}
+		if bytes < 0 {
+			return &Error{Status: StatusInvalidArgument, Message: "WithRequestSize: bytes is negative"}
 		}
 		return call(func(e **C.oss_error) C.enum_oss_status {
 			return C.oss_append_options_set_request_size(o.c, C.size_t(bytes), e)
@@ -125,8 +125,8 @@ func WithRequestSize(bytes int) Option {
 // to wait for storage; Close flushes.
 func WithBuffer(capacity int, maxDelay time.Duration, blockWhenFull bool) Option {
 	return func(o *optionSet) error {
-		if capacity <= 0 {
-			return &Error{Status: StatusInvalidArgument, Message: "WithBuffer: capacity must be at least 1"}
+		if capacity < 0 {
+			return &Error{Status: StatusInvalidArgument, Message: "WithBuffer: capacity is negative"}
 		}
 		return call(func(e **C.oss_error) C.enum_oss_status {
 			return C.oss_append_options_set_buffer(o.c, C.size_t(capacity), C.uint64_t(maxDelay.Milliseconds()), C.bool(blockWhenFull), e)

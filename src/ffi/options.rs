@@ -2,10 +2,10 @@
 
 use super::error::{oss_error, oss_status};
 use super::{arg_ref, arg_str, boundary, UserData};
-use crate::append::{AppendOptions, DEFAULT_REQUEST_SIZE};
+use crate::append::{check_request_size, AppendOptions, DEFAULT_REQUEST_SIZE};
 use crate::buffered::BufferOptions;
 use crate::client::{AppendObjectOptions, CreateParams, RequestParams};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::ffi::{c_char, c_void};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -150,8 +150,13 @@ unsafe fn update(
             .unwrap_or_else(PoisonError::into_inner);
         let mut next = current.clone();
         change(&mut next)?;
+        // The core's own checks, so a bad value fails here rather than at open.
+        check_request_size(next.request_size)?;
         next.create.validate()?;
         next.request.validate()?;
+        if let Some(buffer) = &next.buffer {
+            buffer.validate()?;
+        }
         *current = next;
         Ok(())
     })
@@ -348,11 +353,6 @@ pub unsafe extern "C" fn oss_append_options_set_request_size(
     err: *mut *mut oss_error,
 ) -> oss_status {
     update(options, err, |o| {
-        if bytes == 0 {
-            return Err(Error::invalid_argument(
-                "bytes: a request size is at least 1",
-            ));
-        }
         o.request_size = bytes;
         Ok(())
     })
@@ -374,11 +374,6 @@ pub unsafe extern "C" fn oss_append_options_set_buffer(
     err: *mut *mut oss_error,
 ) -> oss_status {
     update(options, err, |o| {
-        if capacity == 0 {
-            return Err(Error::invalid_argument(
-                "capacity: a buffer holds at least 1 byte",
-            ));
-        }
         o.buffer = Some(BufferOptions {
             capacity,
             max_delay: Duration::from_millis(max_delay_ms),

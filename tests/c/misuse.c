@@ -156,7 +156,7 @@ int main(void) {
     INVALID("traffic limit", oss_append_options_set_traffic_limit(options, 1, &err));
     INVALID("options", oss_append_options_set_check_crc(NULL, true, &err));
     INVALID("options", oss_append_options_set_request_size(NULL, 1024, &err));
-    INVALID("bytes", oss_append_options_set_request_size(options, 0, &err));
+    INVALID("request size", oss_append_options_set_request_size(options, 0, &err));
     INVALID("options", oss_append_options_set_progress(NULL, NULL, NULL, &err));
     INVALID("options", oss_append_options_set_buffer(NULL, 1 << 20, 100, true, &err));
     INVALID("capacity", oss_append_options_set_buffer(options, 0, 100, true, &err));
