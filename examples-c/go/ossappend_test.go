@@ -425,3 +425,38 @@ func TestBufferedWritesReturnAtOnceAndFlushStoresThem(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestOneAppenderSerialisesConcurrentWriters(t *testing.T) {
+	client := newClient(t, nil)
+	a, err := client.OpenAppend(context.Background(), bucket, "serialised")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pieces := [][]byte{bytes.Repeat([]byte("a"), 3000), bytes.Repeat([]byte("b"), 3000)}
+	var wg sync.WaitGroup
+	for _, piece := range pieces {
+		wg.Add(1)
+		go func(piece []byte) {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				if _, err := a.Write(piece); err != nil {
+					t.Error(err)
+				}
+			}
+		}(piece)
+	}
+	wg.Wait()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Every write lands whole: the object is 20 runs of 3000 equal bytes.
+	got := object(t, "serialised")
+	if len(got) != 60000 {
+		t.Fatalf("%d bytes", len(got))
+	}
+	for at := 0; at < len(got); at += 3000 {
+		if !bytes.Equal(got[at:at+3000], pieces[0]) && !bytes.Equal(got[at:at+3000], pieces[1]) {
+			t.Fatalf("a write was split or mixed at %d", at)
+		}
+	}
+}
