@@ -4,7 +4,7 @@ VENV     := target/venv
 PYTHON   := $(VENV)/bin/python
 SERVER   := target/debug/oss-local-server
 
-.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test bench-server bench-buffered
+.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test bench-server bench-buffered bench
 
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 ABI        := $(firstword $(subst ., ,$(VERSION)))
@@ -124,3 +124,15 @@ bench-buffered:
 	cargo build --release --workspace
 	$(call release_tool,benches/buffered_writes.c,buffered_writes)
 	benches/buffered.sh target/release/oss-local-server $(RELEASE_BIN)/buffered_writes
+
+# Issue 7's figures in one table: bulk and small appends beside the loopback limit and the
+# official SDKs, streaming memory, library size (benches/bench.py).
+bench: venv
+	cargo build --release --workspace
+	$(call release_tool,benches/append_bench.c,append_bench)
+	$(call release_tool,examples-c/append_file.c,append_file)
+	gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude examples-c/append_file.c \
+	  -Ltarget/release -Wl,-Bstatic -loss_append -Wl,-Bdynamic $(STATIC_LIBS) \
+	  -o $(RELEASE_BIN)/append_file_static
+	$(PYTHON) benches/bench.py target/release/oss-local-server $(RELEASE_BIN)/append_bench \
+	  $(RELEASE_BIN)/append_file $(RELEASE_BIN)/append_file_static target/release/liboss_append.so

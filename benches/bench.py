@@ -1,0 +1,218 @@
+"""`make bench`: every figure of issue 7 in one run against one oss-local-server --discard on
+127.0.0.1, printed as one table with the ratios and the targets.
+
+    bench.py SERVER APPEND_BENCH APPEND_FILE APPEND_FILE_STATIC LIBRARY
+
+Sizes can be made smaller for a quick look: BENCH_BULK_MIB (1024), BENCH_SMALL_COUNT
+(10000), BENCH_STREAM_MIB (4096).
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from email.utils import formatdate
+from pathlib import Path
+
+AK, SK, BUCKET = "bench-ak", "bench-secret", "bench"
+BULK_MIB = int(os.environ.get("BENCH_BULK_MIB", 1024))
+REQUEST_MIB = 8
+SMALL_COUNT = int(os.environ.get("BENCH_SMALL_COUNT", 10000))
+SMALL_SIZE = 4096
+STREAM_MIB = int(os.environ.get("BENCH_STREAM_MIB", 4096))
+HERE = Path(__file__).resolve().parent
+ENV = dict(os.environ, OSS_ACCESS_KEY_ID=AK, OSS_ACCESS_KEY_SECRET=SK)
+
+
+class Run:
+    """One process's figures, from its key=value line."""
+
+    def __init__(self, line):
+        self.fields = dict(item.split("=", 1) for item in line.split())
+
+    def __getitem__(self, name):
+        return float(self.fields[name])
+
+    @property
+    def cpu(self):
+        return self["user"] + self["sys"]
+
+    @property
+    def mb_per_s(self):
+        return self["bytes"] / self["seconds"] / 1e6
+
+    @property
+    def cpu_s_per_gib(self):
+        return self.cpu / (self["bytes"] / (1 << 30))
+
+    @property
+    def ops_per_s(self):
+        return self["operations"] / self["seconds"]
+
+    @property
+    def cpu_us_per_op(self):
+        return self.cpu / self["operations"] * 1e6
+
+
+def run(args, stdin=None):
+    """Runs a measuring program to its end; its last stdout line holds the figures."""
+    proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=ENV, text=True)
+    out, err = proc.communicate()
+    if proc.returncode:
+        sys.exit(f"bench: {' '.join(map(str, args))} failed ({proc.returncode}): {err.strip()}")
+    return out.strip().splitlines()[-1] if out.strip() else ""
+
+
+def peak_rss_kib(args, stdin_args):
+    """Peak RSS of `args` reading `stdin_args`' output, from the kernel's rusage of it."""
+    source = subprocess.Popen(stdin_args, stdout=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(args, stdin=source.stdout, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=ENV, text=True)
+    source.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    source.wait()
+    out = proc.stdout.read()
+    if status:
+        sys.exit(f"bench: {' '.join(map(str, args))} failed: {proc.stderr.read().strip()}")
+    return usage.ru_maxrss, out.strip().splitlines()[-1]
+
+
+def curl_upload(url, body, requests):
+    """The same server's ingest from curl: `requests` signed appends of `body`, one connection
+    (curl's --next keeps it). curl's own wall and CPU time, by wait4."""
+    args = ["curl", "-sS", "--fail", "-o", "/dev/null"]
+    size = body.stat().st_size
+    for i in range(requests):
+        date = formatdate(usegmt=True)
+        resource = f"/{BUCKET}/curl?append&position={i * size}"
+        to_sign = f"POST\n\napplication/octet-stream\n{date}\n{resource}"
+        signature = base64.b64encode(hmac.new(SK.encode(), to_sign.encode(), hashlib.sha1).digest())
+        if i:
+            args.append("--next")
+        args += ["-sS", "--fail", "-o", "/dev/null", "-X", "POST", "-T", str(body),
+                 "-H", f"Date: {date}", "-H", f"Authorization: OSS {AK}:{signature.decode()}",
+                 "-H", "Content-Type: application/octet-stream", "-H", "Expect:", url + resource]
+    start = time.monotonic()
+    proc = subprocess.Popen(args)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - start
+    if status:
+        sys.exit("bench: curl's upload failed")
+    return Run(f"bytes={size * requests} operations={requests} seconds={seconds} "
+               f"user={usage.ru_utime} sys={usage.ru_stime}")
+
+
+def needed(binary):
+    """The shared libraries a binary names (readelf's NEEDED entries)."""
+    dynamic = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True,
+                             check=True).stdout
+    return [line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
+
+
+def stripped_size(path, work):
+    copy = Path(work) / Path(path).name
+    shutil.copy(path, copy)
+    subprocess.run(["strip", "--strip-all", copy], check=True)
+    return copy.stat().st_size
+
+
+def main():
+    server_bin, append_bench, append_file, append_file_static, library = sys.argv[1:]
+    server = subprocess.Popen([server_bin, "--discard", "--access-key-id", AK,
+                               "--access-key-secret", SK, "--bucket", BUCKET],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip().removeprefix("listening on ")
+        report(url, append_bench, append_file, append_file_static, library)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def report(url, append_bench, append_file, append_file_static, library):
+    work = tempfile.mkdtemp(prefix="oss-append-bench-")
+    body = Path(work) / "body.bin"
+    body.write_bytes(os.urandom(REQUEST_MIB << 20))
+    requests = BULK_MIB // REQUEST_MIB
+    bulk_args = [url, BUCKET, "{}", str(BULK_MIB), str(REQUEST_MIB)]
+    small_args = [url, BUCKET, "{}", str(SMALL_COUNT), str(SMALL_SIZE)]
+
+    def fill(args, key):
+        return [key if a == "{}" else a for a in args]
+
+    print(f"bench: oss-local-server --discard at {url}; bulk {BULK_MIB} MiB in {REQUEST_MIB} MiB "
+          f"requests, small {SMALL_COUNT} x {SMALL_SIZE} B, stream {STREAM_MIB} MiB", flush=True)
+    tcp = Run(run([append_bench, "tcp", str(BULK_MIB)]))
+    curl = curl_upload(url, body, requests)
+    bulk = Run(run([append_bench, "bulk", *fill(bulk_args, "bulk")]))
+    small = Run(run([append_bench, "small", *fill(small_args, "small")]))
+    sdk = {}
+    for name in ("oss2", "v2"):
+        script = [sys.executable, HERE / "sdk_bench.py", name]
+        sdk[name] = (Run(run([*script, "bulk", *fill(bulk_args, f"{name}-bulk")])),
+                     Run(run([*script, "small", *fill(small_args, f"{name}-small")])))
+    rss = {}
+    for mib in sorted({STREAM_MIB // 4, STREAM_MIB}):
+        kib, last = peak_rss_kib([append_file, "-e", url, "-r", "cn-hangzhou", "-", f"oss://{BUCKET}/stream-{mib}"],
+                                 [append_bench, "generate", str(mib)])
+        if f"length={mib << 20}" not in last:
+            sys.exit(f"bench: append_file did not store {mib} MiB: {last}")
+        rss[mib] = kib
+    so_size = stripped_size(library, work)
+    static_size = stripped_size(append_file_static, work)
+    static_needs = needed(append_file_static)
+    shutil.rmtree(work)
+
+    best_bulk = max(sdk.values(), key=lambda r: r[0].mb_per_s)
+    best_small = max(sdk.values(), key=lambda r: r[1].ops_per_s)
+    rows = [
+        ("loopback: plain TCP sender -> receiver", f"{tcp.mb_per_s:,.0f} MB/s",
+         f"{tcp.cpu_s_per_gib:.3f} CPU s/GiB (sender)", "", ""),
+        ("loopback: curl upload to the same server", f"{curl.mb_per_s:,.0f} MB/s",
+         f"{curl.cpu_s_per_gib:.3f} CPU s/GiB (curl)", "", ""),
+        ("bulk: oss-append (C API)", f"{bulk.mb_per_s:,.0f} MB/s",
+         f"{bulk.cpu_s_per_gib:.3f} CPU s/GiB",
+         f"{bulk.mb_per_s / tcp.mb_per_s:.0%} of TCP, {bulk.mb_per_s / curl.mb_per_s:.0%} of curl",
+         verdict(bulk.mb_per_s >= 0.8 * curl.mb_per_s and bulk.cpu_s_per_gib <= 0.35,
+                 ">=80% of curl to the same server, <=0.35 CPU s/GiB")),
+    ]
+    for name, (b, s) in sdk.items():
+        rows.append((f"bulk: {name} (CRC on)", f"{b.mb_per_s:,.0f} MB/s",
+                     f"{b.cpu_s_per_gib:.3f} CPU s/GiB", f"ours {bulk.mb_per_s / b.mb_per_s:.1f}x",
+                     verdict(bulk.mb_per_s >= 3 * b.mb_per_s, ">=3x the faster SDK")
+                     if (b, s) == best_bulk else ""))
+    rows.append(("small: oss-append (C API)", f"{small.ops_per_s:,.0f} appends/s",
+                 f"{small.cpu_us_per_op:.1f} CPU us/append", "",
+                 verdict(small.ops_per_s >= 10000 and small.cpu_us_per_op <= 15,
+                         ">=10,000/s, <=15 us")))
+    for name, (b, s) in sdk.items():
+        rows.append((f"small: {name} (CRC on)", f"{s.ops_per_s:,.0f} appends/s",
+                     f"{s.cpu_us_per_op:.1f} CPU us/append",
+                     f"ours {small.ops_per_s / s.ops_per_s:.1f}x",
+                     verdict(small.ops_per_s >= 10 * s.ops_per_s, ">=10x the faster SDK")
+                     if (b, s) == best_small else ""))
+    for mib, kib in rss.items():
+        rows.append((f"stream: append_file, {mib:,} MiB from stdin", f"{kib / 1024:.1f} MiB peak RSS",
+                     "", "", verdict(kib <= 16 * 1024, "<=16 MiB") if mib == STREAM_MIB else ""))
+    rows.append(("size: liboss_append.so, stripped", f"{so_size / 1024:,.0f} KiB", "", "", ""))
+    rows.append(("size: append_file linked statically, stripped", f"{static_size / 1024:,.0f} KiB",
+                 "needs " + ", ".join(static_needs), "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    header = ("workload", "speed", "cost", "ratio", "target")
+    widths = [max(w, len(h)) for w, h in zip(widths, header)]
+    for row in (header, tuple("-" * w for w in widths), *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def verdict(met, target):
+    return f"{'met' if met else 'MISSED'}: {target}"
+
+
+if __name__ == "__main__":
+    main()
