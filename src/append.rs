@@ -200,7 +200,9 @@ impl Appender {
     /// One request's worth of bytes, landed exactly once or reported.
     fn append_piece(&mut self, piece: &[u8]) -> Result<()> {
         let expected_length = self.position + piece.len() as u64;
-        let expected_crc = crc64::combine(self.crc, crc64::checksum(piece), piece.len() as u64);
+        // The CRC of the piece is taken as it is sent; only a failed request, whose outcome
+        // is checked against the object's, needs it computed here.
+        let expected_crc = |body_crc| crc64::combine(self.crc, body_crc, piece.len() as u64);
         let transport = self.client.transport.clone();
         let mut attempt = 1;
         loop {
@@ -213,9 +215,13 @@ impl Appender {
                 &self.options.request,
             );
             let error = match sent {
-                Ok(result) => return self.landed(&result, expected_length, expected_crc),
+                Ok(result) => {
+                    let expected_crc = expected_crc(result.body_crc64);
+                    return self.landed(&result, expected_length, expected_crc);
+                }
                 Err(e) => e,
             };
+            let expected_crc = expected_crc(crc64::checksum(piece));
             let outcome_unknown = matches!(
                 error.kind(),
                 ErrorKind::Timeout

@@ -212,6 +212,8 @@ pub struct AppendResult {
     pub request_id: Option<String>,
     pub etag: Option<String>,
     pub version_id: Option<String>,
+    /// CRC-64 of this request's body, computed as the body was sent.
+    pub body_crc64: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,7 +265,7 @@ impl Client {
         let create = (position == 0).then_some(&options.create);
         let result = self.append_once(bucket, key, position, data, create, &options.request)?;
         if let Some(previous) = options.previous_crc {
-            let expected = crc64::combine(previous, crc64::checksum(data), data.len() as u64);
+            let expected = crc64::combine(previous, result.body_crc64, data.len() as u64);
             check_crc(&result, position + data.len() as u64, expected)?;
         }
         Ok(result)
@@ -374,6 +376,7 @@ fn append_result(response: &Response) -> Result<AppendResult> {
         request_id: response.request_id(),
         etag: response.header("etag").map(String::from),
         version_id: response.header("x-oss-version-id").map(String::from),
+        body_crc64: response.sent_crc,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod crc64;
 pub mod credentials;
 pub mod error;
 mod ffi;
+mod http;
 pub mod signer;
 mod transport;
 

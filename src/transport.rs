@@ -1,16 +1,17 @@
 //! Sends one signed request and maps the answer. Shared by every handle of a client: one
-//! ureq agent (connection pool, keep-alive), one credentials cache, one clock offset.
+//! HTTP connection pool, one credentials cache, one clock offset.
 
 use crate::config::{Config, Endpoint, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};
 use crate::credentials::{Credentials, CredentialsProvider};
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::{self, Http, Origin};
 use crate::signer::{self, v1, v4};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Error documents are small; a larger body is cut rather than held.
-const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 pub(crate) struct Request<'a> {
     pub method: &'static str,
@@ -22,26 +23,17 @@ pub(crate) struct Request<'a> {
     pub body: &'a [u8],
 }
 
-/// A successful answer's status and headers (names lowercased).
-pub(crate) struct Response {
-    pub headers: Vec<(String, String)>,
-}
+/// A successful answer: its headers (names lowercased), and the CRC-64 of the body sent.
+pub(crate) use crate::http::Response;
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
     pub fn request_id(&self) -> Option<String> {
         self.header("x-oss-request-id").map(String::from)
     }
 }
 
 pub(crate) struct Transport {
-    agent: ureq::Agent,
+    http: Http,
     endpoint: Endpoint,
     style: UrlStyle,
     region: Option<String>,
@@ -77,48 +69,19 @@ impl Transport {
             Some(extra) => format!("oss-append/{} {extra}", env!("CARGO_PKG_VERSION")),
             None => format!("oss-append/{}", env!("CARGO_PKG_VERSION")),
         };
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::invalid_argument(format!("config: CA file {}: {e}", path.display()))
-            })?;
-            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
-                    _ => None,
-                })
-                .collect();
-            if certs.is_empty() {
-                return Err(Error::invalid_argument(format!(
-                    "config: CA file {} holds no PEM certificate",
-                    path.display()
-                )));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
-        let proxy = match &config.proxy {
-            Some(url) => Some(
-                ureq::Proxy::new(url)
-                    .map_err(|e| Error::invalid_argument(format!("config: proxy: {e}")))?,
-            ),
-            None => None,
-        };
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_global(Some(config.request_timeout))
-            .user_agent(user_agent)
-            .tls_config(tls.build())
-            .proxy(proxy)
-            .max_redirects(0)
-            .build()
-            .new_agent();
+        let http = Http::new(http::Settings {
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            user_agent,
+            proxy: config.proxy.clone(),
+            ca_file: config.ca_file.clone(),
+        })?;
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos() as u64;
         Ok(Transport {
-            agent,
+            http,
             style: config.effective_url_style(&endpoint),
             endpoint,
             region,
@@ -142,24 +105,24 @@ impl Transport {
         Ok(creds)
     }
 
-    fn url(&self, req: &Request) -> String {
-        let scheme = if self.endpoint.https { "https" } else { "http" };
+    /// Where `req` goes: the origin to connect to, and the path and query to ask for.
+    fn locate(&self, req: &Request) -> (Origin, String) {
         let host = &self.endpoint.host;
         let key = v4::uri_encode(req.key, true);
-        let mut url = match self.style {
-            UrlStyle::VirtualHosted => format!("{scheme}://{}.{host}/{key}", req.bucket),
-            UrlStyle::Path => format!("{scheme}://{host}/{}/{key}", req.bucket),
-            UrlStyle::Cname => format!("{scheme}://{host}/{key}"),
+        let (origin, mut target) = match self.style {
+            UrlStyle::VirtualHosted => (format!("{}.{host}", req.bucket), format!("/{key}")),
+            UrlStyle::Path => (host.clone(), format!("/{}/{key}", req.bucket)),
+            UrlStyle::Cname => (host.clone(), format!("/{key}")),
         };
         for (i, (name, value)) in req.query.iter().enumerate() {
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(name);
+            target.push(if i == 0 { '?' } else { '&' });
+            target.push_str(name);
             if let Some(value) = value {
-                url.push('=');
-                url.push_str(&v4::uri_encode(value, false));
+                target.push('=');
+                target.push_str(&v4::uri_encode(value, false));
             }
         }
-        url
+        (Origin::new(self.endpoint.https, &origin), target)
     }
 
     fn now(&self) -> SystemTime {
@@ -225,37 +188,22 @@ impl Transport {
     /// credentials, so that a retry signs anew.
     pub fn send(&self, req: &Request) -> Result<Response> {
         let creds = self.credentials()?;
-        let mut builder = ureq::http::Request::builder()
-            .method(req.method)
-            .uri(self.url(req));
-        for (name, value) in self.sign(req, &creds) {
-            builder = builder.header(name, value);
+        let headers = self.sign(req, &creds);
+        let (origin, target) = self.locate(req);
+        let response = self.http.send(&http::Request {
+            method: req.method,
+            origin: &origin,
+            target: &target,
+            headers: &headers,
+            body: req.body,
+            body_limit: ERROR_BODY_LIMIT,
+        })?;
+        if (200..300).contains(&response.status) {
+            return Ok(response);
         }
-        let request = builder
-            .body(req.body)
-            .map_err(|e| Error::invalid_argument(format!("request: {e}")))?;
-        let response = self.agent.run(request).map_err(network_error)?;
-        let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        if (200..300).contains(&status) {
-            return Ok(Response { headers });
-        }
-        let body = response
-            .into_body()
-            .with_config()
-            .limit(ERROR_BODY_LIMIT)
-            .read_to_vec()
-            .unwrap_or_default();
-        let error = Error::from_response(status, &headers, &body);
+        let (status, headers) = (response.status, &response.headers);
+        let body = &response.body;
+        let error = Error::from_response(status, headers, body);
         match error.kind() {
             ErrorKind::RequestTimeSkewed => {
                 let server = headers
@@ -355,27 +303,6 @@ impl Transport {
     }
 }
 
-fn network_error(e: ureq::Error) -> Error {
-    let kind = match &e {
-        ureq::Error::Timeout(_) => ErrorKind::Timeout,
-        ureq::Error::Tls(_)
-        | ureq::Error::Pem(_)
-        | ureq::Error::Rustls(_)
-        | ureq::Error::TlsRequired => ErrorKind::Tls,
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
-        ureq::Error::Io(io)
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
-        {
-            ErrorKind::Tls
-        }
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => ErrorKind::InvalidArgument,
-        _ => ErrorKind::Network,
-    };
-    Error::new(kind, format!("request failed: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,14 +321,16 @@ mod tests {
     }
 
     fn append_url(t: &Transport) -> String {
-        t.url(&Request {
+        let scheme = if t.endpoint.https { "https" } else { "http" };
+        let (origin, target) = t.locate(&Request {
             method: "POST",
             bucket: "bucket",
             key: "dir/a b+c.log",
             query: vec![("append", None), ("position", Some("42".into()))],
             headers: Vec::new(),
             body: b"",
-        })
+        });
+        format!("{scheme}://{}{target}", origin.authority())
     }
 
     #[test]
