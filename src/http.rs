@@ -145,7 +145,14 @@ pub(crate) struct Http {
     proxy: Option<Proxy>,
     tls: Arc<rustls::ClientConfig>,
     idle: Mutex<Vec<Idle>>,
-    resolved: Mutex<Vec<(String, u16, Vec<SocketAddr>, Instant)>>,
+    resolved: Mutex<Vec<Resolved>>,
+}
+
+struct Resolved {
+    host: String,
+    port: u16,
+    addrs: Vec<SocketAddr>,
+    at: Instant,
 }
 
 struct Idle {
@@ -254,12 +261,12 @@ impl Http {
     fn resolve(&self, origin: &Origin) -> Result<Vec<SocketAddr>> {
         let mut cache = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        cache.retain(|(_, _, _, at)| now.duration_since(*at) < DNS_TTL);
-        if let Some((_, _, addrs, _)) = cache
+        cache.retain(|r| now.duration_since(r.at) < DNS_TTL);
+        if let Some(r) = cache
             .iter()
-            .find(|(host, port, _, _)| host == origin.name() && *port == origin.port)
+            .find(|r| r.host == origin.name() && r.port == origin.port)
         {
-            return Ok(addrs.clone());
+            return Ok(r.addrs.clone());
         }
         // Resolved under the lock: concurrent first requests wait for one lookup.
         let addrs: Vec<SocketAddr> = (origin.name(), origin.port)
@@ -271,7 +278,12 @@ impl Http {
                 )
             })?
             .collect();
-        cache.push((origin.name().to_string(), origin.port, addrs.clone(), now));
+        cache.push(Resolved {
+            host: origin.name().to_string(),
+            port: origin.port,
+            addrs: addrs.clone(),
+            at: now,
+        });
         Ok(addrs)
     }
 
@@ -345,6 +357,8 @@ impl Stream {
     }
 }
 
+type Io<T> = std::result::Result<T, Failure>;
+
 /// Why an exchange failed: the connection was found closed before any answer (worth one
 /// more try on a new connection), or anything else.
 enum Failure {
@@ -389,6 +403,14 @@ impl From<io::Error> for Failure {
     }
 }
 
+struct Head {
+    status: u16,
+    /// Names lowercased.
+    headers: Vec<(String, String)>,
+    /// The server will close the connection after this response.
+    close: bool,
+}
+
 struct Conn {
     stream: Stream,
     /// Bytes read and not yet parsed are `buf[start..end]`.
@@ -426,7 +448,7 @@ impl Conn {
 
     /// Keeps the socket timeouts within an eighth of what is left before `deadline`, so a
     /// request ends near its deadline without a system call per read or write.
-    fn limit(&mut self, deadline: Instant, full: Duration) -> std::result::Result<(), Failure> {
+    fn limit(&mut self, deadline: Instant, full: Duration) -> Io<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(Failure::Timeout);
@@ -455,7 +477,7 @@ impl Conn {
         body: &[u8],
         deadline: Instant,
         full: Duration,
-    ) -> std::result::Result<u64, Failure> {
+    ) -> Io<u64> {
         let mut crc = Crc64::new();
         let mut pieces = body.chunks(PIECE);
         let first = pieces.next().unwrap_or_default();
@@ -491,7 +513,7 @@ impl Conn {
     }
 
     /// Reads more bytes into the buffer; `Ok(false)` at the end of the stream.
-    fn fill(&mut self, deadline: Instant, full: Duration) -> std::result::Result<bool, Failure> {
+    fn fill(&mut self, deadline: Instant, full: Duration) -> Io<bool> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -527,7 +549,7 @@ impl Conn {
         req: &Request,
         deadline: Instant,
         full: Duration,
-    ) -> std::result::Result<(Response, bool), Failure> {
+    ) -> Io<(Response, bool)> {
         let sent = self.write_request(head.as_bytes(), req.body, deadline, full);
         let sent_crc = match sent {
             Ok(crc) => crc,
@@ -550,9 +572,13 @@ impl Conn {
         deadline: Instant,
         full: Duration,
         sent_crc: u64,
-    ) -> std::result::Result<(Response, bool), Failure> {
+    ) -> Io<(Response, bool)> {
         loop {
-            let (status, headers, close) = self.read_head(deadline, full)?;
+            let Head {
+                status,
+                headers,
+                close,
+            } = self.read_head(deadline, full)?;
             if (100..200).contains(&status) {
                 continue; // 100 Continue and the like: the answer follows.
             }
@@ -588,11 +614,7 @@ impl Conn {
     }
 
     /// Status, lowercased headers, and whether the server will close the connection.
-    fn read_head(
-        &mut self,
-        deadline: Instant,
-        full: Duration,
-    ) -> std::result::Result<(u16, Vec<(String, String)>, bool), Failure> {
+    fn read_head(&mut self, deadline: Instant, full: Duration) -> Io<Head> {
         let mut received_any = false;
         let head_end = loop {
             if let Some(at) = find(&self.buf[self.start..self.end], b"\r\n\r\n") {
@@ -641,7 +663,11 @@ impl Conn {
             Some(v) if v.contains("keep-alive") => false,
             _ => version == "HTTP/1.0",
         };
-        Ok((status, headers, close))
+        Ok(Head {
+            status,
+            headers,
+            close,
+        })
     }
 
     /// Takes up to `n` buffered bytes, keeping those under `limit` in `body`.
@@ -661,7 +687,7 @@ impl Conn {
         limit: usize,
         deadline: Instant,
         full: Duration,
-    ) -> std::result::Result<bool, Failure> {
+    ) -> Io<bool> {
         if length > (limit as u64).max(HEAD_LIMIT as u64) {
             // Not worth reading to reuse the connection: keep what is here, close it.
             self.take(usize::MAX, body, limit);
@@ -683,7 +709,7 @@ impl Conn {
         limit: usize,
         deadline: Instant,
         full: Duration,
-    ) -> std::result::Result<(), Failure> {
+    ) -> Io<()> {
         loop {
             self.take(usize::MAX, body, limit);
             if body.len() >= limit || !self.fill(deadline, full)? {
@@ -699,7 +725,7 @@ impl Conn {
         limit: usize,
         deadline: Instant,
         full: Duration,
-    ) -> std::result::Result<bool, Failure> {
+    ) -> Io<bool> {
         loop {
             let line = self.read_line(deadline, full)?;
             let size = line.split(';').next().unwrap_or_default().trim();
@@ -725,11 +751,7 @@ impl Conn {
         }
     }
 
-    fn read_line(
-        &mut self,
-        deadline: Instant,
-        full: Duration,
-    ) -> std::result::Result<String, Failure> {
+    fn read_line(&mut self, deadline: Instant, full: Duration) -> Io<String> {
         loop {
             if let Some(at) = find(&self.buf[self.start..self.end], b"\r\n") {
                 let line = String::from_utf8_lossy(&self.buf[self.start..self.start + at]);
@@ -759,7 +781,7 @@ impl Conn {
         self.limit(deadline, full).map_err(fail)?;
         self.write_all(head.as_bytes())
             .map_err(|e| fail(Failure::Io(e)))?;
-        let (status, _, _) = self.read_head(deadline, full).map_err(fail)?;
+        let status = self.read_head(deadline, full).map_err(fail)?.status;
         if !(200..300).contains(&status) {
             return Err(Error::new(
                 ErrorKind::Network,
