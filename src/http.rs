@@ -609,7 +609,9 @@ impl Conn {
                 body,
                 sent_crc,
             };
-            return Ok((response, complete && !close));
+            // Bytes past the answer mean the two sides disagree on framing: not reusable.
+            let clean = self.start == self.end;
+            return Ok((response, complete && clean && !close));
         }
     }
 

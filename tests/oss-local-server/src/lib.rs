@@ -90,6 +90,8 @@ pub struct Server {
     shared: Arc<Shared>,
     stopping: Arc<AtomicBool>,
     connections: Connections,
+    /// Connections accepted so far; also the next connection's id.
+    accepted: Arc<AtomicU64>,
     acceptor: Option<JoinHandle<()>>,
 }
 
@@ -119,12 +121,17 @@ impl Server {
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let connections = Connections::default();
+        let accepted = Arc::new(AtomicU64::new(0));
         let acceptor = {
-            let (shared, stopping, connections) =
-                (shared.clone(), stopping.clone(), connections.clone());
+            let (shared, stopping, connections, accepted) = (
+                shared.clone(),
+                stopping.clone(),
+                connections.clone(),
+                accepted.clone(),
+            );
             std::thread::Builder::new()
                 .name("oss-accept".into())
-                .spawn(move || accept(listener, shared, tls, stopping, connections))?
+                .spawn(move || accept(listener, shared, tls, stopping, connections, &accepted))?
         };
         Ok(Server {
             addr,
@@ -136,6 +143,7 @@ impl Server {
             shared,
             stopping,
             connections,
+            accepted,
             acceptor: Some(acceptor),
         })
     }
@@ -191,6 +199,23 @@ impl Server {
             .map(|slice| slice.bytes)
     }
 
+    /// Test inspection: how many connections have been accepted (keep-alive shows as few).
+    pub fn connections_accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Test control: closes every open connection, as a server's idle timeout would.
+    pub fn close_connections(&self) {
+        for (_, stream) in self
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
     pub fn stop(mut self) {
         self.shutdown();
     }
@@ -202,14 +227,7 @@ impl Server {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
-        for (_, stream) in self
-            .connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-        {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-        }
+        self.close_connections();
     }
 }
 
@@ -249,8 +267,8 @@ fn accept(
     tls: Option<Arc<rustls::ServerConfig>>,
     stopping: Arc<AtomicBool>,
     connections: Connections,
+    ids: &AtomicU64,
 ) {
-    let ids = AtomicU64::new(0);
     for stream in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
             return;

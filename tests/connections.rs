@@ -1,0 +1,126 @@
+//! The HTTP layer against the local server over real TCP: keep-alive connections shared by
+//! a client's handles, connections the server closed while idle, error answers to large
+//! bodies, and answers framed in chunks.
+
+mod common;
+
+use oss_append::{AppendOptions, Appender, Client, Config, Credentials, ErrorKind, RetryPolicy};
+use oss_local_server::Server;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+const AK: &str = "conn-ak";
+const SK: &str = "conn-secret";
+const BUCKET: &str = "conn-bucket";
+
+fn start() -> (Server, Client) {
+    let server = common::start_server(AK, SK, BUCKET);
+    let client = Client::new(&common::client_config(&server, AK, SK)).unwrap();
+    (server, client)
+}
+
+fn open(client: &Client, key: &str) -> Appender {
+    Appender::open(client, BUCKET, key, AppendOptions::default()).unwrap()
+}
+
+#[test]
+fn one_connection_carries_every_append_of_every_handle_of_a_client() {
+    let (server, client) = start();
+    for key in ["a", "b", "c"] {
+        let mut handle = open(&client, key);
+        for i in 0..10u8 {
+            handle.write(&[i; 100]).unwrap();
+        }
+        handle.close().unwrap();
+    }
+    // Three opens (HEAD each) and thirty appends.
+    assert_eq!(server.connections_accepted(), 1);
+    assert_eq!(server.object_bytes(BUCKET, "c").unwrap().len(), 1000);
+}
+
+#[test]
+fn connections_the_server_closed_are_replaced_without_an_error_or_a_lost_byte() {
+    let server = common::start_server(AK, SK, BUCKET);
+    // No retries above the HTTP layer: the replacement must happen there.
+    let once = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let config = common::client_config(&server, AK, SK).retry(once).unwrap();
+    let client = Client::new(&config).unwrap();
+    let mut handle = open(&client, "idle");
+    handle.write(b"one,").unwrap();
+
+    // Closed just now: the request finds out on the connection and is sent again.
+    server.close_connections();
+    std::thread::sleep(Duration::from_millis(50));
+    handle.write(b"two,").unwrap();
+
+    // Closed a while ago: seen before use, the connection is not tried at all.
+    server.close_connections();
+    std::thread::sleep(Duration::from_millis(2100));
+    handle.write(b"three").unwrap();
+
+    assert_eq!(
+        server.object_bytes(BUCKET, "idle").unwrap(),
+        b"one,two,three"
+    );
+    assert_eq!(server.connections_accepted(), 3);
+}
+
+#[test]
+fn the_servers_error_for_a_large_body_is_reported_not_a_broken_pipe() {
+    let server = common::start_server(AK, SK, BUCKET);
+    let config = common::client_config(&server, AK, SK)
+        .credentials(Credentials::new(AK, "not-the-secret", None).unwrap());
+    let client = Client::new(&config).unwrap();
+    let err = Appender::open(&client, BUCKET, "big", AppendOptions::default())
+        .and_then(|mut handle| handle.write(&vec![7u8; 32 << 20]))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SignatureMismatch, "{err:?}");
+    assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
+}
+
+/// A server that answers every request with `answer`, reading only the request head.
+fn answering(answer: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let _ = stream.write_all(answer);
+        }
+    });
+    url
+}
+
+#[test]
+fn an_error_document_in_chunks_is_read_whole() {
+    let url = answering(
+        b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\nx-oss-request-id: 5C3D9175B6FC201293AD4890\r\n\r\n\
+          2d\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error>\r\n\
+          5c\r\n<Code>AccessDenied</Code><Message>You have no right to access this object.</Message></Error>\r\n\
+          0\r\n\r\n",
+    );
+    let config = Config::new()
+        .endpoint(&url)
+        .unwrap()
+        .region("cn-hangzhou")
+        .unwrap()
+        .credentials(Credentials::new(AK, SK, None).unwrap());
+    let client = Client::new(&config).unwrap();
+    let err = client.head_object(BUCKET, "k").unwrap_err();
+    // A HEAD answer has no body, whatever its headers say: the status alone tells.
+    assert_eq!(err.http_status(), Some(403), "{err:?}");
+    let err = client
+        .append_object(BUCKET, "k", 0, b"x", &Default::default())
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"), "{err:?}");
+    assert_eq!(err.message(), "You have no right to access this object.");
+    assert_eq!(err.request_id(), Some("5C3D9175B6FC201293AD4890"));
+}
