@@ -62,9 +62,9 @@ class Run:
         return self.cpu / self["operations"] * 1e6
 
 
-def run(args, stdin=None):
+def run(args):
     """Runs a measuring program to its end; its last stdout line holds the figures."""
-    proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=ENV, text=True)
     out, err = proc.communicate()
     if proc.returncode:
@@ -97,7 +97,7 @@ def peak_rss_kib(append_bench, args, mib):
 def curl_upload(url, body, requests):
     """The same server's ingest from curl: `requests` signed appends of `body`, one connection
     (curl's --next keeps it). curl's own wall and CPU time, by wait4."""
-    args = ["curl", "-sS", "--fail", "-o", "/dev/null"]
+    args = ["curl"]
     size = body.stat().st_size
     for i in range(requests):
         date = formatdate(usegmt=True)
@@ -151,24 +151,25 @@ def report(url, append_bench, append_file, append_file_static, library):
     body = Path(work) / "body.bin"
     body.write_bytes(os.urandom(REQUEST_MIB << 20))
     requests = BULK_MIB // REQUEST_MIB
-    bulk_args = [url, BUCKET, "{}", str(BULK_MIB), str(REQUEST_MIB)]
-    small_args = [url, BUCKET, "{}", str(SMALL_COUNT), str(SMALL_SIZE)]
 
-    def fill(args, key):
-        return [key if a == "{}" else a for a in args]
+    def bulk_args(key):
+        return [url, BUCKET, key, str(BULK_MIB), str(REQUEST_MIB)]
+
+    def small_args(key):
+        return [url, BUCKET, key, str(SMALL_COUNT), str(SMALL_SIZE)]
 
     print(f"bench: oss-local-server --discard at {url}; bulk {BULK_MIB} MiB in {REQUEST_MIB} MiB "
           f"requests, small {SMALL_COUNT} x {SMALL_SIZE} B, stream {STREAM_MIB} MiB", flush=True)
     tcp = median([append_bench, "tcp", str(BULK_MIB)])
     curl = curl_upload(url, body, requests)
-    bulk = median([append_bench, "bulk", *fill(bulk_args, "bulk-{}")])
-    small = median([append_bench, "small", *fill(small_args, "small-{}")])
+    bulk = median([append_bench, "bulk", *bulk_args("bulk-{}")])
+    small = median([append_bench, "small", *small_args("small-{}")])
     pingpong = median([append_bench, "pingpong", str(SMALL_COUNT), str(SMALL_SIZE)])
     sdk = {}
     for name in ("oss2", "v2", "v2-nocrc"):
         script = [sys.executable, HERE / "sdk_bench.py", name]
-        sdk[name] = (Run(run([*script, "bulk", *fill(bulk_args, f"{name}-bulk")])),
-                     Run(run([*script, "small", *fill(small_args, f"{name}-small")])))
+        sdk[name] = (Run(run([*script, "bulk", *bulk_args(f"{name}-bulk")])),
+                     Run(run([*script, "small", *small_args(f"{name}-small")])))
     rss = {}
     for mib in sorted({STREAM_MIB // 4, STREAM_MIB}):
         kib, last = peak_rss_kib(append_bench, [append_file, "-e", url, "-r", "cn-hangzhou", "-",

@@ -212,25 +212,19 @@ impl Http {
             Some(conn) => (conn, true),
             None => (self.connect(req.origin, deadline)?, false),
         };
-        match conn.exchange(&head, req, deadline, self.settings.request_timeout) {
-            Ok((response, keep)) => {
-                if keep {
-                    self.put_idle(req.origin, conn);
-                }
-                Ok(response)
-            }
+        let full = self.settings.request_timeout;
+        let exchanged = match conn.exchange(&head, req, deadline, full) {
             Err(Failure::Closed(_)) if reused => {
-                let mut conn = self.connect(req.origin, deadline)?;
-                let (response, keep) = conn
-                    .exchange(&head, req, deadline, self.settings.request_timeout)
-                    .map_err(|f| f.into_error(req.origin))?;
-                if keep {
-                    self.put_idle(req.origin, conn);
-                }
-                Ok(response)
+                conn = self.connect(req.origin, deadline)?;
+                conn.exchange(&head, req, deadline, full)
             }
-            Err(failure) => Err(failure.into_error(req.origin)),
+            other => other,
+        };
+        let (response, keep) = exchanged.map_err(|f| f.into_error(req.origin))?;
+        if keep {
+            self.put_idle(req.origin, conn);
         }
+        Ok(response)
     }
 
     fn take_idle(&self, origin: &Origin) -> Option<Conn> {
@@ -695,14 +689,26 @@ impl Conn {
             self.take(usize::MAX, body, limit);
             return Ok(false);
         }
-        let mut left = length as usize;
-        while left > 0 {
+        self.read_into(length as usize, body, limit, deadline, full)?;
+        Ok(true)
+    }
+
+    /// Reads exactly `n` body bytes, keeping those under `limit` in `body`.
+    fn read_into(
+        &mut self,
+        mut n: usize,
+        body: &mut Vec<u8>,
+        limit: usize,
+        deadline: Instant,
+        full: Duration,
+    ) -> Io<()> {
+        while n > 0 {
             if self.start == self.end && !self.fill(deadline, full)? {
                 return Err(Failure::Io(io::ErrorKind::UnexpectedEof.into()));
             }
-            left -= self.take(left, body, limit);
+            n -= self.take(n, body, limit);
         }
-        Ok(true)
+        Ok(())
     }
 
     fn read_to_end(
@@ -742,13 +748,7 @@ impl Conn {
                 self.take(usize::MAX, body, limit);
                 return Ok(false);
             }
-            let mut left = size;
-            while left > 0 {
-                if self.start == self.end && !self.fill(deadline, full)? {
-                    return Err(Failure::Io(io::ErrorKind::UnexpectedEof.into()));
-                }
-                left -= self.take(left, body, limit);
-            }
+            self.read_into(size, body, limit, deadline, full)?;
             self.read_line(deadline, full)?;
         }
     }
