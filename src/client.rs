@@ -349,7 +349,7 @@ impl Client {
                 .iter()
                 .filter_map(|(n, v)| {
                     n.strip_prefix("x-oss-meta-")
-                        .map(|n| (n.to_string(), v.clone()))
+                        .map(|n| (n.to_string(), v.to_string()))
                 })
                 .collect(),
             request_id: response.request_id(),

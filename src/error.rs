@@ -3,6 +3,7 @@
 //! code, message, request id and EC, the object's length where OSS gave it, and both sides'
 //! lengths and CRCs when they disagree.
 
+use crate::http::Headers;
 use std::fmt;
 
 /// What went wrong, in the terms a caller acts on. Each kind is one C status code.
@@ -110,13 +111,8 @@ impl Error {
 
     /// An error response: status, headers (lowercased names) and body as received.
     /// An XML error document is parsed; anything else keeps the status and the raw text.
-    pub fn from_response(status: u16, headers: &[(String, String)], body: &[u8]) -> Error {
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
+    pub(crate) fn from_response(status: u16, headers: &Headers, body: &[u8]) -> Error {
+        let header = |name: &str| headers.get(name);
         // HEAD answers carry no body: the document is base64 in x-oss-err.
         let decoded;
         let document: &[u8] = match (body.is_empty(), header("x-oss-err")) {
@@ -316,11 +312,9 @@ mod tests {
         <RequestId>5C3D8D2A0ACA54D87B43****</RequestId>\n  <HostId>bucket.oss-cn-hangzhou.aliyuncs.com</HostId>\n  \
         <EC>0026-00000016</EC>\n</Error>\n";
 
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
+    fn headers(pairs: &[(&str, &str)]) -> Headers {
+        let lines: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}: {v}\r")).collect();
+        Headers::parse(&lines.join("\n"))
     }
 
     #[test]
@@ -364,7 +358,7 @@ mod tests {
         assert_eq!((e.http_status(), e.code()), (Some(502), None));
         assert_eq!(e.message(), "<html>Bad Gateway</html>");
         assert_eq!(e.request_id(), Some("RID"));
-        let e = Error::from_response(503, &[], b"");
+        let e = Error::from_response(503, &headers(&[]), b"");
         assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert_eq!(e.message(), "HTTP 503 with no error document");
     }
@@ -373,7 +367,7 @@ mod tests {
     fn escaped_text_is_unescaped() {
         let e = Error::from_response(
             400,
-            &[],
+            &headers(&[]),
             b"<Error><Code>InvalidArgument</Code><Message>a &lt; b &amp; c</Message></Error>",
         );
         assert_eq!(

@@ -11,8 +11,11 @@ use crate::crc64::Crc64;
 use crate::error::{Error, ErrorKind, Result};
 use base64::Engine;
 use rustls::pki_types::{CertificateDer, ServerName};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +40,17 @@ pub(crate) struct Origin {
     pub port: u16,
 }
 
+/// As the Host header gives it: the port only when it is not the scheme's default.
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.host)?;
+        if self.port != if self.https { 443 } else { 80 } {
+            write!(f, ":{}", self.port)?;
+        }
+        Ok(())
+    }
+}
+
 impl Origin {
     /// `host` as an endpoint gives it: a name or address with an optional `:port`.
     pub fn new(https: bool, host: &str) -> Origin {
@@ -50,15 +64,6 @@ impl Origin {
             https,
             host: name.to_string(),
             port,
-        }
-    }
-
-    /// The Host header: the port only when it is not the scheme's default.
-    pub fn authority(&self) -> String {
-        if self.port == if self.https { 443 } else { 80 } {
-            self.host.clone()
-        } else {
-            format!("{}:{}", self.host, self.port)
         }
     }
 
@@ -80,8 +85,7 @@ pub(crate) struct Request<'a> {
 
 pub(crate) struct Response {
     pub status: u16,
-    /// Names lowercased.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Vec<u8>,
     /// CRC-64 of the request body as it was sent.
     pub sent_crc: u64,
@@ -89,10 +93,60 @@ pub(crate) struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
+        self.headers.get(name)
+    }
+}
+
+/// A response's header fields: one copy of their text, names lowercased, and where each
+/// name and value lies in it. Two allocations per response, however many fields it has.
+#[derive(Debug, Default)]
+pub(crate) struct Headers {
+    text: String,
+    fields: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl Headers {
+    /// From the field lines of a head (`name: value`, one per line); lines without a colon
+    /// are skipped.
+    pub fn parse(lines: &str) -> Headers {
+        // One pass over bytes: names and values are trimmed of ASCII white space only, so
+        // every range falls on a character boundary.
+        let trim = |mut range: Range<usize>| {
+            let bytes = lines.as_bytes();
+            while range.start < range.end && bytes[range.start].is_ascii_whitespace() {
+                range.start += 1;
+            }
+            while range.end > range.start && bytes[range.end - 1].is_ascii_whitespace() {
+                range.end -= 1;
+            }
+            range
+        };
+        let mut text = lines.to_string();
+        let mut fields = Vec::with_capacity(16);
+        let mut start = 0;
+        while start < lines.len() {
+            let line = &lines.as_bytes()[start..];
+            let end = start + line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+            if let Some(colon) = line[..end - start].iter().position(|&b| b == b':') {
+                let name = trim(start..start + colon);
+                text[name.clone()].make_ascii_lowercase();
+                fields.push((name, trim(start + colon + 1..end)));
+            }
+            start = end + 1;
+        }
+        Headers { text, fields }
+    }
+
+    /// The first value of the field `name` (lowercase).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// `(lowercased name, value)` in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
     }
 }
 
@@ -399,8 +453,7 @@ impl From<io::Error> for Failure {
 
 struct Head {
     status: u16,
-    /// Names lowercased.
-    headers: Vec<(String, String)>,
+    headers: Headers,
     /// The server will close the connection after this response.
     close: bool,
 }
@@ -577,15 +630,12 @@ impl Conn {
                 continue; // 100 Continue and the like: the answer follows.
             }
             let no_body = req.method == "HEAD" || status == 204 || status == 304;
-            let header = |name: &str| {
-                headers
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.as_str())
-            };
-            let chunked = header("transfer-encoding")
-                .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-            let length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+            let chunked = headers
+                .get("transfer-encoding")
+                .is_some_and(|v| contains_ignore_case(v, "chunked"));
+            let length = headers
+                .get("content-length")
+                .and_then(|v| v.parse::<u64>().ok());
             let mut body = Vec::new();
             let complete = if no_body {
                 true
@@ -635,10 +685,14 @@ impl Conn {
             }
             received_any = true;
         };
-        let text = String::from_utf8_lossy(&self.buf[self.start..head_end - 4]).into_owned();
-        self.start = head_end;
-        let mut lines = text.split("\r\n");
-        let status_line = lines.next().unwrap_or_default();
+        let raw = &self.buf[self.start..head_end - 4];
+        // Heads are ASCII in practice: checked fast, replaced only when they are not.
+        let text = match std::str::from_utf8(raw) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
+        let (status_line, fields) = text.split_once('\n').unwrap_or((&text, ""));
+        let status_line = status_line.trim_end_matches('\r');
         let mut parts = status_line.splitn(3, ' ');
         let version = parts.next().unwrap_or_default();
         let status = parts
@@ -646,19 +700,16 @@ impl Conn {
             .and_then(|s| s.parse::<u16>().ok())
             .filter(|_| version.starts_with("HTTP/1."))
             .ok_or_else(|| Failure::Protocol(format!("a bad status line {status_line:?}")))?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let connection = headers
-            .iter()
-            .find(|(n, _)| n == "connection")
-            .map(|(_, v)| v.to_ascii_lowercase());
-        let close = match connection.as_deref() {
-            Some(v) if v.contains("close") => true,
-            Some(v) if v.contains("keep-alive") => false,
-            _ => version == "HTTP/1.0",
+        let headers = Headers::parse(fields);
+        let connection = headers.get("connection").unwrap_or_default();
+        let close = if contains_ignore_case(connection, "close") {
+            true
+        } else if contains_ignore_case(connection, "keep-alive") {
+            false
+        } else {
+            version == "HTTP/1.0"
         };
+        self.start = head_end;
         Ok(Head {
             status,
             headers,
@@ -803,7 +854,7 @@ fn request_head(req: &Request, user_agent: &str) -> String {
     head.push(' ');
     head.push_str(req.target);
     head.push_str(" HTTP/1.1\r\nHost: ");
-    head.push_str(&req.origin.authority());
+    let _ = write!(head, "{}", req.origin);
     head.push_str("\r\nUser-Agent: ");
     head.push_str(user_agent);
     head.push_str("\r\n");
@@ -814,16 +865,31 @@ fn request_head(req: &Request, user_agent: &str) -> String {
         head.push_str("\r\n");
     }
     if req.method != "HEAD" && req.method != "GET" {
-        head.push_str("Content-Length: ");
-        head.push_str(&req.body.len().to_string());
-        head.push_str("\r\n");
+        let _ = write!(head, "Content-Length: {}\r\n", req.body.len());
     }
     head.push_str("\r\n");
     head
 }
 
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Where `needle` first starts in `haystack`: a scan for its last byte, then a comparison.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let last = *needle.last()?;
+    let mut from = needle.len() - 1;
+    while let Some(i) = haystack.get(from..)?.iter().position(|&b| b == last) {
+        let end = from + i + 1;
+        if haystack[end - needle.len()..end] == *needle {
+            return Some(end - needle.len());
+        }
+        from = end;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -831,16 +897,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn find_gives_the_first_match_or_none() {
+        assert_eq!(
+            find(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody", b"\r\n\r\n"),
+            Some(21)
+        );
+        assert_eq!(find(b"\r\n\r\n", b"\r\n\r\n"), Some(0));
+        assert_eq!(find(b"\n\n\r\n", b"\r\n"), Some(2));
+        assert_eq!(find(b"a\r\nb\r\n", b"\r\n\r\n"), None);
+        assert_eq!(find(b"", b"\r\n"), None);
+    }
+
+    #[test]
+    fn header_fields_are_found_by_lowercased_name_with_values_trimmed() {
+        let headers = Headers::parse(
+            "Content-Length: 0\r\nX-Oss-Request-Id:  RID \r\nnot a field\r\n\
+             Date: Mon, 23 Nov 2026 20:02:20 GMT\r\nx-oss-request-id: second\r",
+        );
+        assert_eq!(headers.get("content-length"), Some("0"));
+        assert_eq!(headers.get("x-oss-request-id"), Some("RID"));
+        assert_eq!(headers.get("date"), Some("Mon, 23 Nov 2026 20:02:20 GMT"));
+        assert_eq!(headers.get("Date"), None);
+        assert_eq!(
+            headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            [
+                "content-length",
+                "x-oss-request-id",
+                "date",
+                "x-oss-request-id"
+            ]
+        );
+        assert_eq!(Headers::parse("").iter().count(), 0);
+    }
+
+    #[test]
     fn origins_split_host_and_port_and_name_the_default_port_only_when_needed() {
         let o = Origin::new(false, "127.0.0.1:9000");
         assert_eq!((o.host.as_str(), o.port), ("127.0.0.1", 9000));
-        assert_eq!(o.authority(), "127.0.0.1:9000");
+        assert_eq!(o.to_string(), "127.0.0.1:9000");
         let o = Origin::new(true, "b.oss-cn-hangzhou.aliyuncs.com");
         assert_eq!(o.port, 443);
-        assert_eq!(o.authority(), "b.oss-cn-hangzhou.aliyuncs.com");
+        assert_eq!(o.to_string(), "b.oss-cn-hangzhou.aliyuncs.com");
         let o = Origin::new(false, "[::1]:8080");
         assert_eq!((o.name(), o.port), ("::1", 8080));
-        assert_eq!(o.authority(), "[::1]:8080");
+        assert_eq!(o.to_string(), "[::1]:8080");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::signer::{self, v1, v4};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use zeroize::Zeroizing;
 
 /// Error documents are small; a larger body is cut rather than held.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -32,6 +33,13 @@ impl Response {
     }
 }
 
+/// Credentials as the provider last handed them out, with the V4 key derived from them for
+/// one day (region and product are the client's own, so only the day changes it).
+struct Signing {
+    creds: Credentials,
+    v4_key: Option<(String, Zeroizing<[u8; 32]>)>,
+}
+
 pub(crate) struct Transport {
     http: Http,
     endpoint: Endpoint,
@@ -39,7 +47,7 @@ pub(crate) struct Transport {
     region: Option<String>,
     version: SignatureVersion,
     provider: Arc<dyn CredentialsProvider>,
-    cached: Mutex<Option<Credentials>>,
+    signing: Mutex<Option<Arc<Signing>>>,
     /// Server time minus local time, in seconds, learnt from RequestTimeTooSkewed.
     clock_offset: AtomicI64,
     pub retry: RetryPolicy,
@@ -87,7 +95,7 @@ impl Transport {
             region,
             version: config.signature_version,
             provider,
-            cached: Mutex::new(None),
+            signing: Mutex::new(None),
             clock_offset: AtomicI64::new(0),
             retry: config.retry,
             jitter: AtomicU64::new(seed | 1),
@@ -95,25 +103,53 @@ impl Transport {
         })
     }
 
-    fn credentials(&self) -> Result<Credentials> {
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(creds) = cached.as_ref() {
-            return Ok(creds.clone());
+    /// The credentials to sign with and, for V4, their key for `date` (`yyyymmdd`): asked of
+    /// the provider once, derived once a day, then shared by every request.
+    fn signing(&self, date: &str) -> Result<Arc<Signing>> {
+        let mut cached = self.signing.lock().unwrap_or_else(|e| e.into_inner());
+        let creds = match cached.as_ref() {
+            Some(s) if s.v4_key.as_ref().is_none_or(|(day, _)| day == date) => {
+                return Ok(Arc::clone(s))
+            }
+            Some(s) => s.creds.clone(),
+            None => self.provider.credentials()?,
+        };
+        let v4_key = match self.version {
+            SignatureVersion::V1 => None,
+            SignatureVersion::V4 => {
+                let key = v4::signing_key(creds.secret(), &self.scope(date));
+                Some((date.to_string(), key))
+            }
+        };
+        let signing = Arc::new(Signing { creds, v4_key });
+        *cached = Some(Arc::clone(&signing));
+        Ok(signing)
+    }
+
+    fn scope<'a>(&'a self, date: &'a str) -> v4::Scope<'a> {
+        v4::Scope {
+            date,
+            region: self.region.as_deref().unwrap_or_default(),
+            product: "oss",
         }
-        let creds = self.provider.credentials()?;
-        *cached = Some(creds.clone());
-        Ok(creds)
     }
 
     /// Where `req` goes: the origin to connect to, and the path and query to ask for.
     fn locate(&self, req: &Request) -> (Origin, String) {
         let host = &self.endpoint.host;
         let key = v4::uri_encode(req.key, true);
-        let (origin, mut target) = match self.style {
-            UrlStyle::VirtualHosted => (format!("{}.{host}", req.bucket), format!("/{key}")),
-            UrlStyle::Path => (host.clone(), format!("/{}/{key}", req.bucket)),
-            UrlStyle::Cname => (host.clone(), format!("/{key}")),
+        let mut target = String::with_capacity(key.len() + req.bucket.len() + 64);
+        let origin = match self.style {
+            UrlStyle::VirtualHosted => [req.bucket, ".", host].concat(),
+            UrlStyle::Path => {
+                target.push('/');
+                target.push_str(req.bucket);
+                host.clone()
+            }
+            UrlStyle::Cname => host.clone(),
         };
+        target.push('/');
+        target.push_str(&key);
         for (i, (name, value)) in req.query.iter().enumerate() {
             target.push(if i == 0 { '?' } else { '&' });
             target.push_str(name);
@@ -130,23 +166,24 @@ impl Transport {
     }
 
     /// The headers that sign `req` at the (corrected) current time.
-    fn sign(&self, req: &Request, creds: &Credentials) -> Vec<(String, String)> {
-        let mut headers = req.headers.clone();
+    fn sign(&self, req: &Request) -> Result<Vec<(String, String)>> {
         let now = self.now();
+        let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let datetime = v4::format_datetime(unix);
+        let signing = self.signing(&datetime[..8])?;
+        let creds = &signing.creds;
+        let mut headers = req.headers.clone();
         if let Some(token) = creds.security_token() {
             headers.push(("x-oss-security-token".into(), token.to_string()));
         }
-        let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let datetime = v4::format_datetime(unix);
-        match self.version {
-            SignatureVersion::V1 => headers.push(("date".into(), httpdate::fmt_http_date(now))),
-            SignatureVersion::V4 => {
-                headers.push(("x-oss-date".into(), datetime.clone()));
-                headers.push((
-                    "x-oss-content-sha256".into(),
-                    v4::UNSIGNED_PAYLOAD.to_string(),
-                ));
-            }
+        if signing.v4_key.is_some() {
+            headers.push(("x-oss-date".into(), datetime.clone()));
+            headers.push((
+                "x-oss-content-sha256".into(),
+                v4::UNSIGNED_PAYLOAD.to_string(),
+            ));
+        } else {
+            headers.push(("date".into(), httpdate::fmt_http_date(now)));
         }
         let view_headers: Vec<(&str, &str)> = headers
             .iter()
@@ -161,34 +198,26 @@ impl Transport {
             query: &query,
             headers: &view_headers,
         };
-        let authorization = match self.version {
-            SignatureVersion::V1 => v1::authorization(creds.access_key_id(), creds.secret(), &view),
-            SignatureVersion::V4 => {
-                let scope = v4::Scope {
-                    date: &datetime[..8],
-                    region: self.region.as_deref().unwrap_or_default(),
-                    product: "oss",
-                };
-                v4::authorization(
-                    creds.access_key_id(),
-                    creds.secret(),
-                    &view,
-                    &datetime,
-                    &scope,
-                    &[],
-                )
-            }
+        let authorization = match &signing.v4_key {
+            None => v1::authorization(creds.access_key_id(), creds.secret(), &view),
+            Some((date, key)) => v4::authorization(
+                creds.access_key_id(),
+                key,
+                &view,
+                &datetime,
+                &self.scope(date),
+                &[],
+            ),
         };
         headers.push(("authorization".into(), authorization));
-        headers
+        Ok(headers)
     }
 
     /// One attempt. A service error comes back as an [`Error`] with its HTTP status; on the
     /// way, a RequestTimeTooSkewed corrects the clock and a token error drops the cached
     /// credentials, so that a retry signs anew.
     pub fn send(&self, req: &Request) -> Result<Response> {
-        let creds = self.credentials()?;
-        let headers = self.sign(req, &creds);
+        let headers = self.sign(req)?;
         let (origin, target) = self.locate(req);
         let response = self.http.send(&http::Request {
             method: req.method,
@@ -207,9 +236,8 @@ impl Transport {
         match error.kind() {
             ErrorKind::RequestTimeSkewed => {
                 let server = headers
-                    .iter()
-                    .find(|(n, _)| n == "date")
-                    .and_then(|(_, v)| httpdate::parse_http_date(v).ok());
+                    .get("date")
+                    .and_then(|v| httpdate::parse_http_date(v).ok());
                 if let Some(server) = server {
                     let local = SystemTime::now();
                     let offset = match server.duration_since(local) {
@@ -223,7 +251,7 @@ impl Transport {
                 }
             }
             ErrorKind::SecurityToken | ErrorKind::InvalidAccessKey => {
-                *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                *self.signing.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 self.log(LogLevel::Info, || {
                     format!("{}; credentials will be asked for again", error.message())
                 });
@@ -330,7 +358,7 @@ mod tests {
             headers: Vec::new(),
             body: b"",
         });
-        format!("{scheme}://{}{target}", origin.authority())
+        format!("{scheme}://{origin}{target}")
     }
 
     #[test]

@@ -313,6 +313,21 @@ fn a_skewed_clock_is_corrected_from_the_servers_date() {
     assert_eq!(stored(&server, "k"), b"on time");
 }
 
+/// V4 keys are derived per day and cached: a correction that moves the signing time to
+/// another day must sign with that day's key, and so must one that moves it back.
+#[test]
+fn a_correction_to_another_day_signs_with_that_days_key() {
+    let server = start();
+    let client = client(&server);
+    let mut handle = Appender::open(&client, BUCKET, "k", AppendOptions::default()).unwrap();
+    handle.write(b"today;").unwrap();
+    server.set_clock_offset(2 * 86_400);
+    handle.write(b"in two days;").unwrap();
+    server.set_clock_offset(0);
+    handle.write(b"today again").unwrap();
+    assert_eq!(stored(&server, "k"), b"today;in two days;today again");
+}
+
 #[test]
 fn another_writer_between_two_writes_is_a_conflict_and_nothing_is_overwritten() {
     let server = start();

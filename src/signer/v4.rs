@@ -3,6 +3,7 @@
 use super::Request;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 pub const ALGORITHM: &str = "OSS4-HMAC-SHA256";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -17,13 +18,13 @@ pub struct Scope<'a> {
     pub product: &'a str,
 }
 
-impl std::fmt::Display for Scope<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}/aliyun_v4_request",
-            self.date, self.region, self.product
-        )
+impl Scope<'_> {
+    /// Appends the scope's text; signing does this for every request, without `fmt`.
+    pub fn push_to(&self, out: &mut String) {
+        for part in [self.date, "/", self.region, "/", self.product] {
+            out.push_str(part);
+        }
+        out.push_str("/aliyun_v4_request");
     }
 }
 
@@ -116,41 +117,54 @@ pub fn canonical_request(req: &Request, additional: &[String]) -> String {
 
 /// `OSS4-HMAC-SHA256\n<datetime>\n<scope>\nhex(SHA256(canonical_request))`.
 pub fn string_to_sign(datetime: &str, scope: &Scope, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{datetime}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
-    )
+    let mut out = String::with_capacity(256);
+    for part in [ALGORITHM, "\n", datetime, "\n"] {
+        out.push_str(part);
+    }
+    scope.push_to(&mut out);
+    out.push('\n');
+    out.push_str(&hex(&Sha256::digest(canonical_request.as_bytes())));
+    out
 }
 
-/// hex(HMAC-SHA256(signing key, string_to_sign)), the key derived from the secret and scope.
-pub fn signature(secret: &[u8], scope: &Scope, string_to_sign: &str) -> String {
-    let mut key = b"aliyun_v4".to_vec();
+/// The key that signs every request of one scope: four HMACs chained from the secret over
+/// the scope's parts. It changes once a day, so a client derives it once a day, not per request.
+pub fn signing_key(secret: &[u8], scope: &Scope) -> Zeroizing<[u8; 32]> {
+    let mut key = Zeroizing::new(b"aliyun_v4".to_vec());
     key.extend_from_slice(secret);
     let mut derived = hmac256(&key, scope.date.as_bytes());
     for part in [scope.region, scope.product, "aliyun_v4_request"] {
-        derived = hmac256(&derived, part.as_bytes());
+        derived = hmac256(&*derived, part.as_bytes());
     }
-    hex(&hmac256(&derived, string_to_sign.as_bytes()))
+    derived
 }
 
-fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
+/// hex(HMAC-SHA256(signing key, string_to_sign)).
+pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
+    hex(&*hmac256(signing_key, string_to_sign.as_bytes()))
+}
+
+fn hmac256(key: &[u8], data: &[u8]) -> Zeroizing<[u8; 32]> {
     let mac: Hmac<Sha256> = super::hmac(key, data);
-    mac.finalize().into_bytes().to_vec()
+    Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// The `Authorization` header value. `req` must already carry `x-oss-date` (equal to
-/// `datetime`), `x-oss-content-sha256` and, with STS, `x-oss-security-token`.
+/// `datetime`), `x-oss-content-sha256` and, with STS, `x-oss-security-token`; `signing_key`
+/// is [`signing_key`] of `scope`.
 pub fn authorization(
     access_key_id: &str,
-    secret: &[u8],
+    signing_key: &[u8; 32],
     req: &Request,
     datetime: &str,
     scope: &Scope,
@@ -158,8 +172,12 @@ pub fn authorization(
 ) -> String {
     let additional = additional_headers(req, additional_header_names);
     let canonical = canonical_request(req, &additional);
-    let signature = signature(secret, scope, &string_to_sign(datetime, scope, &canonical));
-    let mut out = format!("{ALGORITHM} Credential={access_key_id}/{scope}");
+    let signature = signature(signing_key, &string_to_sign(datetime, scope, &canonical));
+    let mut out = String::with_capacity(256);
+    for part in [ALGORITHM, " Credential=", access_key_id, "/"] {
+        out.push_str(part);
+    }
+    scope.push_to(&mut out);
     if !additional.is_empty() {
         out.push_str(",AdditionalHeaders=");
         out.push_str(&additional.join(";"));
@@ -171,15 +189,29 @@ pub fn authorization(
 
 /// `yyyymmddTHHMMSSZ` for seconds since the Unix epoch.
 pub fn format_datetime(unix_seconds: u64) -> String {
-    let days = unix_seconds / 86_400;
     let secs = unix_seconds % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let (y, m, d) = civil_from_days((unix_seconds / 86_400) as i64);
+    // Written digit by digit: this runs for every request, and `format!` costs more than
+    // the rest of the date.
+    let mut out = String::with_capacity(16);
+    let fields = [
+        (y as u64, 4),
+        (u64::from(m), 2),
+        (u64::from(d), 2),
+        (secs / 3600, 2),
+        (secs / 60 % 60, 2),
+        (secs % 60, 2),
+    ];
+    for (i, (value, width)) in fields.into_iter().enumerate() {
+        if i == 3 {
+            out.push('T');
+        }
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u64.pow(place) % 10) as u8));
+        }
+    }
+    out.push('Z');
+    out
 }
 
 /// Seconds since the Unix epoch of a `yyyymmddTHHMMSSZ` time.
@@ -275,7 +307,8 @@ mod tests {
             product,
         };
         let canonical = canonical_request(&req, &additional_headers(&req, additional));
-        let auth = authorization("ak", b"sk", &req, &datetime, &scope, additional);
+        let key = signing_key(b"sk", &scope);
+        let auth = authorization("ak", &key, &req, &datetime, &scope, additional);
         (canonical, auth)
     }
 

@@ -147,7 +147,8 @@ fn verify_v4(
         product,
     };
     let string_to_sign = v4::string_to_sign(datetime, &scope, &canonical);
-    if v4::signature(creds.access_key_secret.as_bytes(), &scope, &string_to_sign) != provided {
+    let key = v4::signing_key(creds.access_key_secret.as_bytes(), &scope);
+    if v4::signature(&key, &string_to_sign) != provided {
         return Err(signature_mismatch(access_key_id, provided, &string_to_sign)
             .detail("CanonicalRequest", canonical));
     }

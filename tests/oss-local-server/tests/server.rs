@@ -112,7 +112,8 @@ impl<'a> Request<'a> {
             region: "cn-hangzhou",
             product: "oss",
         };
-        let auth = v4::authorization(AK, SK.as_bytes(), &view, &datetime, &scope, &[]);
+        let key = v4::signing_key(SK.as_bytes(), &scope);
+        let auth = v4::authorization(AK, &key, &view, &datetime, &scope, &[]);
         let mut target = format!("/{BUCKET}/{}", v4::uri_encode(self.key, true));
         for (i, (name, value)) in query.iter().enumerate() {
             target.push(if i == 0 { '?' } else { '&' });
