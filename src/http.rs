@@ -19,8 +19,10 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Pieces of a body: small enough to stay in cache between the CRC and the socket's copy.
-const PIECE: usize = 256 * 1024;
+/// Pieces of a body: small enough to stay in cache between the CRC and the socket's copy,
+/// large enough that the sender wakes rarely (1 MiB took a quarter less system CPU per GiB
+/// than 256 KiB on loopback; 2 MiB no less than 1 MiB).
+const PIECE: usize = 1024 * 1024;
 /// A response head larger than this is not an OSS answer.
 const HEAD_LIMIT: usize = 64 * 1024;
 /// Idle connections kept per client.
