@@ -205,8 +205,10 @@ def report(url, append_bench, append_file, append_file_static, library):
     rows.append(("loopback: plain TCP exchanges, 4 KiB / 300 B",
                  f"{pingpong.ops_per_s:,.0f} exchanges/s",
                  f"{pingpong.cpu_us_per_op:.1f} CPU us/exchange", "", ""))
+    per_op = 1e6 / small["operations"]
     rows.append(("small: oss-append (C API)", f"{small.ops_per_s:,.0f} appends/s",
-                 f"{small.cpu_us_per_op:.1f} CPU us/append",
+                 f"{small.cpu_us_per_op:.1f} CPU us/append (user {small['user'] * per_op:.1f}, "
+                 f"system {small['sys'] * per_op:.1f})",
                  f"{small.cpu_us_per_op / pingpong.cpu_us_per_op:.2f}x the CPU of a TCP exchange",
                  verdict(small.ops_per_s >= 10000, ">=10,000/s") + "; "
                  + verdict(small.cpu_us_per_op <= 15, "<=15 us")))
