@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::crc64;
+use crate::decimal::Decimal;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Request, Response, Transport};
 use std::sync::Arc;
@@ -282,19 +283,25 @@ impl Client {
         create: Option<&CreateParams>,
         params: &RequestParams,
     ) -> Result<AppendResult> {
-        let mut headers = create.map(CreateParams::headers).unwrap_or_default();
+        let create = create.map(CreateParams::headers).unwrap_or_default();
+        let traffic_limit = params.traffic_limit.map(Decimal::new);
+        let mut headers: Vec<(&str, &str)> = create
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         if let Some(payer) = &params.request_payer {
-            headers.push(("x-oss-request-payer".into(), payer.clone()));
+            headers.push(("x-oss-request-payer", payer));
         }
-        if let Some(limit) = params.traffic_limit {
-            headers.push(("x-oss-traffic-limit".into(), limit.to_string()));
+        if let Some(limit) = &traffic_limit {
+            headers.push(("x-oss-traffic-limit", limit.as_str()));
         }
+        let position = Decimal::new(position);
         let request = Request {
             method: "POST",
             bucket,
             key,
-            query: vec![("append", None), ("position", Some(position.to_string()))],
-            headers,
+            query: &[("append", None), ("position", Some(position.as_str()))],
+            headers: &headers,
             body: data,
         };
         let transport = &self.transport;
@@ -324,8 +331,8 @@ impl Client {
             method: "HEAD",
             bucket,
             key,
-            query: Vec::new(),
-            headers: Vec::new(),
+            query: &[],
+            headers: &[],
             body: b"",
         })?;
         let number = |name: &str| response.header(name).and_then(|v| v.parse::<u64>().ok());

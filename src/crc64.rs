@@ -30,18 +30,15 @@ pub fn combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
 const ONE: u64 = 1 << 63;
 
 /// a(x) * b(x) mod P, both reflected.
-const fn multiply(a: u64, mut b: u64) -> u64 {
-    let mut m = ONE;
+const fn multiply(mut a: u64, mut b: u64) -> u64 {
     let mut product = 0;
-    while m != 0 {
-        if a & m != 0 {
-            product ^= b;
-            if a & (m - 1) == 0 {
-                break;
-            }
-        }
-        m >>= 1;
-        b = if b & 1 != 0 { (b >> 1) ^ POLY } else { b >> 1 };
+    // The top bit of `a` is the coefficient of x^0. Masks rather than branches: the
+    // coefficients of a CRC are random, so branches on them would be mispredicted half the
+    // time. The loop ends with the highest power of `a`.
+    while a != 0 {
+        product ^= b & 0u64.wrapping_sub(a >> 63);
+        a <<= 1;
+        b = (b >> 1) ^ (POLY & 0u64.wrapping_sub(b & 1));
     }
     product
 }

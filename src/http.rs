@@ -8,15 +8,15 @@
 //! `writev` and one `read`; nothing else happens per request.
 
 use crate::crc64::Crc64;
+use crate::decimal::Decimal;
 use crate::error::{Error, ErrorKind, Result};
 use base64::Engine;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 /// Pieces of a body: small enough to stay in cache between the CRC and the socket's copy,
@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 const PIECE: usize = 1024 * 1024;
 /// A response head larger than this is not an OSS answer.
 const HEAD_LIMIT: usize = 64 * 1024;
+/// The blank line that ends a head; its searcher is built once, not per response.
+static HEAD_END: LazyLock<memchr::memmem::Finder> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
 /// Idle connections kept per client.
 const MAX_IDLE: usize = 32;
 /// Idle connections older than this are closed rather than reused (OSS closes them at 60 s).
@@ -40,17 +43,6 @@ pub(crate) struct Origin {
     pub https: bool,
     pub host: String,
     pub port: u16,
-}
-
-/// As the Host header gives it: the port only when it is not the scheme's default.
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.host)?;
-        if self.port != if self.https { 443 } else { 80 } {
-            write!(f, ":{}", self.port)?;
-        }
-        Ok(())
-    }
 }
 
 impl Origin {
@@ -69,6 +61,16 @@ impl Origin {
         }
     }
 
+    /// Appends the Host header's value (the port only when it is not the scheme's default);
+    /// every request does, so without `fmt`.
+    pub fn push_host_to(&self, out: &mut String) {
+        out.push_str(&self.host);
+        if self.port != if self.https { 443 } else { 80 } {
+            out.push(':');
+            out.push_str(Decimal::new(u64::from(self.port)).as_str());
+        }
+    }
+
     fn name(&self) -> &str {
         self.host.trim_start_matches('[').trim_end_matches(']')
     }
@@ -79,7 +81,7 @@ pub(crate) struct Request<'a> {
     pub origin: &'a Origin,
     /// Path and query, already encoded.
     pub target: &'a str,
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
     /// Only the first this many bytes of a response body are kept.
     pub body_limit: usize,
@@ -111,8 +113,8 @@ impl Headers {
     /// From the field lines of a head (`name: value`, one per line); lines without a colon
     /// are skipped.
     pub fn parse(lines: &str) -> Headers {
-        // One pass over bytes: names and values are trimmed of ASCII white space only, so
-        // every range falls on a character boundary.
+        // Names and values are trimmed of ASCII white space only, so every range falls on
+        // a character boundary.
         let trim = |mut range: Range<usize>| {
             let bytes = lines.as_bytes();
             while range.start < range.end && bytes[range.start].is_ascii_whitespace() {
@@ -123,13 +125,13 @@ impl Headers {
             }
             range
         };
+        let bytes = lines.as_bytes();
         let mut text = lines.to_string();
         let mut fields = Vec::with_capacity(16);
         let mut start = 0;
-        while start < lines.len() {
-            let line = &lines.as_bytes()[start..];
-            let end = start + line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
-            if let Some(colon) = line[..end - start].iter().position(|&b| b == b':') {
+        while start < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+            if let Some(colon) = memchr::memchr(b':', &bytes[start..end]) {
                 let name = trim(start..start + colon);
                 text[name.clone()].make_ascii_lowercase();
                 fields.push((name, trim(start + colon + 1..end)));
@@ -141,7 +143,12 @@ impl Headers {
 
     /// The first value of the field `name` (lowercase).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        let text = self.text.as_bytes();
+        let (_, value) = self
+            .fields
+            .iter()
+            .find(|(n, _)| text[n.clone()] == *name.as_bytes())?;
+        Some(&self.text[value.clone()])
     }
 
     /// `(lowercased name, value)` in the order received.
@@ -212,7 +219,6 @@ struct Resolved {
 }
 
 struct Idle {
-    origin: Origin,
     conn: Conn,
     since: Instant,
 }
@@ -278,7 +284,7 @@ impl Http {
         };
         let (response, keep) = exchanged.map_err(|f| f.into_error(req.origin))?;
         if keep {
-            self.put_idle(req.origin, conn);
+            self.put_idle(conn);
         }
         Ok(response)
     }
@@ -287,7 +293,7 @@ impl Http {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         idle.retain(|i| now.duration_since(i.since) < MAX_IDLE_AGE);
-        while let Some(at) = idle.iter().rposition(|i| &i.origin == origin) {
+        while let Some(at) = idle.iter().rposition(|i| &i.conn.origin == origin) {
             let entry = idle.swap_remove(at);
             if now.duration_since(entry.since) < CHECK_AFTER || entry.conn.is_open() {
                 return Some(entry.conn);
@@ -296,13 +302,12 @@ impl Http {
         None
     }
 
-    fn put_idle(&self, origin: &Origin, conn: Conn) {
+    fn put_idle(&self, conn: Conn) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() >= MAX_IDLE {
             idle.remove(0);
         }
         idle.push(Idle {
-            origin: origin.clone(),
             conn,
             since: Instant::now(),
         });
@@ -368,7 +373,7 @@ impl Http {
         let fail = |e: io::Error| Failure::Io(e).into_error(origin);
         tcp.set_nodelay(true).map_err(fail)?;
         let mut conn =
-            Conn::new(Stream::Plain(tcp), self.settings.request_timeout).map_err(fail)?;
+            Conn::new(Stream::Plain(tcp), origin, self.settings.request_timeout).map_err(fail)?;
         if let Some(proxy) = &self.proxy {
             conn.tunnel(proxy, origin, deadline)?;
         }
@@ -462,6 +467,8 @@ struct Head {
 
 struct Conn {
     stream: Stream,
+    /// Where it goes, which the pool matches requests against.
+    origin: Origin,
     /// Bytes read and not yet parsed are `buf[start..end]`.
     buf: Vec<u8>,
     start: usize,
@@ -471,11 +478,12 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(stream: Stream, timeout: Duration) -> io::Result<Conn> {
+    fn new(stream: Stream, origin: &Origin, timeout: Duration) -> io::Result<Conn> {
         stream.tcp().set_read_timeout(Some(timeout))?;
         stream.tcp().set_write_timeout(Some(timeout))?;
         Ok(Conn {
             stream,
+            origin: origin.clone(),
             buf: vec![0; 16 * 1024],
             start: 0,
             end: 0,
@@ -665,7 +673,7 @@ impl Conn {
     fn read_head(&mut self, deadline: Instant, full: Duration) -> Io<Head> {
         let mut received_any = false;
         let head_end = loop {
-            if let Some(at) = find(&self.buf[self.start..self.end], b"\r\n\r\n") {
+            if let Some(at) = HEAD_END.find(&self.buf[self.start..self.end]) {
                 break self.start + at + 4;
             }
             if self.end - self.start > HEAD_LIMIT {
@@ -808,7 +816,7 @@ impl Conn {
 
     fn read_line(&mut self, deadline: Instant, full: Duration) -> Io<String> {
         loop {
-            if let Some(at) = find(&self.buf[self.start..self.end], b"\r\n") {
+            if let Some(at) = memchr::memmem::find(&self.buf[self.start..self.end], b"\r\n") {
                 let line = String::from_utf8_lossy(&self.buf[self.start..self.start + at]);
                 let line = line.into_owned();
                 self.start += at + 2;
@@ -852,22 +860,23 @@ impl Conn {
 
 fn request_head(req: &Request, user_agent: &str) -> String {
     let mut head = String::with_capacity(512);
-    head.push_str(req.method);
-    head.push(' ');
-    head.push_str(req.target);
-    head.push_str(" HTTP/1.1\r\nHost: ");
-    let _ = write!(head, "{}", req.origin);
-    head.push_str("\r\nUser-Agent: ");
-    head.push_str(user_agent);
-    head.push_str("\r\n");
+    for part in [req.method, " ", req.target, " HTTP/1.1\r\nHost: "] {
+        head.push_str(part);
+    }
+    req.origin.push_host_to(&mut head);
+    for part in ["\r\nUser-Agent: ", user_agent, "\r\n"] {
+        head.push_str(part);
+    }
     for (name, value) in req.headers {
-        head.push_str(name);
-        head.push_str(": ");
-        head.push_str(value);
-        head.push_str("\r\n");
+        for part in [name, ": ", value, "\r\n"] {
+            head.push_str(part);
+        }
     }
     if req.method != "HEAD" && req.method != "GET" {
-        let _ = write!(head, "Content-Length: {}\r\n", req.body.len());
+        let length = Decimal::new(req.body.len() as u64);
+        for part in ["Content-Length: ", length.as_str(), "\r\n"] {
+            head.push_str(part);
+        }
     }
     head.push_str("\r\n");
     head
@@ -880,35 +889,9 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-/// Where `needle` first starts in `haystack`: a scan for its last byte, then a comparison.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let last = *needle.last()?;
-    let mut from = needle.len() - 1;
-    while let Some(i) = haystack.get(from..)?.iter().position(|&b| b == last) {
-        let end = from + i + 1;
-        if haystack[end - needle.len()..end] == *needle {
-            return Some(end - needle.len());
-        }
-        from = end;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn find_gives_the_first_match_or_none() {
-        assert_eq!(
-            find(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody", b"\r\n\r\n"),
-            Some(21)
-        );
-        assert_eq!(find(b"\r\n\r\n", b"\r\n\r\n"), Some(0));
-        assert_eq!(find(b"\n\n\r\n", b"\r\n"), Some(2));
-        assert_eq!(find(b"a\r\nb\r\n", b"\r\n\r\n"), None);
-        assert_eq!(find(b"", b"\r\n"), None);
-    }
 
     #[test]
     fn header_fields_are_found_by_lowercased_name_with_values_trimmed() {
@@ -934,15 +917,20 @@ mod tests {
 
     #[test]
     fn origins_split_host_and_port_and_name_the_default_port_only_when_needed() {
+        let host = |o: &Origin| {
+            let mut out = String::new();
+            o.push_host_to(&mut out);
+            out
+        };
         let o = Origin::new(false, "127.0.0.1:9000");
         assert_eq!((o.host.as_str(), o.port), ("127.0.0.1", 9000));
-        assert_eq!(o.to_string(), "127.0.0.1:9000");
+        assert_eq!(host(&o), "127.0.0.1:9000");
         let o = Origin::new(true, "b.oss-cn-hangzhou.aliyuncs.com");
         assert_eq!(o.port, 443);
-        assert_eq!(o.to_string(), "b.oss-cn-hangzhou.aliyuncs.com");
+        assert_eq!(host(&o), "b.oss-cn-hangzhou.aliyuncs.com");
         let o = Origin::new(false, "[::1]:8080");
         assert_eq!((o.name(), o.port), ("::1", 8080));
-        assert_eq!(o.to_string(), "[::1]:8080");
+        assert_eq!(host(&o), "[::1]:8080");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod crc64;
 pub mod credentials;
+mod decimal;
 pub mod error;
 mod ffi;
 mod http;

@@ -6,6 +6,7 @@ use crate::credentials::{Credentials, CredentialsProvider};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Http, Origin};
 use crate::signer::{self, v1, v4};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,8 +20,8 @@ pub(crate) struct Request<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
     /// Decoded; `None` is a bare name such as `append`.
-    pub query: Vec<(&'static str, Option<String>)>,
-    pub headers: Vec<(String, String)>,
+    pub query: &'a [(&'static str, Option<&'a str>)],
+    pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
 }
 
@@ -43,6 +44,8 @@ struct Signing {
 pub(crate) struct Transport {
     http: Http,
     endpoint: Endpoint,
+    /// Where path-style and CNAME requests go; virtual-hosted ones put the bucket first.
+    origin: Origin,
     style: UrlStyle,
     region: Option<String>,
     version: SignatureVersion,
@@ -91,6 +94,7 @@ impl Transport {
         Ok(Transport {
             http,
             style: config.effective_url_style(&endpoint),
+            origin: Origin::new(endpoint.https, &endpoint.host),
             endpoint,
             region,
             version: config.signature_version,
@@ -135,18 +139,20 @@ impl Transport {
     }
 
     /// Where `req` goes: the origin to connect to, and the path and query to ask for.
-    fn locate(&self, req: &Request) -> (Origin, String) {
-        let host = &self.endpoint.host;
+    fn locate(&self, req: &Request) -> (Cow<'_, Origin>, String) {
         let key = v4::uri_encode(req.key, true);
         let mut target = String::with_capacity(key.len() + req.bucket.len() + 64);
         let origin = match self.style {
-            UrlStyle::VirtualHosted => [req.bucket, ".", host].concat(),
+            UrlStyle::VirtualHosted => Cow::Owned(Origin::new(
+                self.endpoint.https,
+                &[req.bucket, ".", &self.endpoint.host].concat(),
+            )),
             UrlStyle::Path => {
                 target.push('/');
                 target.push_str(req.bucket);
-                host.clone()
+                Cow::Borrowed(&self.origin)
             }
-            UrlStyle::Cname => host.clone(),
+            UrlStyle::Cname => Cow::Borrowed(&self.origin),
         };
         target.push('/');
         target.push_str(&key);
@@ -158,66 +164,66 @@ impl Transport {
                 target.push_str(&v4::uri_encode(value, false));
             }
         }
-        (Origin::new(self.endpoint.https, &origin), target)
+        (origin, target)
     }
 
     fn now(&self) -> SystemTime {
         signer::offset_now(self.clock_offset.load(Ordering::Relaxed))
     }
 
-    /// The headers that sign `req` at the (corrected) current time.
-    fn sign(&self, req: &Request) -> Result<Vec<(String, String)>> {
-        let now = self.now();
-        let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let datetime = v4::format_datetime(unix);
-        let signing = self.signing(&datetime[..8])?;
-        let creds = &signing.creds;
-        let mut headers = req.headers.clone();
-        if let Some(token) = creds.security_token() {
-            headers.push(("x-oss-security-token".into(), token.to_string()));
-        }
-        if signing.v4_key.is_some() {
-            headers.push(("x-oss-date".into(), datetime.clone()));
-            headers.push((
-                "x-oss-content-sha256".into(),
-                v4::UNSIGNED_PAYLOAD.to_string(),
-            ));
-        } else {
-            headers.push(("date".into(), httpdate::fmt_http_date(now)));
-        }
-        let view_headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let query: Vec<(&str, Option<&str>)> =
-            req.query.iter().map(|(n, v)| (*n, v.as_deref())).collect();
+    /// The `Authorization` of `req` carrying `headers`, which hold the date (`datetime`
+    /// for V4) and any token.
+    fn authorization(
+        &self,
+        signing: &Signing,
+        req: &Request,
+        headers: &[(&str, &str)],
+        datetime: &str,
+    ) -> String {
         let view = signer::Request {
             method: req.method,
             bucket: Some(req.bucket),
             key: (!req.key.is_empty()).then_some(req.key),
-            query: &query,
-            headers: &view_headers,
+            query: req.query,
+            headers,
         };
-        let authorization = match &signing.v4_key {
+        let creds = &signing.creds;
+        match &signing.v4_key {
             None => v1::authorization(creds.access_key_id(), creds.secret(), &view),
             Some((date, key)) => v4::authorization(
                 creds.access_key_id(),
                 key,
                 &view,
-                &datetime,
+                datetime,
                 &self.scope(date),
                 &[],
             ),
-        };
-        headers.push(("authorization".into(), authorization));
-        Ok(headers)
+        }
     }
 
-    /// One attempt. A service error comes back as an [`Error`] with its HTTP status; on the
-    /// way, a RequestTimeTooSkewed corrects the clock and a token error drops the cached
-    /// credentials, so that a retry signs anew.
+    /// One attempt, signed at the (corrected) current time. A service error comes back as
+    /// an [`Error`] with its HTTP status; on the way, a RequestTimeTooSkewed corrects the
+    /// clock and a token error drops the cached credentials, so that a retry signs anew.
     pub fn send(&self, req: &Request) -> Result<Response> {
-        let headers = self.sign(req)?;
+        let now = self.now();
+        let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let datetime = v4::format_datetime(unix);
+        let signing = self.signing(&datetime[..8])?;
+        let http_date;
+        let mut headers = Vec::with_capacity(req.headers.len() + 4);
+        headers.extend_from_slice(req.headers);
+        if let Some(token) = signing.creds.security_token() {
+            headers.push(("x-oss-security-token", token));
+        }
+        if signing.v4_key.is_some() {
+            headers.push(("x-oss-date", &datetime));
+            headers.push(("x-oss-content-sha256", v4::UNSIGNED_PAYLOAD));
+        } else {
+            http_date = httpdate::fmt_http_date(now);
+            headers.push(("date", &http_date));
+        }
+        let authorization = self.authorization(&signing, req, &headers, &datetime);
+        headers.push(("authorization", &authorization));
         let (origin, target) = self.locate(req);
         let response = self.http.send(&http::Request {
             method: req.method,
@@ -291,8 +297,6 @@ impl Transport {
         cap.mul_f64((x >> 11) as f64 / (1u64 << 53) as f64)
     }
 
-    /// Sends `req`, retrying what [`Transport::is_retryable`] allows. Only for requests
-    /// that are safe to repeat (HEAD); appends have their own recovery.
     /// Sleeps the backoff before attempt `attempt + 1`, logging why (`what`) and for how long.
     pub fn wait_to_retry(&self, attempt: u32, what: impl FnOnce() -> String) {
         let wait = self.backoff(attempt);
@@ -315,6 +319,8 @@ impl Transport {
         }
     }
 
+    /// Sends `req`, retrying what [`Transport::is_retryable`] allows. Only for requests
+    /// that are safe to repeat (HEAD); appends have their own recovery.
     pub fn send_idempotent(&self, req: &Request) -> Result<Response> {
         let mut attempt = 1;
         loop {
@@ -354,11 +360,13 @@ mod tests {
             method: "POST",
             bucket: "bucket",
             key: "dir/a b+c.log",
-            query: vec![("append", None), ("position", Some("42".into()))],
-            headers: Vec::new(),
+            query: &[("append", None), ("position", Some("42"))],
+            headers: &[],
             body: b"",
         });
-        format!("{scheme}://{origin}{target}")
+        let mut url = format!("{scheme}://");
+        origin.push_host_to(&mut url);
+        url + &target
     }
 
     #[test]

@@ -7,6 +7,8 @@
 pub mod v1;
 pub mod v4;
 
+use std::borrow::Cow;
+
 /// What a signature covers of a request. Keys, query names and values are decoded
 /// (not percent-encoded); header names are as sent, in any case.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +21,7 @@ pub struct Request<'a> {
     pub headers: &'a [(&'a str, &'a str)],
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
     /// The first value of a header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -29,11 +31,19 @@ impl Request<'_> {
     }
 
     /// Headers whose lowercased name passes `wanted`, as sorted `(name, trimmed value)`.
-    fn canonical_headers(&self, wanted: impl Fn(&str) -> bool) -> Vec<(String, &str)> {
-        let mut out: Vec<(String, &str)> = self
+    fn canonical_headers(&self, wanted: impl Fn(&str) -> bool) -> Vec<(Cow<'a, str>, &'a str)> {
+        // Names are mostly sent lowercase already: those are borrowed, not copied.
+        let lower = |n: &'a str| {
+            if n.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(n.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(n)
+            }
+        };
+        let mut out: Vec<(Cow<str>, &str)> = self
             .headers
             .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.trim()))
+            .map(|(n, v)| (lower(n), v.trim()))
             .filter(|(n, _)| wanted(n))
             .collect();
         out.sort();

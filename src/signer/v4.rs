@@ -3,6 +3,7 @@
 use super::Request;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use zeroize::Zeroizing;
 
 pub const ALGORITHM: &str = "OSS4-HMAC-SHA256";
@@ -29,23 +30,26 @@ impl Scope<'_> {
 }
 
 /// Percent-encodes every byte outside `A-Za-z0-9-._~` (and `/` when `keep_slash`) as `%XX`.
-pub fn uri_encode(input: &str, keep_slash: bool) -> String {
+/// Most keys and query values need no escape: those are borrowed, not copied.
+pub fn uri_encode(input: &str, keep_slash: bool) -> Cow<'_, str> {
+    let plain =
+        |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b) || (keep_slash && b == b'/');
+    let Some(first) = input.bytes().position(|b| !plain(b)) else {
+        return Cow::Borrowed(input);
+    };
     let mut out = String::with_capacity(input.len() + 8);
-    for &b in input.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if keep_slash => out.push('/'),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
+    out.push_str(&input[..first]);
+    for &b in &input.as_bytes()[first..] {
+        if plain(b) {
+            out.push(b as char);
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Lowercased, sorted, de-duplicated additional header names that the request carries.
@@ -79,7 +83,7 @@ pub fn canonical_request(req: &Request, additional: &[String]) -> String {
     }
     out.push('\n');
 
-    let mut query: Vec<(String, Option<String>)> = req
+    let mut query: Vec<(Cow<str>, Option<Cow<str>>)> = req
         .query
         .iter()
         .map(|(n, v)| (uri_encode(n, false), v.map(|v| uri_encode(v, false))))
@@ -123,7 +127,7 @@ pub fn string_to_sign(datetime: &str, scope: &Scope, canonical_request: &str) ->
     }
     scope.push_to(&mut out);
     out.push('\n');
-    out.push_str(&hex(&Sha256::digest(canonical_request.as_bytes())));
+    push_hex(&mut out, &Sha256::digest(canonical_request.as_bytes()));
     out
 }
 
@@ -141,7 +145,13 @@ pub fn signing_key(secret: &[u8], scope: &Scope) -> Zeroizing<[u8; 32]> {
 
 /// hex(HMAC-SHA256(signing key, string_to_sign)).
 pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
-    hex(&*hmac256(signing_key, string_to_sign.as_bytes()))
+    let mut out = String::with_capacity(64);
+    push_signature(&mut out, signing_key, string_to_sign);
+    out
+}
+
+fn push_signature(out: &mut String, signing_key: &[u8; 32], string_to_sign: &str) {
+    push_hex(out, &*hmac256(signing_key, string_to_sign.as_bytes()));
 }
 
 fn hmac256(key: &[u8], data: &[u8]) -> Zeroizing<[u8; 32]> {
@@ -149,14 +159,13 @@ fn hmac256(key: &[u8], data: &[u8]) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
-fn hex(bytes: &[u8]) -> String {
+fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    out.reserve(bytes.len() * 2);
     for &b in bytes {
         out.push(DIGITS[usize::from(b >> 4)] as char);
         out.push(DIGITS[usize::from(b & 15)] as char);
     }
-    out
 }
 
 /// The `Authorization` header value. `req` must already carry `x-oss-date` (equal to
@@ -172,7 +181,7 @@ pub fn authorization(
 ) -> String {
     let additional = additional_headers(req, additional_header_names);
     let canonical = canonical_request(req, &additional);
-    let signature = signature(signing_key, &string_to_sign(datetime, scope, &canonical));
+    let string_to_sign = string_to_sign(datetime, scope, &canonical);
     let mut out = String::with_capacity(256);
     for part in [ALGORITHM, " Credential=", access_key_id, "/"] {
         out.push_str(part);
@@ -183,7 +192,7 @@ pub fn authorization(
         out.push_str(&additional.join(";"));
     }
     out.push_str(",Signature=");
-    out.push_str(&signature);
+    push_signature(&mut out, signing_key, &string_to_sign);
     out
 }
 
