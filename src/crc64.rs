@@ -23,6 +23,11 @@ pub fn checksum(data: &[u8]) -> u64 {
 /// (zlib's `crc32_combine` since 1.2.12). Well under a microsecond for any length, so it can
 /// run once per append: the earlier matrix-squaring method took tens of microseconds.
 pub fn combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
+    if crc_a == 0 {
+        // Zero times any power is zero: an empty start (as every request body has) costs
+        // nothing.
+        return crc_b;
+    }
     multiply(x_to_the_8n(len_b), crc_a) ^ crc_b
 }
 
@@ -61,7 +66,9 @@ const fn x_to_the_8n(mut n: u64) -> u64 {
     let mut k = 3; // 8 n = n << 3
     while n != 0 {
         if n & 1 != 0 {
-            power = multiply(POWERS[k], power);
+            // `multiply` runs once per coefficient of its first argument: the first power
+            // taken is multiplied by 1, in one step.
+            power = multiply(power, POWERS[k]);
         }
         n >>= 1;
         k += 1;

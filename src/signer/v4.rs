@@ -127,7 +127,10 @@ pub fn string_to_sign(datetime: &str, scope: &Scope, canonical_request: &str) ->
     }
     scope.push_to(&mut out);
     out.push('\n');
-    push_hex(&mut out, &Sha256::digest(canonical_request.as_bytes()));
+    push_hex(
+        &mut out,
+        &Sha256::digest(canonical_request.as_bytes()).into(),
+    );
     out
 }
 
@@ -151,7 +154,7 @@ pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
 }
 
 fn push_signature(out: &mut String, signing_key: &[u8; 32], string_to_sign: &str) {
-    push_hex(out, &*hmac256(signing_key, string_to_sign.as_bytes()));
+    push_hex(out, &hmac256(signing_key, string_to_sign.as_bytes()));
 }
 
 fn hmac256(key: &[u8], data: &[u8]) -> Zeroizing<[u8; 32]> {
@@ -159,13 +162,15 @@ fn hmac256(key: &[u8], data: &[u8]) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+/// Lowercase hex of a SHA-256 digest, written whole rather than a character at a time.
+fn push_hex(out: &mut String, digest: &[u8; 32]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
+    let mut text = [0u8; 64];
+    for (pair, &b) in text.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
     }
+    out.push_str(std::str::from_utf8(&text).expect("hex digits are ASCII"));
 }
 
 /// The `Authorization` header value. `req` must already carry `x-oss-date` (equal to
