@@ -397,5 +397,11 @@ mod tests {
     fn uri_encode_keeps_unreserved_and_optionally_slash() {
         assert_eq!(uri_encode("a b+c/~d%é", true), "a%20b%2Bc/~d%25%C3%A9");
         assert_eq!(uri_encode("a/b", false), "a%2Fb");
+        // Text that needs no escape is handed back, not copied.
+        assert!(matches!(
+            uri_encode("logs/app-1.log", true),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(uri_encode("logs/app", false), Cow::Owned(_)));
     }
 }
