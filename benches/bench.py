@@ -5,7 +5,7 @@
 
 Sizes can be made smaller for a quick look: BENCH_BULK_MIB (1024), BENCH_SMALL_COUNT
 (10000), BENCH_STREAM_MIB (4096); BENCH_REPEAT (5) runs of ours and of the loopback limits,
-of which the median is shown.
+taking turns, of which the median is shown.
 """
 
 import base64
@@ -72,13 +72,17 @@ def run(args):
     return out.strip().splitlines()[-1] if out.strip() else ""
 
 
-def median(args, times=REPEAT):
-    """The run of median wall time out of `times`: this machine's figures vary from run to
-    run by tens of percent, more than the differences worth seeing. A "{}" in `args` becomes
-    a key of its own for each run."""
-    runs = sorted((Run(run([a.replace("{}", f"run-{i}") for a in map(str, args)]))
-                   for i in range(times)), key=lambda r: r["seconds"])
-    return runs[len(runs) // 2]
+def medians(*workloads, times=REPEAT):
+    """Of each workload, the run of median wall time out of `times`: this machine's figures
+    vary from run to run by tens of percent, more than the differences worth seeing. The
+    workloads take turns, so that a figure and the limit it is compared with are measured in
+    the same stretch of the machine's drift. A "{}" in a workload's arguments becomes a key of
+    its own for each run."""
+    runs = [[] for _ in workloads]
+    for i in range(times):
+        for args, done in zip(workloads, runs):
+            done.append(Run(run([a.replace("{}", f"run-{i}") for a in map(str, args)])))
+    return [sorted(done, key=lambda r: r["seconds"])[len(done) // 2] for done in runs]
 
 
 def peak_rss_kib(append_bench, args, mib):
@@ -160,11 +164,11 @@ def report(url, append_bench, append_file, append_file_static, library):
 
     print(f"bench: oss-local-server --discard at {url}; bulk {BULK_MIB} MiB in {REQUEST_MIB} MiB "
           f"requests, small {SMALL_COUNT} x {SMALL_SIZE} B, stream {STREAM_MIB} MiB", flush=True)
-    tcp = median([append_bench, "tcp", str(BULK_MIB)])
     curl = curl_upload(url, body, requests)
-    bulk = median([append_bench, "bulk", *bulk_args("bulk-{}")])
-    small = median([append_bench, "small", *small_args("small-{}")])
-    pingpong = median([append_bench, "pingpong", str(SMALL_COUNT), str(SMALL_SIZE)])
+    tcp, bulk = medians([append_bench, "tcp", str(BULK_MIB)],
+                        [append_bench, "bulk", *bulk_args("bulk-{}")])
+    pingpong, small = medians([append_bench, "pingpong", str(SMALL_COUNT), str(SMALL_SIZE)],
+                              [append_bench, "small", *small_args("small-{}")])
     sdk = {}
     for name in ("oss2", "v2", "v2-nocrc"):
         script = [sys.executable, HERE / "sdk_bench.py", name]
