@@ -37,9 +37,8 @@ const ONE: u64 = 1 << 63;
 /// a(x) * b(x) mod P, both reflected.
 const fn multiply(mut a: u64, mut b: u64) -> u64 {
     let mut product = 0;
-    // The top bit of `a` is the coefficient of x^0. Masks rather than branches: the
-    // coefficients of a CRC are random, so branches on them would be mispredicted half the
-    // time. The loop ends with the highest power of `a`.
+    // Shift and add: the top bit of `a` is the coefficient of x^0, and the loop ends after
+    // the highest power of `a`.
     while a != 0 {
         product ^= b & 0u64.wrapping_sub(a >> 63);
         a <<= 1;
@@ -66,7 +65,7 @@ const fn x_to_the_8n(mut n: u64) -> u64 {
     let mut k = 3; // 8 n = n << 3
     while n != 0 {
         if n & 1 != 0 {
-            // `multiply` runs once per coefficient of its first argument: the first power
+            // `multiply` steps up to the degree of its first argument: the first power
             // taken is multiplied by 1, in one step.
             power = multiply(power, POWERS[k]);
         }

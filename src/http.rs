@@ -115,8 +115,8 @@ impl Headers {
     pub fn parse(lines: &str) -> Headers {
         // Names and values are trimmed of ASCII white space only, so every range falls on
         // a character boundary.
+        let bytes = lines.as_bytes();
         let trim = |mut range: Range<usize>| {
-            let bytes = lines.as_bytes();
             while range.start < range.end && bytes[range.start].is_ascii_whitespace() {
                 range.start += 1;
             }
@@ -125,7 +125,6 @@ impl Headers {
             }
             range
         };
-        let bytes = lines.as_bytes();
         let mut text = lines.to_string();
         let mut fields = Vec::with_capacity(16);
         let mut start = 0;
