@@ -673,15 +673,19 @@ enum oss_status oss_config_set_ca_file(struct oss_config *config,
                                        struct oss_error **err);
 
 /**
- * An HTTP proxy, `http://[user:password@]host:port`; HTTPS goes through it with CONNECT.
- * Copied; checked by `oss_client_new`.
+ * An HTTP CONNECT proxy, `http://[user:password@]host:port` (`https://` for TLS to the
+ * proxy); http and https endpoints are both reached through it. The user and password are
+ * percent-decoded (`%3A` for a colon) and never appear in an error or log line. Checked
+ * and copied here: another scheme or a malformed URL is `OSS_ERR_INVALID_ARGUMENT`.
  */
 enum oss_status oss_config_set_proxy(struct oss_config *config,
                                      const char *proxy,
                                      struct oss_error **err);
 
 /**
- * The User-Agent header (default `oss-append/<version>`). Copied.
+ * Text added to the User-Agent header after `oss-append/<version>`. Copied. Printable
+ * ASCII only: a control character (a line break would start a header or a request of its
+ * own) is `OSS_ERR_INVALID_ARGUMENT` naming `user_agent`.
  */
 enum oss_status oss_config_set_user_agent(struct oss_config *config,
                                           const char *user_agent,

@@ -14,6 +14,7 @@ use crate::client::{AppendResult, CreateParams, ObjectInfo, ObjectType, RequestP
 use crate::config::LogLevel;
 use crate::crc64;
 use crate::error::{Error, ErrorKind, Result};
+use crate::retry;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -164,7 +165,7 @@ impl Appender {
 
     /// Logs an error a background upload keeps for the caller.
     pub(crate) fn log_error(&self, error: &Error, buffered: usize) {
-        self.client.transport.log(LogLevel::Error, || {
+        self.client.log(LogLevel::Error, || {
             format!(
                 "upload to oss://{}/{} failed: {error}; {buffered} bytes stay buffered",
                 self.bucket, self.key
@@ -197,16 +198,22 @@ impl Appender {
         Ok(())
     }
 
-    /// One request's worth of bytes, landed exactly once or reported.
+    /// One request's worth of bytes, landed exactly once or reported. The piece is sent at
+    /// most the retry policy's `max_attempts` times in all, whatever mix of faults it meets.
     fn append_piece(&mut self, piece: &[u8]) -> Result<()> {
         let expected_length = self.position + piece.len() as u64;
-        // The CRC of the piece is taken as it is sent; only a failed request, whose outcome
-        // is checked against the object's, needs it computed here.
-        let expected_crc = |body_crc| crc64::combine(self.crc, body_crc, piece.len() as u64);
-        let transport = self.client.transport.clone();
-        let mut attempt = 1;
+        let what = || {
+            format!(
+                "append of {} bytes to oss://{}/{}",
+                piece.len(),
+                self.bucket,
+                self.key
+            )
+        };
+        let client = self.client.clone();
+        let mut attempts = client.attempts();
         loop {
-            let sent = self.client.append_once(
+            let sent = client.append_request(
                 &self.bucket,
                 &self.key,
                 self.position,
@@ -214,70 +221,62 @@ impl Appender {
                 (!self.exists).then_some(&self.options.create),
                 &self.options.request,
             );
-            let error = match sent {
-                Ok(result) => {
-                    let expected_crc = expected_crc(result.body_crc64);
-                    return self.landed(&result, expected_length, expected_crc);
+            // An answer is believed only when it is one to this append.
+            let cause = match sent {
+                Ok(answer) => match answer.consistent(expected_length, self.options.check_crc) {
+                    Ok(result) => {
+                        let body_crc = result.body_crc64;
+                        let expected_crc = crc64::combine(self.crc, body_crc, piece.len() as u64);
+                        return self.landed(&result, expected_length, expected_crc);
+                    }
+                    Err(unbelieved) => unbelieved,
+                },
+                Err(e) if retry::corrected_at_once(&e) => {
+                    if attempts.again(&e, what) {
+                        continue;
+                    }
+                    return Err(e);
                 }
-                Err(e) => e,
-            };
-            let expected_crc = expected_crc(crc64::checksum(piece));
-            let outcome_unknown = matches!(
-                error.kind(),
-                ErrorKind::Timeout
-                    | ErrorKind::Network
-                    | ErrorKind::ServerError
-                    | ErrorKind::Unavailable
-                    | ErrorKind::PositionNotEqualToLength
-            );
-            if !outcome_unknown {
+                Err(e) if outcome_unknown(&e) => e,
                 // Refused before anything was applied (4xx): reported at once.
-                return Err(error);
-            }
-            let (length, crc) = self.server_state(&error)?;
+                Err(e) => return Err(e),
+            };
+            // The CRC of the piece was taken as it was sent; for an answer not believed, it
+            // is taken here.
+            let expected_crc = crc64::combine(self.crc, crc64::checksum(piece), piece.len() as u64);
+            let (length, crc) = self.server_state(&cause)?;
             if length == expected_length && (crc == expected_crc || !self.options.check_crc) {
-                // It landed; the answer was lost.
-                transport.log(LogLevel::Warn, || {
-                    format!(
-                        "append of {} bytes to oss://{}/{}: {error}; the object shows it was stored",
-                        piece.len(),
-                        self.bucket,
-                        self.key
-                    )
+                client.log(LogLevel::Warn, || {
+                    format!("{}: {cause}; the object shows it was stored", what())
                 });
                 self.advance(length, crc);
                 return Ok(());
             }
-            if (length, crc) == (self.position, self.crc) && attempt < transport.retry.max_attempts
-            {
-                transport.wait_to_retry(attempt, || {
+            if (length, crc) != (self.position, self.crc) {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
                     format!(
-                        "append of {} bytes to oss://{}/{}: {error}; not stored, resending",
-                        piece.len(),
+                        "another writer changed oss://{}/{}: expected length {} (CRC-64 {}) or {} \
+                         (CRC-64 {}), found length {length} (CRC-64 {crc})",
                         self.bucket,
-                        self.key
-                    )
-                });
-                attempt += 1;
-                continue;
+                        self.key,
+                        expected_length,
+                        expected_crc,
+                        self.position,
+                        self.crc
+                    ),
+                )
+                .with_states((length, crc), (expected_length, expected_crc))
+                .with_request_id(cause.request_id().map(String::from)));
             }
-            if (length, crc) == (self.position, self.crc) {
+            if !attempts.again(&cause, || format!("{} was not stored", what())) {
                 let message = format!(
-                    "{} (after {attempt} attempts; nothing of this request was stored)",
-                    error.message()
+                    "{} (after {} attempts; nothing of this request was stored)",
+                    cause.message(),
+                    attempts.made()
                 );
-                return Err(error.with_message(message));
+                return Err(cause.with_message(message));
             }
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "another writer changed oss://{}/{}: expected length {} (CRC-64 {}) or {} \
-                     (CRC-64 {}), found length {length} (CRC-64 {crc})",
-                    self.bucket, self.key, expected_length, expected_crc, self.position, self.crc
-                ),
-            )
-            .with_states((length, crc), (expected_length, expected_crc))
-            .with_request_id(error.request_id().map(String::from)));
         }
     }
 
@@ -293,6 +292,8 @@ impl Appender {
         }
     }
 
+    /// `result` already answers this append ([`crate::AppendResult`]'s length is checked);
+    /// with checks on, its CRC must be ours too.
     fn landed(
         &mut self,
         result: &AppendResult,
@@ -301,16 +302,14 @@ impl Appender {
     ) -> Result<()> {
         if self.options.check_crc {
             check_crc(result, expected_length, expected_crc)?;
-        } else if result.next_position != expected_length {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "the server reports length {} after an append that should make {expected_length}",
-                    result.next_position
-                ),
-            ));
         }
-        self.advance(result.next_position, result.crc64);
+        // Unchecked, the CRC is still ours to keep: the server's may be absent.
+        let crc = if self.options.check_crc {
+            result.crc64
+        } else {
+            expected_crc
+        };
+        self.advance(result.next_position, crc);
         Ok(())
     }
 
@@ -377,6 +376,20 @@ pub(crate) fn with_file(path: &Path, write: impl FnOnce(File) -> Result<u64>) ->
             e
         }
     })
+}
+
+/// Whether an append that failed this way may have been applied anyway: nothing answered it
+/// for sure (a timeout, a lost connection, a 5xx), or the object's
+/// length is not our position (409), which an earlier send of ours may have made.
+fn outcome_unknown(error: &Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Timeout
+            | ErrorKind::Network
+            | ErrorKind::ServerError
+            | ErrorKind::Unavailable
+            | ErrorKind::PositionNotEqualToLength
+    )
 }
 
 fn appendable_state(info: &ObjectInfo, key: &str) -> Result<(u64, u64)> {

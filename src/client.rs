@@ -1,10 +1,13 @@
-//! The client: one shared transport, the single AppendObject request and HeadObject.
+//! The client: one shared transport and retry policy, the single AppendObject request and
+//! HeadObject.
 
-use crate::config::Config;
+use crate::config::{Config, LogLevel};
 use crate::crc64;
 use crate::decimal::Decimal;
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::{Request, Response, Transport};
+use crate::response::{self, AppendAnswer};
+use crate::retry::{self, Attempts, Retrier};
+use crate::transport::{Request, Transport};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -15,7 +18,12 @@ pub const MAX_OBJECT_SIZE: u64 = 5 << 30;
 /// threads: clones share the connection pool, the credentials and the clock correction.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) transport: Arc<Transport>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    transport: Transport,
+    retrier: Retrier,
 }
 
 /// The values OSS accepts for `x-oss-object-acl`.
@@ -151,8 +159,9 @@ fn one_of(what: &str, value: &Option<String>, allowed: &[&str]) -> Result<()> {
     }
 }
 
-/// HTTP header values are visible ASCII (and spaces); anything else would be mangled.
-fn header_value(what: &str, value: &str) -> Result<()> {
+/// HTTP header values are visible ASCII (and spaces); anything else would be mangled, and a
+/// line break would end the header (and could start a request of its own).
+pub(crate) fn header_value(what: &str, value: &str) -> Result<()> {
     if value
         .bytes()
         .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
@@ -244,12 +253,27 @@ pub struct ObjectInfo {
 impl Client {
     pub fn new(config: &Config) -> Result<Client> {
         Ok(Client {
-            transport: Arc::new(Transport::new(config)?),
+            shared: Arc::new(Shared {
+                transport: Transport::new(config)?,
+                retrier: Retrier::new(config.retry, config.logger.clone()),
+            }),
         })
     }
 
-    /// One AppendObject at `position`. Not retried when its outcome is unknown: the caller
-    /// owns the position (the appendable-file handle, [`crate::Appender`], recovers on its own).
+    /// A budget of attempts for one request, under the client's retry policy.
+    pub(crate) fn attempts(&self) -> Attempts<'_> {
+        self.shared.retrier.attempts()
+    }
+
+    /// Hands a line to the caller's logger, if there is one.
+    pub(crate) fn log(&self, level: LogLevel, line: impl FnOnce() -> String) {
+        self.shared.retrier.log(level, line)
+    }
+
+    /// One AppendObject at `position`. Resent only after an answer that refused it before
+    /// anything was applied (clock skew, an expired token); never when its outcome is
+    /// unknown (a timeout, a lost connection, a 5xx), which is reported: the caller owns the
+    /// position. [`crate::Appender`] finds out such outcomes on its own.
     pub fn append_object(
         &self,
         bucket: &str,
@@ -264,17 +288,27 @@ impl Client {
         options.request.validate()?;
         check_size(position, data.len() as u64)?;
         let create = (position == 0).then_some(&options.create);
-        let result = self.append_once(bucket, key, position, data, create, &options.request)?;
+        let mut attempts = self.attempts();
+        let answer = loop {
+            match self.append_request(bucket, key, position, data, create, &options.request) {
+                Err(e)
+                    if retry::corrected_at_once(&e)
+                        && attempts.again(&e, || format!("append to oss://{bucket}/{key}")) => {}
+                answer => break answer?,
+            }
+        };
+        let end = position + data.len() as u64;
+        let result = answer.consistent(end, true)?;
         if let Some(previous) = options.previous_crc {
             let expected = crc64::combine(previous, result.body_crc64, data.len() as u64);
-            check_crc(&result, position + data.len() as u64, expected)?;
+            check_crc(&result, end, expected)?;
         }
         Ok(result)
     }
 
-    /// One attempt, retried only where nothing can have been applied. `create` goes with
-    /// the append that creates the object.
-    pub(crate) fn append_once(
+    /// One AppendObject request, sent once. `create` goes with the append that creates the
+    /// object.
+    pub(crate) fn append_request(
         &self,
         bucket: &str,
         key: &str,
@@ -282,7 +316,7 @@ impl Client {
         data: &[u8],
         create: Option<&CreateParams>,
         params: &RequestParams,
-    ) -> Result<AppendResult> {
+    ) -> Result<AppendAnswer> {
         let create = create.map(CreateParams::headers).unwrap_or_default();
         let traffic_limit = params.traffic_limit.map(Decimal::new);
         let mut headers: Vec<(&str, &str)> = create
@@ -296,95 +330,74 @@ impl Client {
             headers.push(("x-oss-traffic-limit", limit.as_str()));
         }
         let position = Decimal::new(position);
-        let request = Request {
+        let response = self.shared.transport.send(&Request {
             method: "POST",
             bucket,
             key,
             query: &[("append", None), ("position", Some(position.as_str()))],
             headers: &headers,
             body: data,
-        };
-        let transport = &self.transport;
-        let mut attempt = 1;
-        let response = loop {
-            match transport.send(&request) {
-                // Skew and token errors are refused before anything is applied.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::RequestTimeSkewed | ErrorKind::SecurityToken
-                    ) && attempt < transport.retry.max_attempts =>
-                {
-                    attempt += 1;
-                }
-                result => break result?,
-            }
-        };
-        append_result(&response)
+        })?;
+        Ok(response::append_answer(&response))
     }
 
-    /// HeadObject, retried as the retry policy allows.
+    /// HeadObject, resent as the retry policy allows.
     pub fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
         validate_bucket(bucket)?;
         validate_key(key)?;
-        let response = self.transport.send_idempotent(&Request {
+        let request = Request {
             method: "HEAD",
             bucket,
             key,
             query: &[],
             headers: &[],
             body: b"",
-        })?;
-        let number = |name: &str| response.header(name).and_then(|v| v.parse::<u64>().ok());
-        Ok(ObjectInfo {
-            object_type: match response.header("x-oss-object-type") {
-                Some("Appendable") => ObjectType::Appendable,
-                Some("Normal") => ObjectType::Normal,
-                Some("Multipart") => ObjectType::Multipart,
-                _ => ObjectType::Other,
-            },
-            length: number("content-length").unwrap_or(0),
-            next_position: number("x-oss-next-append-position"),
-            crc64: number("x-oss-hash-crc64ecma"),
-            etag: response.header("etag").map(String::from),
-            last_modified: response
-                .header("last-modified")
-                .and_then(|v| httpdate::parse_http_date(v).ok()),
-            content_type: response.header("content-type").map(String::from),
-            metadata: response
-                .headers
-                .iter()
-                .filter_map(|(n, v)| {
-                    n.strip_prefix("x-oss-meta-")
-                        .map(|n| (n.to_string(), v.to_string()))
-                })
-                .collect(),
-            request_id: response.request_id(),
-        })
+        };
+        let mut attempts = self.attempts();
+        loop {
+            match self.shared.transport.send(&request) {
+                Err(e)
+                    if retry::mendable(&e)
+                        && attempts.again(&e, || format!("HEAD oss://{bucket}/{key}")) => {}
+                response => return Ok(response::object_info(&response?)),
+            }
+        }
     }
 }
 
-fn append_result(response: &Response) -> Result<AppendResult> {
-    let number = |name: &str| {
-        response
-            .header(name)
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Service,
-                    format!("AppendObject answered 200 without a numeric {name} header"),
-                )
-                .with_request_id(response.request_id())
-            })
-    };
-    Ok(AppendResult {
-        next_position: number("x-oss-next-append-position")?,
-        crc64: number("x-oss-hash-crc64ecma")?,
-        request_id: response.request_id(),
-        etag: response.header("etag").map(String::from),
-        version_id: response.header("x-oss-version-id").map(String::from),
-        body_crc64: response.sent_crc,
-    })
+impl AppendAnswer {
+    /// The result, if the answer is one to the append that made the object `end` bytes long
+    /// (and, with `need_crc`, says the object's CRC-64). Anything else (a stray answer to an
+    /// earlier request, a middlebox's 200) leaves the outcome unknown, reported as such.
+    pub(crate) fn consistent(&self, end: u64, need_crc: bool) -> Result<AppendResult> {
+        let unknown = |what: String| {
+            Err(Error::new(
+                ErrorKind::Service,
+                format!(
+                    "AppendObject answered 200 with {what}; whether the data was stored is \
+                     unknown (a HEAD of the object tells)"
+                ),
+            )
+            .with_request_id(self.request_id.clone()))
+        };
+        let crc64 = match (self.crc64, need_crc) {
+            (Some(crc), _) => crc,
+            (None, false) => 0,
+            (None, true) => return unknown("no numeric x-oss-hash-crc64ecma".into()),
+        };
+        match self.next_position {
+            Some(next) if next == end => Ok(AppendResult {
+                next_position: next,
+                crc64,
+                request_id: self.request_id.clone(),
+                etag: self.etag.clone(),
+                version_id: self.version_id.clone(),
+                body_crc64: self.body_crc64,
+            }),
+            Some(next) => unknown(format!("next position {next}, not {end}")),
+            None => unknown("no numeric x-oss-next-append-position".into()),
+        }
+    }
 }
 
 /// The server's length and CRC after an append must be ours.

@@ -66,14 +66,27 @@ impl Endpoint {
             None => (true, text),
         };
         let host = rest.strip_suffix('/').unwrap_or(rest);
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
         if let Some(c) = host
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || "-.:[]".contains(*c)))
         {
             return Err(bad(&format!("{c:?} is not allowed in a host")));
+        }
+        // The colons of a bracketed IPv6 address are not a port's.
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) if !port.ends_with(']') => (name, Some(port)),
+            _ => (host, None),
+        };
+        if name.is_empty() || name == "[]" {
+            return Err(bad("no host"));
+        }
+        if let Some(port) = port {
+            if !matches!(port.parse::<u16>(), Ok(1..)) || !port.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(bad(&format!(
+                    "port {port:?} is not a number from 1 to 65535"
+                )));
+            }
         }
         Ok(Endpoint {
             https,
@@ -134,7 +147,7 @@ pub struct Config {
     pub(crate) retry: RetryPolicy,
     pub(crate) user_agent: Option<String>,
     pub(crate) ca_file: Option<PathBuf>,
-    pub(crate) proxy: Option<String>,
+    pub(crate) proxy: Option<ureq::Proxy>,
     pub(crate) logger: Option<Logger>,
 }
 
@@ -246,9 +259,12 @@ impl Config {
         Ok(self)
     }
 
-    pub fn user_agent(mut self, user_agent: &str) -> Self {
+    /// Text added to the `User-Agent` after `oss-append/<version>`: printable ASCII only (a
+    /// line break would let the value write headers, or a request, of its own).
+    pub fn user_agent(mut self, user_agent: &str) -> Result<Self> {
+        crate::client::header_value("user agent", user_agent)?;
         self.user_agent = Some(user_agent.to_string());
-        self
+        Ok(self)
     }
 
     /// PEM file of the CA certificates to trust instead of the bundled roots.
@@ -257,10 +273,22 @@ impl Config {
         self
     }
 
-    /// `http://host:port` (credentials in the URL are allowed).
-    pub fn proxy(mut self, proxy: &str) -> Self {
-        self.proxy = Some(proxy.to_string());
-        self
+    /// An HTTP CONNECT proxy, `http://[user:password@]host:port` (or `https://` for TLS to
+    /// the proxy), through which both http and https endpoints are reached. The user and
+    /// password are percent-decoded. Errors never repeat the URL: it may hold a password.
+    pub fn proxy(mut self, proxy: &str) -> Result<Self> {
+        let bad = |why: &str| Error::invalid_argument(format!("config: proxy URL: {why}"));
+        let scheme = proxy.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, None | Some("http" | "https")) {
+            return Err(bad("the scheme must be http or https"));
+        }
+        let parsed = ureq::Proxy::new(proxy)
+            .map_err(|_| bad("expected http://[user:password@]host:port"))?;
+        if parsed.host().is_empty() {
+            return Err(bad("no host"));
+        }
+        self.proxy = Some(parsed);
+        Ok(self)
     }
 
     /// Where log lines go: retries, recoveries and errors. Silent without one.
@@ -307,6 +335,55 @@ mod tests {
         assert!(Endpoint::parse("ftp://x").is_err());
         assert!(Endpoint::parse("https://").is_err());
         assert!(Endpoint::parse("https://host/path").is_err());
+        let e = Endpoint::parse("http://[::1]:8080").unwrap();
+        assert_eq!((e.hostname(), e.is_ip()), ("::1", true));
+    }
+
+    #[test]
+    fn ports_that_are_not_ports_are_refused() {
+        for bad in [
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:abc",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:+80",
+            "http://:80",
+            "http://[]:80",
+        ] {
+            let err = Endpoint::parse(bad).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{bad}");
+            assert!(err.message().contains(bad), "{err}");
+        }
+        assert_eq!(
+            Endpoint::parse("127.0.0.1:65535").unwrap().host,
+            "127.0.0.1:65535"
+        );
+    }
+
+    #[test]
+    fn proxies_are_http_urls_and_their_passwords_are_never_repeated() {
+        let config = Config::new()
+            .proxy("http://user:pa%3Ass@proxy.local:3128")
+            .unwrap();
+        let proxy = config.proxy.unwrap();
+        assert_eq!(proxy.password(), Some("pa:ss"));
+        assert_eq!((proxy.host(), proxy.port()), ("proxy.local", 3128));
+        for bad in [
+            "socks5://u:hunter2@127.0.0.1:1080",
+            "ftp://u:hunter2@x",
+            "http://u:hunter2@",
+        ] {
+            let err = Config::new().proxy(bad).unwrap_err();
+            assert!(!err.message().contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_user_agent_with_a_line_break_is_refused() {
+        let err = Config::new().user_agent("app/1\r\nX-Evil: 1").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(err.message().contains("user agent"), "{err}");
+        assert!(Config::new().user_agent("game/2.1 (build 7)").is_ok());
     }
 
     #[test]

@@ -21,6 +21,18 @@ impl Credentials {
                 "access key id and secret must not be empty",
             ));
         }
+        // Both travel in request headers; neither value is repeated in the error.
+        let header_safe = |v: &str| v.bytes().all(|b| b.is_ascii_graphic());
+        if !header_safe(access_key_id) {
+            return Err(Error::invalid_argument(
+                "access key id: only printable ASCII without spaces is allowed",
+            ));
+        }
+        if !security_token.is_none_or(header_safe) {
+            return Err(Error::invalid_argument(
+                "security token: only printable ASCII without spaces is allowed",
+            ));
+        }
         Ok(Credentials {
             access_key_id: access_key_id.to_string(),
             secret: Zeroizing::new(secret.to_string()),
@@ -116,6 +128,24 @@ mod tests {
             !shown.contains("s3cr3t") && !shown.contains("tok-value"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn ids_and_tokens_that_could_break_a_header_are_invalid_arguments() {
+        for (id, token) in [
+            ("AK\r\nX-Evil: 1", None),
+            ("AK", Some("tok\nen")),
+            ("A K", None),
+        ] {
+            let e = Credentials::new(id, "secret", token).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            let named = if token.is_some() {
+                "security token"
+            } else {
+                "access key id"
+            };
+            assert!(e.message().contains(named), "{e}");
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! One error type for everything the library reports. Its [`ErrorKind`] is what the C
 //! status code will be; the rest is the detail a user of a storage SDK needs: the server's
 //! code, message, request id and EC, the object's length where OSS gave it, and both sides'
-//! lengths and CRCs when they disagree.
+//! lengths and CRCs when they disagree. A leaf: what an answer means is read in
+//! [`crate::response`], which builds these.
 
-use crate::http::Headers;
 use std::fmt;
 
 /// What went wrong, in the terms a caller acts on. Each kind is one C status code.
@@ -74,6 +74,19 @@ impl ErrorKind {
     }
 }
 
+/// What an OSS error answer says: its status and the fields of its error document.
+#[derive(Debug, Default)]
+pub(crate) struct ServiceError {
+    pub status: u16,
+    pub code: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub host_id: Option<String>,
+    pub ec: Option<String>,
+    /// `x-oss-next-append-position`: the object's length, on a 409.
+    pub next_position: Option<u64>,
+}
+
 /// An error with everything known about it. Cheap to move (one box).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Error(Box<Detail>);
@@ -109,49 +122,18 @@ impl Error {
         Error::new(ErrorKind::InvalidArgument, message)
     }
 
-    /// An error response: status, headers (lowercased names) and body as received.
-    /// An XML error document is parsed; anything else keeps the status and the raw text.
-    pub(crate) fn from_response(status: u16, headers: &Headers, body: &[u8]) -> Error {
-        let header = |name: &str| headers.get(name);
-        // HEAD answers carry no body: the document is base64 in x-oss-err.
-        let decoded;
-        let document: &[u8] = match (body.is_empty(), header("x-oss-err")) {
-            (true, Some(encoded)) => {
-                use base64::Engine;
-                decoded = base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .unwrap_or_default();
-                &decoded
-            }
-            _ => body,
-        };
-        let fields = parse_error_document(document);
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
-        let code = field("Code");
-        let message = field("Message").unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(document);
-            let text = text.trim();
-            if text.is_empty() {
-                format!("HTTP {status} with no error document")
-            } else {
-                text.chars().take(512).collect()
-            }
-        });
-        let kind = ErrorKind::from_service(status, code.as_deref().unwrap_or(""));
+    /// An error OSS answered with, as [`crate::response`] read it.
+    pub(crate) fn from_service(answer: ServiceError) -> Error {
+        let kind = ErrorKind::from_service(answer.status, answer.code.as_deref().unwrap_or(""));
         Error(Box::new(Detail {
             kind: Some(kind),
-            message,
-            http_status: Some(status),
-            request_id: field("RequestId").or_else(|| header("x-oss-request-id").map(String::from)),
-            host_id: field("HostId"),
-            ec: field("EC").or_else(|| header("x-oss-ec").map(String::from)),
-            next_position: header("x-oss-next-append-position").and_then(|v| v.parse().ok()),
-            code,
+            message: answer.message,
+            http_status: Some(answer.status),
+            code: answer.code,
+            request_id: answer.request_id,
+            host_id: answer.host_id,
+            ec: answer.ec,
+            next_position: answer.next_position,
             ..Detail::default()
         }))
     }
@@ -217,41 +199,6 @@ impl Error {
     }
 }
 
-/// `Code`, `Message`, `RequestId`... : the text of each child of `<Error>`.
-fn parse_error_document(xml: &[u8]) -> Vec<(String, String)> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    let mut fields = Vec::new();
-    let mut path: Vec<String> = Vec::new();
-    let mut text = String::new();
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(start)) => {
-                path.push(String::from_utf8_lossy(start.name().as_ref()).into_owned());
-                text.clear();
-            }
-            Ok(Event::End(_)) => {
-                if path.len() == 2 && path[0] == "Error" {
-                    fields.push((path[1].clone(), std::mem::take(&mut text)));
-                }
-                path.pop();
-            }
-            Ok(Event::Text(t)) => text.push_str(&t.decode().unwrap_or_default()),
-            // Entities come as events of their own: `&lt;` is a reference to `lt`.
-            Ok(Event::GeneralRef(r)) => {
-                let name = r.decode().unwrap_or_default();
-                if let Ok(Some(c)) = r.resolve_char_ref() {
-                    text.push(c);
-                } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(&name) {
-                    text.push_str(s);
-                }
-            }
-            Ok(Event::Eof) | Err(_) => return fields,
-            _ => {}
-        }
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.0;
@@ -302,77 +249,3 @@ impl fmt::Debug for Error {
 }
 
 impl std::error::Error for Error {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DOCUMENT: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  \
-        <Code>PositionNotEqualToLength</Code>\n  <Message>Position is not equal to file length</Message>\n  \
-        <RequestId>5C3D8D2A0ACA54D87B43****</RequestId>\n  <HostId>bucket.oss-cn-hangzhou.aliyuncs.com</HostId>\n  \
-        <EC>0026-00000016</EC>\n</Error>\n";
-
-    fn headers(pairs: &[(&str, &str)]) -> Headers {
-        let lines: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}: {v}\r")).collect();
-        Headers::parse(&lines.join("\n"))
-    }
-
-    #[test]
-    fn an_error_document_gives_every_field() {
-        let e = Error::from_response(
-            409,
-            &headers(&[("x-oss-next-append-position", "35")]),
-            DOCUMENT.as_bytes(),
-        );
-        assert_eq!(e.kind(), ErrorKind::PositionNotEqualToLength);
-        assert_eq!(e.code(), Some("PositionNotEqualToLength"));
-        assert_eq!(e.message(), "Position is not equal to file length");
-        assert_eq!(e.request_id(), Some("5C3D8D2A0ACA54D87B43****"));
-        assert_eq!(e.host_id(), Some("bucket.oss-cn-hangzhou.aliyuncs.com"));
-        assert_eq!(e.ec(), Some("0026-00000016"));
-        assert_eq!(e.next_position(), Some(35));
-        assert_eq!(
-            e.to_string(),
-            "Position is not equal to file length (HTTP 409, PositionNotEqualToLength, \
-             EC 0026-00000016, request id 5C3D8D2A0ACA54D87B43****)"
-        );
-    }
-
-    #[test]
-    fn a_head_error_is_read_from_x_oss_err() {
-        use base64::Engine;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(DOCUMENT);
-        let e = Error::from_response(409, &headers(&[("x-oss-err", &encoded)]), b"");
-        assert_eq!(e.code(), Some("PositionNotEqualToLength"));
-        assert_eq!(e.ec(), Some("0026-00000016"));
-    }
-
-    #[test]
-    fn an_unparseable_body_keeps_the_status_and_raw_text() {
-        let e = Error::from_response(
-            502,
-            &headers(&[("x-oss-request-id", "RID")]),
-            b"<html>Bad Gateway</html>",
-        );
-        assert_eq!(e.kind(), ErrorKind::ServerError);
-        assert_eq!((e.http_status(), e.code()), (Some(502), None));
-        assert_eq!(e.message(), "<html>Bad Gateway</html>");
-        assert_eq!(e.request_id(), Some("RID"));
-        let e = Error::from_response(503, &headers(&[]), b"");
-        assert_eq!(e.kind(), ErrorKind::Unavailable);
-        assert_eq!(e.message(), "HTTP 503 with no error document");
-    }
-
-    #[test]
-    fn escaped_text_is_unescaped() {
-        let e = Error::from_response(
-            400,
-            &headers(&[]),
-            b"<Error><Code>InvalidArgument</Code><Message>a &lt; b &amp; c</Message></Error>",
-        );
-        assert_eq!(
-            (e.kind(), e.message()),
-            (ErrorKind::InvalidArgument, "a < b & c")
-        );
-    }
-}

@@ -1,7 +1,8 @@
 //! oss-append: stream data into Alibaba Cloud OSS appendable objects.
 //!
 //! The crate is a blocking Rust core with a C ABI on top. Data flows one way:
-//! C caller -> `ffi` -> `append` handle -> request building -> [`signer`] -> transport -> OSS.
+//! C caller -> `ffi` -> `append` handle -> `client` (OSS requests, [`retry`] policy) ->
+//! `transport` ([`signer`]) -> `http` (ureq) -> OSS, and back through `response`.
 //! The pieces here are the ones every layer shares: the CRC-64 OSS reports for whole
 //! objects ([`crc64`]) and the two request signature versions ([`signer`]).
 
@@ -15,6 +16,8 @@ mod decimal;
 pub mod error;
 mod ffi;
 mod http;
+mod response;
+mod retry;
 pub mod signer;
 mod transport;
 

@@ -1,19 +1,19 @@
-//! Sends one signed request and maps the answer. Shared by every handle of a client: one
-//! HTTP connection pool, one credentials cache, one clock offset.
+//! Sends one signed request and hands back its answer. Shared by every handle of a client:
+//! one HTTP agent ([`crate::http`]), one credentials cache, one clock offset. It never resends
+//! ([`crate::retry`] decides that); on the way back it learns from two refusals, so that a
+//! resend can succeed: RequestTimeTooSkewed corrects the clock, a token error drops the
+//! cached credentials.
 
-use crate::config::{Config, Endpoint, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};
+use crate::config::{Config, Endpoint, LogLevel, Logger, SignatureVersion, UrlStyle};
 use crate::credentials::{Credentials, CredentialsProvider};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{self, Http, Origin};
+use crate::http::{self, Http, Response};
+use crate::response;
 use crate::signer::{self, v1, v4};
-use std::borrow::Cow;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
-
-/// Error documents are small; a larger body is cut rather than held.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 pub(crate) struct Request<'a> {
     pub method: &'static str,
@@ -23,15 +23,6 @@ pub(crate) struct Request<'a> {
     pub query: &'a [(&'static str, Option<&'a str>)],
     pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
-}
-
-/// A successful answer: its headers (names lowercased), and the CRC-64 of the body sent.
-pub(crate) use crate::http::Response;
-
-impl Response {
-    pub fn request_id(&self) -> Option<String> {
-        self.header("x-oss-request-id").map(String::from)
-    }
 }
 
 /// Credentials as the provider last handed them out, with the V4 key derived from them for
@@ -44,8 +35,6 @@ struct Signing {
 pub(crate) struct Transport {
     http: Http,
     endpoint: Endpoint,
-    /// Where path-style and CNAME requests go; virtual-hosted ones put the bucket first.
-    origin: Origin,
     style: UrlStyle,
     region: Option<String>,
     version: SignatureVersion,
@@ -53,8 +42,6 @@ pub(crate) struct Transport {
     signing: Mutex<Option<Arc<Signing>>>,
     /// Server time minus local time, in seconds, learnt from RequestTimeTooSkewed.
     clock_offset: AtomicI64,
-    pub retry: RetryPolicy,
-    jitter: AtomicU64,
     logger: Option<Logger>,
 }
 
@@ -80,29 +67,22 @@ impl Transport {
             Some(extra) => format!("oss-append/{} {extra}", env!("CARGO_PKG_VERSION")),
             None => format!("oss-append/{}", env!("CARGO_PKG_VERSION")),
         };
-        let http = Http::new(http::Settings {
+        let http = Http::new(&http::Settings {
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
-            user_agent,
-            proxy: config.proxy.clone(),
-            ca_file: config.ca_file.clone(),
+            user_agent: &user_agent,
+            proxy: config.proxy.as_ref(),
+            ca_file: config.ca_file.as_deref(),
         })?;
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64;
         Ok(Transport {
             http,
             style: config.effective_url_style(&endpoint),
-            origin: Origin::new(endpoint.https, &endpoint.host),
             endpoint,
             region,
             version: config.signature_version,
             provider,
             signing: Mutex::new(None),
             clock_offset: AtomicI64::new(0),
-            retry: config.retry,
-            jitter: AtomicU64::new(seed | 1),
             logger: config.logger.clone(),
         })
     }
@@ -138,33 +118,42 @@ impl Transport {
         }
     }
 
-    /// Where `req` goes: the origin to connect to, and the path and query to ask for.
-    fn locate(&self, req: &Request) -> (Cow<'_, Origin>, String) {
+    /// The absolute URL of `req`, key and query values percent-encoded.
+    fn url(&self, req: &Request) -> String {
         let key = v4::uri_encode(req.key, true);
-        let mut target = String::with_capacity(key.len() + req.bucket.len() + 64);
-        let origin = match self.style {
-            UrlStyle::VirtualHosted => Cow::Owned(Origin::new(
-                self.endpoint.https,
-                &[req.bucket, ".", &self.endpoint.host].concat(),
-            )),
-            UrlStyle::Path => {
-                target.push('/');
-                target.push_str(req.bucket);
-                Cow::Borrowed(&self.origin)
+        let host = &self.endpoint.host;
+        let mut url = String::with_capacity(key.len() + host.len() + req.bucket.len() + 64);
+        url.push_str(if self.endpoint.https {
+            "https://"
+        } else {
+            "http://"
+        });
+        match self.style {
+            UrlStyle::VirtualHosted => {
+                for part in [req.bucket, ".", host, "/"] {
+                    url.push_str(part);
+                }
             }
-            UrlStyle::Cname => Cow::Borrowed(&self.origin),
-        };
-        target.push('/');
-        target.push_str(&key);
-        for (i, (name, value)) in req.query.iter().enumerate() {
-            target.push(if i == 0 { '?' } else { '&' });
-            target.push_str(name);
-            if let Some(value) = value {
-                target.push('=');
-                target.push_str(&v4::uri_encode(value, false));
+            UrlStyle::Path => {
+                for part in [host.as_str(), "/", req.bucket, "/"] {
+                    url.push_str(part);
+                }
+            }
+            UrlStyle::Cname => {
+                url.push_str(host);
+                url.push('/');
             }
         }
-        (origin, target)
+        url.push_str(&key);
+        for (i, (name, value)) in req.query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(name);
+            if let Some(value) = value {
+                url.push('=');
+                url.push_str(&v4::uri_encode(value, false));
+            }
+        }
+        url
     }
 
     fn now(&self) -> SystemTime {
@@ -179,7 +168,7 @@ impl Transport {
         req: &Request,
         headers: &[(&str, &str)],
         datetime: &str,
-    ) -> String {
+    ) -> Zeroizing<String> {
         let view = signer::Request {
             method: req.method,
             bucket: Some(req.bucket),
@@ -188,7 +177,7 @@ impl Transport {
             headers,
         };
         let creds = &signing.creds;
-        match &signing.v4_key {
+        Zeroizing::new(match &signing.v4_key {
             None => v1::authorization(creds.access_key_id(), creds.secret(), &view),
             Some((date, key)) => v4::authorization(
                 creds.access_key_id(),
@@ -198,12 +187,11 @@ impl Transport {
                 &self.scope(date),
                 &[],
             ),
-        }
+        })
     }
 
-    /// One attempt, signed at the (corrected) current time. A service error comes back as
-    /// an [`Error`] with its HTTP status; on the way, a RequestTimeTooSkewed corrects the
-    /// clock and a token error drops the cached credentials, so that a retry signs anew.
+    /// One attempt, signed at the (corrected) current time. A 2xx answer comes back as it
+    /// is; any other as the [`Error`] it reports.
     pub fn send(&self, req: &Request) -> Result<Response> {
         let now = self.now();
         let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
@@ -224,25 +212,21 @@ impl Transport {
         }
         let authorization = self.authorization(&signing, req, &headers, &datetime);
         headers.push(("authorization", &authorization));
-        let (origin, target) = self.locate(req);
+        let url = self.url(req);
         let response = self.http.send(&http::Request {
             method: req.method,
-            origin: &origin,
-            target: &target,
+            url: &url,
             headers: &headers,
             body: req.body,
-            body_limit: ERROR_BODY_LIMIT,
         })?;
         if (200..300).contains(&response.status) {
             return Ok(response);
         }
-        let (status, headers) = (response.status, &response.headers);
-        let body = &response.body;
-        let error = Error::from_response(status, headers, body);
+        let error = response::service_error(&response);
         match error.kind() {
             ErrorKind::RequestTimeSkewed => {
-                let server = headers
-                    .get("date")
+                let server = response
+                    .header("date")
                     .and_then(|v| httpdate::parse_http_date(v).ok());
                 if let Some(server) = server {
                     let local = SystemTime::now();
@@ -267,72 +251,9 @@ impl Transport {
         Err(error)
     }
 
-    /// Whether another attempt can mend `error` (the Go v2 SDK's rules, plus a token the
-    /// provider may since have refreshed).
-    pub fn is_retryable(&self, error: &Error) -> bool {
-        match error.kind() {
-            ErrorKind::Timeout | ErrorKind::Network => true,
-            ErrorKind::RequestTimeSkewed | ErrorKind::SecurityToken => true,
-            ErrorKind::Unavailable | ErrorKind::ServerError => true,
-            _ => {
-                matches!(error.http_status(), Some(401 | 408 | 429))
-                    || error.code() == Some("BadRequest")
-            }
-        }
-    }
-
-    /// Full-jitter backoff before retry `n` (1 for the first retry).
-    pub fn backoff(&self, n: u32) -> Duration {
-        let cap = self
-            .retry
-            .base_delay
-            .saturating_mul(1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX))
-            .min(self.retry.max_delay);
-        // xorshift64: enough randomness to spread retries, no crate needed.
-        let mut x = self.jitter.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.jitter.store(x, Ordering::Relaxed);
-        cap.mul_f64((x >> 11) as f64 / (1u64 << 53) as f64)
-    }
-
-    /// Sleeps the backoff before attempt `attempt + 1`, logging why (`what`) and for how long.
-    pub fn wait_to_retry(&self, attempt: u32, what: impl FnOnce() -> String) {
-        let wait = self.backoff(attempt);
-        self.log(LogLevel::Warn, || {
-            format!(
-                "{} in {} ms (attempt {} of {})",
-                what(),
-                wait.as_millis(),
-                attempt + 1,
-                self.retry.max_attempts
-            )
-        });
-        std::thread::sleep(wait);
-    }
-
-    /// Hands a line to the caller's logger; the line is only built when there is one.
-    pub fn log(&self, level: LogLevel, line: impl FnOnce() -> String) {
+    fn log(&self, level: LogLevel, line: impl FnOnce() -> String) {
         if let Some(logger) = &self.logger {
             logger(level, &line());
-        }
-    }
-
-    /// Sends `req`, retrying what [`Transport::is_retryable`] allows. Only for requests
-    /// that are safe to repeat (HEAD); appends have their own recovery.
-    pub fn send_idempotent(&self, req: &Request) -> Result<Response> {
-        let mut attempt = 1;
-        loop {
-            match self.send(req) {
-                Err(e) if attempt < self.retry.max_attempts && self.is_retryable(&e) => {
-                    self.wait_to_retry(attempt, || {
-                        format!("{} {}/{}: {e}; retrying", req.method, req.bucket, req.key)
-                    });
-                    attempt += 1;
-                }
-                result => return result,
-            }
         }
     }
 }
@@ -355,18 +276,14 @@ mod tests {
     }
 
     fn append_url(t: &Transport) -> String {
-        let scheme = if t.endpoint.https { "https" } else { "http" };
-        let (origin, target) = t.locate(&Request {
+        t.url(&Request {
             method: "POST",
             bucket: "bucket",
             key: "dir/a b+c.log",
             query: &[("append", None), ("position", Some("42"))],
             headers: &[],
             body: b"",
-        });
-        let mut url = format!("{scheme}://");
-        origin.push_host_to(&mut url);
-        url + &target
+        })
     }
 
     #[test]
@@ -386,17 +303,6 @@ mod tests {
             append_url(&cname),
             "https://logs.example.com/dir/a%20b%2Bc.log?append&position=42"
         );
-    }
-
-    #[test]
-    fn backoff_is_full_jitter_under_the_cap() {
-        let t = transport("http://127.0.0.1:1", None);
-        for n in 1..10 {
-            let cap = (t.retry.base_delay * (1 << n)).min(t.retry.max_delay);
-            assert!(t.backoff(n) < cap);
-        }
-        let delays: std::collections::HashSet<_> = (0..20).map(|_| t.backoff(3)).collect();
-        assert!(delays.len() > 10, "backoff does not vary: {delays:?}");
     }
 
     #[test]

@@ -521,7 +521,8 @@ fn virtual_hosted_requests_reach_bucket_dot_endpoint_through_a_proxy() {
     let config = config(&server)
         .endpoint(&format!("http://oss-cn-hangzhou.oss-test:{port}"))
         .unwrap()
-        .proxy(&proxy);
+        .proxy(&proxy)
+        .unwrap();
     let client = Client::new(&config).unwrap();
     let mut handle = open(&client, "vh/key");
     handle.write(b"virtual").unwrap();

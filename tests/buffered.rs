@@ -300,7 +300,7 @@ fn the_log_hears_recoveries_retries_and_errors_without_secrets() {
         has(LogLevel::Warn, "the object shows it was stored"),
         "{lines:?}"
     );
-    assert!(has(LogLevel::Warn, "not stored, resending"), "{lines:?}");
+    assert!(has(LogLevel::Warn, "was not stored: "), "{lines:?}");
     assert!(has(LogLevel::Error, "7 bytes stay buffered"), "{lines:?}");
     assert!(lines.iter().all(|(_, m)| !m.contains(SK)), "{lines:?}");
 }

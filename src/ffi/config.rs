@@ -454,18 +454,22 @@ pub unsafe extern "C" fn oss_config_set_ca_file(
     update(config, err, |c| Ok(c.ca_file(arg_str(path, "path")?)))
 }
 
-/// An HTTP proxy, `http://[user:password@]host:port`; HTTPS goes through it with CONNECT.
-/// Copied; checked by `oss_client_new`.
+/// An HTTP CONNECT proxy, `http://[user:password@]host:port` (`https://` for TLS to the
+/// proxy); http and https endpoints are both reached through it. The user and password are
+/// percent-decoded (`%3A` for a colon) and never appear in an error or log line. Checked
+/// and copied here: another scheme or a malformed URL is `OSS_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn oss_config_set_proxy(
     config: *mut oss_config,
     proxy: *const c_char,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    update(config, err, |c| Ok(c.proxy(arg_str(proxy, "proxy")?)))
+    update(config, err, |c| c.proxy(arg_str(proxy, "proxy")?))
 }
 
-/// The User-Agent header (default `oss-append/<version>`). Copied.
+/// Text added to the User-Agent header after `oss-append/<version>`. Copied. Printable
+/// ASCII only: a control character (a line break would start a header or a request of its
+/// own) is `OSS_ERR_INVALID_ARGUMENT` naming `user_agent`.
 #[no_mangle]
 pub unsafe extern "C" fn oss_config_set_user_agent(
     config: *mut oss_config,
@@ -473,6 +477,6 @@ pub unsafe extern "C" fn oss_config_set_user_agent(
     err: *mut *mut oss_error,
 ) -> oss_status {
     update(config, err, |c| {
-        Ok(c.user_agent(arg_str(user_agent, "user_agent")?))
+        c.user_agent(arg_str(user_agent, "user_agent")?)
     })
 }
