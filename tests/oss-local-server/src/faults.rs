@@ -28,16 +28,39 @@ pub enum Op {
 }
 
 impl Op {
+    pub const ALL: [Op; 6] = [
+        Op::Append,
+        Op::Put,
+        Op::Get,
+        Op::Head,
+        Op::Delete,
+        Op::Other,
+    ];
+
+    /// The name in `op=` of a fault and in `/-/stats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Append => "append",
+            Op::Put => "put",
+            Op::Get => "get",
+            Op::Head => "head",
+            Op::Delete => "delete",
+            Op::Other => "other",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
     fn parse(name: &str) -> Option<Option<Op>> {
-        Some(Some(match name {
-            "append" => Op::Append,
-            "put" => Op::Put,
-            "get" => Op::Get,
-            "head" => Op::Head,
-            "delete" => Op::Delete,
-            "any" => return Some(None),
-            _ => return None,
-        }))
+        if name == "any" {
+            return Some(None);
+        }
+        Op::ALL[..5]
+            .iter()
+            .find(|op| op.name() == name)
+            .map(|op| Some(*op))
     }
 }
 

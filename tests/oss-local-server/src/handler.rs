@@ -22,6 +22,10 @@ pub struct Shared {
     /// Seconds the server's clock is ahead of the machine's.
     pub clock_offset: AtomicI64,
     requests: AtomicU64,
+    /// Requests received per operation (indexed by [`Op::index`]), whatever their outcome.
+    received: [AtomicU64; Op::ALL.len()],
+    /// Connections accepted so far; also the next connection's id.
+    pub accepted: AtomicU64,
 }
 
 impl Shared {
@@ -32,7 +36,14 @@ impl Shared {
             faults: faults.then(Faults::default),
             clock_offset: AtomicI64::new(0),
             requests: AtomicU64::new(0),
+            received: Default::default(),
+            accepted: AtomicU64::new(0),
         }
+    }
+
+    /// How many requests of `op` arrived (signed or not, faulted or not).
+    pub fn received(&self, op: Op) -> u64 {
+        self.received[op.index()].load(Ordering::SeqCst)
     }
 
     pub fn now(&self) -> SystemTime {
@@ -319,6 +330,7 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
             )))
         }
     };
+    ex.shared.received[op.index()].fetch_add(1, Ordering::SeqCst);
     if op != Op::Other && !ex.shared.store.has_bucket(bucket) {
         return Err(OssError::no_such_bucket(bucket));
     }
@@ -796,6 +808,17 @@ fn control(ex: &mut Exchange, req: &Parsed) -> Result<Response, OssError> {
         ("DELETE", "/-/faults") => faults.clear(),
         ("GET", "/-/faults") => {
             response.body = format!("pending {}\n", faults.pending()).into_bytes()
+        }
+        // What arrived: connections accepted, then requests per operation, a line each.
+        ("GET", "/-/stats") => {
+            let mut text = format!(
+                "connections {}\n",
+                ex.shared.accepted.load(Ordering::SeqCst)
+            );
+            for op in Op::ALL {
+                text.push_str(&format!("{} {}\n", op.name(), ex.shared.received(op)));
+            }
+            response.body = text.into_bytes();
         }
         ("PUT", "/-/clock") => {
             let offset = req

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -90,8 +90,6 @@ pub struct Server {
     shared: Arc<Shared>,
     stopping: Arc<AtomicBool>,
     connections: Connections,
-    /// Connections accepted so far; also the next connection's id.
-    accepted: Arc<AtomicU64>,
     acceptor: Option<JoinHandle<()>>,
 }
 
@@ -121,17 +119,12 @@ impl Server {
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let connections = Connections::default();
-        let accepted = Arc::new(AtomicU64::new(0));
         let acceptor = {
-            let (shared, stopping, connections, accepted) = (
-                shared.clone(),
-                stopping.clone(),
-                connections.clone(),
-                accepted.clone(),
-            );
+            let (shared, stopping, connections) =
+                (shared.clone(), stopping.clone(), connections.clone());
             std::thread::Builder::new()
                 .name("oss-accept".into())
-                .spawn(move || accept(listener, shared, tls, stopping, connections, &accepted))?
+                .spawn(move || accept(listener, shared, tls, stopping, connections))?
         };
         Ok(Server {
             addr,
@@ -143,7 +136,6 @@ impl Server {
             shared,
             stopping,
             connections,
-            accepted,
             acceptor: Some(acceptor),
         })
     }
@@ -201,7 +193,12 @@ impl Server {
 
     /// Test inspection: how many connections have been accepted (keep-alive shows as few).
     pub fn connections_accepted(&self) -> u64 {
-        self.accepted.load(Ordering::SeqCst)
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Test inspection: how many requests of `op` arrived, whatever their outcome.
+    pub fn requests_received(&self, op: Op) -> u64 {
+        self.shared.received(op)
     }
 
     /// Test control: closes every open connection, as a server's idle timeout would.
@@ -267,7 +264,6 @@ fn accept(
     tls: Option<Arc<rustls::ServerConfig>>,
     stopping: Arc<AtomicBool>,
     connections: Connections,
-    ids: &AtomicU64,
 ) {
     for stream in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
@@ -278,7 +274,7 @@ fn accept(
         let (Ok(control), Ok(registered)) = (tcp.try_clone(), tcp.try_clone()) else {
             continue;
         };
-        let id = ids.fetch_add(1, Ordering::Relaxed);
+        let id = shared.accepted.fetch_add(1, Ordering::SeqCst);
         connections
             .lock()
             .unwrap_or_else(|e| e.into_inner())
