@@ -4,8 +4,9 @@
     bench.py SERVER APPEND_BENCH APPEND_FILE APPEND_FILE_STATIC LIBRARY
 
 Sizes can be made smaller for a quick look: BENCH_BULK_MIB (1024), BENCH_SMALL_COUNT
-(10000), BENCH_STREAM_MIB (4096); BENCH_REPEAT (5) runs of ours and of the loopback limits,
-taking turns, of which the median is shown.
+(10000), BENCH_MANY_COUNT (100000), BENCH_STREAM_MIB (4096); BENCH_REPEAT (5) runs of ours and
+of the loopback limits, taking turns, of which the median is shown (at most 3 of the many-handle
+run, which takes longest).
 """
 
 import base64
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from email.utils import formatdate
 from pathlib import Path
 
@@ -25,9 +27,13 @@ BULK_MIB = int(os.environ.get("BENCH_BULK_MIB", 1024))
 REQUEST_MIB = 8
 SMALL_COUNT = int(os.environ.get("BENCH_SMALL_COUNT", 10000))
 SMALL_SIZE = 4096
+# Many appenders on one client, written from several threads: the shared connection pool.
+MANY_HANDLES, MANY_THREADS = 64, 8
+MANY_COUNT = int(os.environ.get("BENCH_MANY_COUNT", 100000))
 STREAM_MIB = int(os.environ.get("BENCH_STREAM_MIB", 4096))
 # Our runs and the loopback limits are repeated (the SDKs, much slower, run once).
 REPEAT = int(os.environ.get("BENCH_REPEAT", 5))
+MANY_REPEAT = min(REPEAT, 3)
 HERE = Path(__file__).resolve().parent
 ENV = dict(os.environ, OSS_ACCESS_KEY_ID=AK, OSS_ACCESS_KEY_SECRET=SK)
 
@@ -85,6 +91,14 @@ def medians(*workloads, times=REPEAT):
     return [sorted(done, key=lambda r: r["seconds"])[len(done) // 2] for done in runs]
 
 
+def server_stats(url):
+    """What the local server counted (`GET /-/stats`, with --enable-faults): connections
+    accepted and requests per operation. This request's own connection is counted too."""
+    with urllib.request.urlopen(f"{url}/-/stats") as answer:
+        lines = answer.read().decode().splitlines()
+    return {name: int(n) for name, n in map(str.split, lines)}
+
+
 def peak_rss_kib(append_bench, args, mib):
     """Peak RSS of `args` reading `mib` MiB of generated input on stdin, and its output."""
     source = subprocess.Popen([append_bench, "generate", str(mib)], stdout=subprocess.PIPE)
@@ -139,8 +153,10 @@ def stripped_size(path, work):
 
 def main():
     server_bin, append_bench, append_file, append_file_static, library = sys.argv[1:]
-    server = subprocess.Popen([server_bin, "--discard", "--access-key-id", AK,
-                               "--access-key-secret", SK, "--bucket", BUCKET],
+    # --enable-faults only for GET /-/stats; no fault is scripted (each request then looks at
+    # an empty rule list).
+    server = subprocess.Popen([server_bin, "--discard", "--enable-faults", "--access-key-id",
+                               AK, "--access-key-secret", SK, "--bucket", BUCKET],
                               stdout=subprocess.PIPE, text=True)
     try:
         url = server.stdout.readline().strip().removeprefix("listening on ")
@@ -163,12 +179,20 @@ def report(url, append_bench, append_file, append_file_static, library):
         return [url, BUCKET, key, str(SMALL_COUNT), str(SMALL_SIZE)]
 
     print(f"bench: oss-local-server --discard at {url}; bulk {BULK_MIB} MiB in {REQUEST_MIB} MiB "
-          f"requests, small {SMALL_COUNT} x {SMALL_SIZE} B, stream {STREAM_MIB} MiB", flush=True)
+          f"requests, small {SMALL_COUNT} x {SMALL_SIZE} B, many {MANY_COUNT} x {SMALL_SIZE} B on "
+          f"{MANY_HANDLES} handles, stream {STREAM_MIB} MiB", flush=True)
     curl = curl_upload(url, body, requests)
     tcp, bulk = medians([append_bench, "tcp", str(BULK_MIB)],
                         [append_bench, "bulk", *bulk_args("bulk-{}")])
     pingpong, small = medians([append_bench, "pingpong", str(SMALL_COUNT), str(SMALL_SIZE)],
                               [append_bench, "small", *small_args("small-{}")])
+    before = server_stats(url)
+    [many] = medians([append_bench, "many", url, BUCKET, "many-{}", MANY_HANDLES, MANY_THREADS,
+                       MANY_COUNT, SMALL_SIZE], times=MANY_REPEAT)
+    after = server_stats(url)
+    # Less the second stats request's own connection.
+    many_connections = after["connections"] - before["connections"] - 1
+    many_appends = after["append"] - before["append"]
     sdk = {}
     for name in ("oss2", "v2", "v2-nocrc"):
         script = [sys.executable, HERE / "sdk_bench.py", name]
@@ -222,6 +246,11 @@ def report(url, append_bench, append_file, append_file_static, library):
                      f"ours {small.ops_per_s / s.ops_per_s:.1f}x",
                      verdict(small.ops_per_s >= 10 * s.ops_per_s, ">=10x the faster SDK")
                      if (b, s) == best_small else ""))
+    rows.append((f"many: oss-append (C API), {MANY_HANDLES} handles, {MANY_THREADS} threads",
+                 f"{many.ops_per_s:,.0f} appends/s", f"{many.cpu_us_per_op:.1f} CPU us/append",
+                 f"{many.ops_per_s / small.ops_per_s:.2f}x one handle", ""))
+    rows.append((f"many: connections opened, {MANY_REPEAT} runs",
+                 f"{many_connections:,} for {many_appends:,} appends", "", "", ""))
     for mib, kib in rss.items():
         rows.append((f"stream: append_file, {mib:,} MiB from stdin", f"{kib / 1024:.1f} MiB peak RSS",
                      "", "", verdict(kib <= 16 * 1024, "<=16 MiB") if mib == STREAM_MIB else ""))
