@@ -285,6 +285,15 @@ impl Appender {
         match self.client.head_object(&self.bucket, &self.key) {
             Ok(info) => appendable_state(&info, &self.key),
             Err(e) if e.kind() == ErrorKind::NoSuchKey => Ok((0, 0)),
+            // The server's refusal of the HEAD (an AccessDenied, say) is what the caller can
+            // act on; the append's own failure may be a lost answer saying the same.
+            Err(e) if e.http_status().is_some() => {
+                let message = format!(
+                    "{} (the HEAD that was to tell whether the append was stored, after: {cause})",
+                    e.message()
+                );
+                Err(e.with_message(message))
+            }
             Err(e) => Err(cause.clone().with_message(format!(
                 "{}; whether it was stored is unknown, the HEAD to find out failed: {e}",
                 cause.message()

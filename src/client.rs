@@ -355,11 +355,16 @@ impl Client {
         };
         let mut attempts = self.attempts();
         loop {
-            match self.shared.transport.send(&request) {
+            let info = self
+                .shared
+                .transport
+                .send(&request)
+                .and_then(|response| response::object_info(&response));
+            match info {
                 Err(e)
                     if retry::mendable(&e)
                         && attempts.again(&e, || format!("HEAD oss://{bucket}/{key}")) => {}
-                response => return Ok(response::object_info(&response?)),
+                info => return info,
             }
         }
     }

@@ -4,7 +4,7 @@
 //! came from the network: a missing or malformed one is absent, never a panic or a guess.
 
 use crate::client::{ObjectInfo, ObjectType};
-use crate::error::{Error, ServiceError};
+use crate::error::{Error, ErrorKind, Result, ServiceError};
 use crate::http::Response;
 
 impl Response {
@@ -116,15 +116,25 @@ pub(crate) fn append_answer(response: &Response) -> AppendAnswer {
     }
 }
 
-/// HeadObject's 2xx answer.
-pub(crate) fn object_info(response: &Response) -> ObjectInfo {
-    ObjectInfo {
-        object_type: match response.header("x-oss-object-type") {
-            Some("Appendable") => ObjectType::Appendable,
-            Some("Normal") => ObjectType::Normal,
-            Some("Multipart") => ObjectType::Multipart,
-            _ => ObjectType::Other,
-        },
+/// HeadObject's 2xx answer. OSS types every object; an answer without a type is no answer
+/// to a HEAD (a stray answer to an earlier request, say), and another HEAD may get the real
+/// one.
+pub(crate) fn object_info(response: &Response) -> Result<ObjectInfo> {
+    let object_type = match response.header("x-oss-object-type") {
+        Some("Appendable") => ObjectType::Appendable,
+        Some("Normal") => ObjectType::Normal,
+        Some("Multipart") => ObjectType::Multipart,
+        Some(_) => ObjectType::Other,
+        None => {
+            return Err(Error::new(
+                ErrorKind::Network,
+                "HeadObject answered 200 without x-oss-object-type: not an answer to this HEAD",
+            )
+            .with_request_id(response.request_id()))
+        }
+    };
+    Ok(ObjectInfo {
+        object_type,
         length: response.number("content-length").unwrap_or(0),
         next_position: response.number("x-oss-next-append-position"),
         crc64: response.number("x-oss-hash-crc64ecma"),
@@ -142,7 +152,7 @@ pub(crate) fn object_info(response: &Response) -> ObjectInfo {
             })
             .collect(),
         request_id: response.request_id(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -535,45 +535,9 @@ fn virtual_hosted_requests_reach_bucket_dot_endpoint_through_a_proxy() {
 
 #[test]
 fn https_with_a_ca_file_is_verified_and_an_unknown_certificate_refused() {
-    let dir = std::env::temp_dir().join(format!("oss-append-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        // A leaf, not a CA: webpki refuses a CA certificate as the server's own.
-        .args([
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let mut tls = oss_local_server::Config::new(AK, SK).bucket(BUCKET);
-    tls.tls = Some((cert.clone(), key));
-    let server = Server::start(tls).unwrap();
-    assert!(server.url().starts_with("https://"));
+    let (server, cert) = common::start_tls_server("tls", AK, SK, BUCKET);
 
-    let trusted = Client::new(&config(&server).ca_file(&cert)).unwrap();
+    let trusted = Client::new(&config(&server).ca_file(cert.path())).unwrap();
     let mut handle = open(&trusted, "tls");
     handle.write(b"secure").unwrap();
     assert_eq!(stored(&server, "tls"), b"secure");
@@ -581,7 +545,6 @@ fn https_with_a_ca_file_is_verified_and_an_unknown_certificate_refused() {
     let untrusted = Client::new(&config(&server)).unwrap();
     let err = Appender::open(&untrusted, BUCKET, "tls", AppendOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err:?}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

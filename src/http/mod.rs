@@ -2,18 +2,19 @@
 //! its handles and threads: a keep-alive pool, rustls (ring) with the webpki roots or a CA
 //! file, an HTTP CONNECT proxy, and the request timeout as one deadline for the whole
 //! request (connect, TLS handshake, sending, receiving). What is ours: the settings
-//! ([`Http::new`]), the address cache ([`resolver`]), the body reader that takes the CRC-64 as
-//! ureq sends ([`body`]) and the mapping of ureq's errors onto ours ([`transport_error`]).
-
+//! ([`Http::new`]), the address cache ([`resolver`]), a link of the connector chain that
+//! keeps a proxy's tunnel silent ([`tunnel`]), the body reader that takes the CRC-64 as ureq
+//! sends ([`body`]) and the mapping of ureq's errors onto ours ([`transport_error`]).
 mod body;
 mod resolver;
+mod tunnel;
 
 use crate::error::{Error, ErrorKind, Result};
 use std::path::Path;
 use std::time::Duration;
 use ureq::http::{HeaderMap, HeaderName, HeaderValue};
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
-use ureq::unversioned::transport::DefaultConnector;
+use ureq::unversioned::transport::{Connector, DefaultConnector};
 use ureq::{Agent, SendBody};
 
 /// Error documents are small; a larger answer body is cut (and its connection closed).
@@ -86,7 +87,7 @@ impl Http {
             .build();
         let agent = Agent::with_parts(
             config,
-            DefaultConnector::default(),
+            DefaultConnector::default().chain(tunnel::SilentTunnel),
             resolver::CachingResolver::default(),
         );
         Ok(Http { agent })

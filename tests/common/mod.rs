@@ -6,6 +6,7 @@
 
 use oss_append::{Config, Credentials, RetryPolicy};
 use oss_local_server::Server;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub fn start_server(access_key_id: &str, secret: &str, bucket: &str) -> Server {
@@ -15,6 +16,61 @@ pub fn start_server(access_key_id: &str, secret: &str, bucket: &str) -> Server {
             .faults(),
     )
     .unwrap()
+}
+
+/// A server's certificate as a PEM file, removed (with its directory) on drop.
+pub struct Certificate {
+    dir: PathBuf,
+}
+
+impl Certificate {
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("cert.pem")
+    }
+}
+
+impl Drop for Certificate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TLS server like [`start_server`]'s (no faults), with a certificate for 127.0.0.1 that
+/// only the returned one trusts. `name` keeps each test's files apart.
+pub fn start_tls_server(
+    name: &str,
+    access_key_id: &str,
+    secret: &str,
+    bucket: &str,
+) -> (Server, Certificate) {
+    let dir = std::env::temp_dir().join(format!("oss-append-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certificate = Certificate { dir };
+    let (cert, key) = (certificate.path(), certificate.dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=127.0.0.1"])
+        // A leaf, not a CA: webpki refuses a CA certificate as the server's own.
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut config = oss_local_server::Config::new(access_key_id, secret).bucket(bucket);
+    config.tls = Some((cert, key));
+    let server = Server::start(config).unwrap();
+    assert!(server.url().starts_with("https://"));
+    (server, certificate)
 }
 
 /// The server's endpoint and region, these credentials, a 5 s request timeout and three
