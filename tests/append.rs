@@ -251,6 +251,51 @@ fn server_errors_are_retried_then_reported_with_nothing_stored() {
     assert_eq!(handle.position(), 2);
 }
 
+/// One retry budget for every path: whatever mix of faults a piece meets (clock skew, server
+/// errors, lost connections), it is sent at most `max_attempts` (3) times in all; the HEAD
+/// that settles an unknown outcome has a budget of its own.
+#[test]
+fn a_piece_is_sent_at_most_max_attempts_times_whatever_the_faults() {
+    let mixes: [&[Action]; 3] = [
+        &[Action::Error(503); 5],
+        &[
+            Action::Error(500),
+            Action::ResetBeforeBody,
+            Action::Error(503),
+        ],
+        &[
+            Action::ResetBeforeBody,
+            Action::ResetBeforeBody,
+            Action::Error(500),
+        ],
+    ];
+    for (i, mix) in mixes.into_iter().enumerate() {
+        let server = start();
+        let client = client(&server);
+        let mut handle = open(&client, "k");
+        // The first mix alone; the others start with a clock the server refuses.
+        if i > 0 {
+            server.set_clock_offset(3600);
+        }
+        for action in mix {
+            server.add_fault(Fault::new(*action, Op::Append));
+        }
+        let err = handle.write(b"never stored").unwrap_err();
+        assert!(
+            err.message().contains("nothing of this request was stored"),
+            "{mix:?}: {err}"
+        );
+        assert_eq!(server.requests_received(Op::Append), 3, "{mix:?}");
+        assert_eq!(stored(&server, "k"), b"");
+    }
+
+    let server = start();
+    server.add_fault(Fault::new(Action::Error(503), Op::Head).count(5));
+    let err = Appender::open(&client(&server), BUCKET, "k", AppendOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    assert_eq!(server.requests_received(Op::Head), 3);
+}
+
 #[test]
 fn a_timeout_after_the_server_applied_is_recovered() {
     let server = start();

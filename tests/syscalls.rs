@@ -1,0 +1,84 @@
+//! What a small append on a pooled connection asks of the kernel, as strace sees it: no
+//! thread started (a name lookup bounded by the request's deadline would run on one), no
+//! name looked up, no connection opened. The test runs itself again under `strace -f`: the
+//! child (told by an environment variable) appends, the parent reads the trace.
+
+mod common;
+
+use oss_append::{AppendOptions, Appender, Client, Config, Credentials, UrlStyle};
+use std::process::Command;
+
+const AK: &str = "trace-ak";
+const SK: &str = "trace-secret";
+const BUCKET: &str = "trace-bucket";
+const CHILD: &str = "OSS_APPEND_TRACED_ENDPOINT";
+const TEST: &str = "small_appends_on_a_pooled_connection_start_no_thread_and_resolve_no_name";
+/// Files the child tries to open, so that the trace shows where the measured part starts
+/// and ends.
+const BEGIN: &str = "/nonexistent/oss-append-trace-begin";
+const END: &str = "/nonexistent/oss-append-trace-end";
+
+#[test]
+fn small_appends_on_a_pooled_connection_start_no_thread_and_resolve_no_name() {
+    if let Ok(endpoint) = std::env::var(CHILD) {
+        return appends(&endpoint);
+    }
+    let server = common::start_server(AK, SK, BUCKET);
+    // A name, not an address: the client has to resolve it (once).
+    let endpoint = format!("http://localhost:{}", server.addr().port());
+    let trace = std::env::temp_dir().join(format!("oss-append-trace-{}", std::process::id()));
+    let child = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=clone,clone3,socket,connect,openat",
+        ])
+        .arg("-o")
+        .arg(&trace)
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", TEST, "--test-threads=1", "--nocapture"])
+        .env(CHILD, &endpoint)
+        .output()
+        .expect("strace (apt-get install strace)");
+    let said = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
+    assert!(child.status.success(), "{said}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    std::fs::remove_file(&trace).unwrap();
+
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |marker: &str| lines.iter().position(|l| l.contains(marker)).unwrap();
+    let (begin, end) = (at(BEGIN), at(END));
+    // The trace sees what is asked of it: the first append resolved the name (on a thread)
+    // and connected.
+    let before = &lines[..begin];
+    assert!(before.iter().any(|l| l.contains("clone")), "{text}");
+    assert!(before.iter().any(|l| l.contains("connect(")), "{text}");
+    assert!(before.iter().any(|l| l.contains("/etc/hosts")), "{text}");
+    let measured = &lines[begin + 1..end];
+    assert!(measured.is_empty(), "{}", measured.join("\n"));
+    assert_eq!(
+        server.object_bytes(BUCKET, "k").unwrap().len(),
+        5 + 50 * 4096
+    );
+}
+
+/// The child: one append that resolves and connects, then 50 small appends on that
+/// connection between the two markers.
+fn appends(endpoint: &str) {
+    let config = Config::new()
+        .endpoint(endpoint)
+        .unwrap()
+        .region("cn-hangzhou")
+        .unwrap()
+        .url_style(UrlStyle::Path)
+        .credentials(Credentials::new(AK, SK, None).unwrap());
+    let client = Client::new(&config).unwrap();
+    let mut handle = Appender::open(&client, BUCKET, "k", AppendOptions::default()).unwrap();
+    handle.write(b"first").unwrap();
+    let _ = std::fs::File::open(BEGIN);
+    for _ in 0..50 {
+        handle.write(&[7u8; 4096]).unwrap();
+    }
+    let _ = std::fs::File::open(END);
+}
