@@ -92,7 +92,7 @@ def medians(*workloads, times=REPEAT):
 
 
 def server_stats(url):
-    """What the local server counted (`GET /-/stats`, with --enable-faults): connections
+    """What the local server counted (`GET /-/stats`): connections
     accepted and requests per operation. This request's own connection is counted too."""
     with urllib.request.urlopen(f"{url}/-/stats") as answer:
         lines = answer.read().decode().splitlines()
@@ -153,9 +153,7 @@ def stripped_size(path, work):
 
 def main():
     server_bin, append_bench, append_file, append_file_static, library = sys.argv[1:]
-    # --enable-faults only for GET /-/stats; no fault is scripted (each request then looks at
-    # an empty rule list).
-    server = subprocess.Popen([server_bin, "--discard", "--enable-faults", "--access-key-id",
+    server = subprocess.Popen([server_bin, "--discard", "--access-key-id",
                                AK, "--access-key-secret", SK, "--bucket", BUCKET],
                               stdout=subprocess.PIPE, text=True)
     try:

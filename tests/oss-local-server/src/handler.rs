@@ -286,7 +286,8 @@ fn valid_bucket(name: &str) -> bool {
 }
 
 fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
-    if ex.shared.faults.is_some() && req.path.starts_with("/-/") {
+    // Counting what arrived changes nothing, so `/-/stats` answers with or without faults.
+    if req.path.starts_with("/-/") && (ex.shared.faults.is_some() || req.path == "/-/stats") {
         return control(ex, req).map(Reply::Respond);
     }
     let method = ex.head.method.as_str();
@@ -796,18 +797,19 @@ fn http_case(lower: &str) -> String {
 }
 
 fn control(ex: &mut Exchange, req: &Parsed) -> Result<Response, OssError> {
-    let faults = ex
-        .shared
-        .faults
-        .as_ref()
-        .expect("control is reached only with faults");
     let bad = |message: String| OssError::invalid_argument("0000-00000000", message);
+    let faults = || {
+        ex.shared
+            .faults
+            .as_ref()
+            .ok_or_else(|| bad("faults are not enabled".into()))
+    };
     let mut response = Response::new(200);
     match (ex.head.method.as_str(), req.path.as_str()) {
-        ("POST", "/-/faults") => faults.add(Fault::from_query(&req.query).map_err(bad)?),
-        ("DELETE", "/-/faults") => faults.clear(),
+        ("POST", "/-/faults") => faults()?.add(Fault::from_query(&req.query).map_err(bad)?),
+        ("DELETE", "/-/faults") => faults()?.clear(),
         ("GET", "/-/faults") => {
-            response.body = format!("pending {}\n", faults.pending()).into_bytes()
+            response.body = format!("pending {}\n", faults()?.pending()).into_bytes()
         }
         // What arrived: connections accepted, then requests per operation, a line each.
         ("GET", "/-/stats") => {

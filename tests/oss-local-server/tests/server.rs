@@ -639,3 +639,27 @@ fn a_zero_length_append_creates_an_empty_appendable_object_and_changes_nothing_a
     );
     assert_eq!(reply.u64("x-oss-hash-crc64ecma"), crc64::checksum(b"abc"));
 }
+
+/// `GET path`, unsigned, on a connection of its own.
+fn unsigned_get(server: &Server, path: &str) -> Reply {
+    let mut conn = Connection::open(server);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", conn.host);
+    conn.reader.get_mut().write_all(request.as_bytes()).unwrap();
+    conn.read_reply(false).unwrap()
+}
+
+#[test]
+fn stats_count_what_arrived_with_or_without_faults() {
+    let server = start(Config::new(AK, SK));
+    head(&server, "k");
+    head(&server, "k");
+    let stats = unsigned_get(&server, "/-/stats");
+    assert_eq!(stats.status, 200, "{stats:?}");
+    let text = String::from_utf8(stats.body).unwrap();
+    // Three connections: two HEADs and this request.
+    assert!(text.starts_with("connections 3\n"), "{text}");
+    assert!(text.contains("\nhead 2\n"), "{text}");
+    // Faults stay off: their endpoints are not there.
+    let faults = unsigned_get(&server, "/-/faults");
+    assert_ne!(faults.status, 200, "{faults:?}");
+}
