@@ -75,75 +75,6 @@ const fn x_to_the_8n(mut n: u64) -> u64 {
     power
 }
 
-/// Shorter runs stay with the digest: the fold ends by hashing its 128 folded bytes, a fixed
-/// cost that only long runs repay (a judgement, not a measured crossover).
-const FOLD_MIN: usize = 1024;
-
-/// CRC-64 of 128 zero bytes: the all-ones start fed through 128 zero bytes, then inverted.
-const ZERO_BLOCK_CRC: u64 = !multiply(x_to_the_8n(128), !0);
-
-/// CRC folding with 256-bit carry-less multiplication (VPCLMULQDQ on AVX2), twice the
-/// bytes per instruction of the 128-bit folding in crc64fast, which uses 256-bit folding
-/// only with AVX-512. It halves the CRC's share of a bulk upload's CPU on such machines
-/// (AMD Zen 3 and later, Intel Ice Lake and later).
-#[cfg(target_arch = "x86_64")]
-mod wide {
-    use std::arch::x86_64::*;
-
-    /// CRC-64 raw register after `data` (a multiple of 128 bytes) from `register`.
-    pub type Fold = fn(u64, &[u8]) -> u64;
-
-    pub fn detect() -> Option<Fold> {
-        (is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("vpclmulqdq")
-            && is_x86_feature_detected!("pclmulqdq"))
-        .then_some(fold as Fold)
-    }
-
-    fn fold(register: u64, data: &[u8]) -> u64 {
-        assert!(data.len().is_multiple_of(128) && !data.is_empty());
-        // Safety: detect() hands out this function only where the CPU has these features.
-        let folded = unsafe { fold_blocks(register, data) };
-        // The 128 folded bytes have the same register from zero as the data had from
-        // `register`; the digest finds it, corrected for its all-ones start:
-        // raw(0, X) = crc(X) ^ crc(128 zero bytes).
-        super::checksum(&folded) ^ super::ZERO_BLOCK_CRC
-    }
-
-    /// x^(1024+63) and x^(1024-1) mod P, reflected (as crc64fast's K_1087 and K_1023): they
-    /// move each 128-bit lane 128 bytes forward.
-    const K_1087: i64 = 0x8757_d71d_4fcc_1000_u64 as i64;
-    const K_1023: i64 = 0xd7d8_6b2a_f73d_e740_u64 as i64;
-
-    #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
-    unsafe fn fold_blocks(register: u64, data: &[u8]) -> [u8; 128] {
-        let load = |at: usize| unsafe { _mm256_loadu_si256(data.as_ptr().add(at).cast()) };
-        let k = _mm256_set_epi64x(K_1023, K_1087, K_1023, K_1087);
-        let mut x = [load(0), load(32), load(64), load(96)];
-        // The register enters as if XORed into the first eight bytes.
-        x[0] = _mm256_xor_si256(x[0], _mm256_set_epi64x(0, 0, 0, register as i64));
-        for block in (128..data.len()).step_by(128) {
-            for (i, lane) in x.iter_mut().enumerate() {
-                let high = _mm256_clmulepi64_epi128(*lane, k, 0x11);
-                let low = _mm256_clmulepi64_epi128(*lane, k, 0x00);
-                *lane = _mm256_xor_si256(_mm256_xor_si256(high, low), load(block + 32 * i));
-            }
-        }
-        let mut out = [0u8; 128];
-        for (i, lane) in x.iter().enumerate() {
-            unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(32 * i).cast(), *lane) };
-        }
-        out
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-mod wide {
-    pub fn detect() -> Option<fn(u64, &[u8]) -> u64> {
-        None
-    }
-}
-
 /// A running CRC-64 that may start from an object's existing CRC.
 #[derive(Clone)]
 pub struct Crc64 {
@@ -168,19 +99,7 @@ impl Crc64 {
     }
 
     /// Feeds the next bytes.
-    pub fn update(&mut self, mut data: &[u8]) {
-        if data.len() >= FOLD_MIN {
-            if let Some(fold) = wide::detect() {
-                let whole = data.len() / 128 * 128;
-                // Settle what the digest holds (free when it holds nothing, as between the
-                // pieces of a body), then fold on from that register.
-                let register = !self.value();
-                self.base = !fold(register, &data[..whole]);
-                self.digest = crc64fast::Digest::new();
-                self.len = 0;
-                data = &data[whole..];
-            }
-        }
+    pub fn update(&mut self, data: &[u8]) {
         self.digest.write(data);
         self.len += data.len() as u64;
     }
@@ -227,39 +146,6 @@ mod tests {
         let mut crc = Crc64::resume(2313496259928504459);
         crc.update(b",this is a demo");
         assert_eq!(crc.value(), 8586970469916596321);
-    }
-
-    #[test]
-    fn the_zero_block_constant_is_the_crc_of_128_zero_bytes() {
-        assert_eq!(ZERO_BLOCK_CRC, checksum(&[0; 128]));
-    }
-
-    /// Lengths around the wide fold's thresholds, from registers other than the start, at
-    /// every alignment of the caller's slice.
-    #[test]
-    fn the_wide_fold_agrees_with_the_digest() {
-        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 31 + (i >> 9)) as u8).collect();
-        for len in [1023, 1024, 1025, 1151, 1152, 4096, 4097, 65_536, 69_000] {
-            for offset in [0, 1, 7, 31] {
-                let part = &data[offset..offset + len];
-                let mut crc = Crc64::new();
-                crc.update(part);
-                assert_eq!(crc.value(), checksum(part), "len {len} offset {offset}");
-                let mut two = Crc64::new();
-                two.update(&part[..100]);
-                two.update(&part[100..]);
-                assert_eq!(
-                    two.value(),
-                    checksum(part),
-                    "split, len {len} offset {offset}"
-                );
-            }
-        }
-        let mut resumed = Crc64::resume(checksum(b"earlier"));
-        resumed.update(&data[..4096]);
-        let mut whole = b"earlier".to_vec();
-        whole.extend_from_slice(&data[..4096]);
-        assert_eq!(resumed.value(), checksum(&whole));
     }
 
     #[test]
