@@ -409,8 +409,9 @@ pub unsafe extern "C" fn oss_config_set_connect_timeout_ms(
     })
 }
 
-/// The longest one request may take, body included, in milliseconds (default 60000; 0 is
-/// refused). A large request size on a slow link needs a longer timeout.
+/// The longest one request may take, in milliseconds (default 60000; 0 is refused): one
+/// deadline from connecting to the answer's last byte (TLS handshake and body included), not
+/// a limit per read. A large request size on a slow link needs a longer timeout.
 #[no_mangle]
 pub unsafe extern "C" fn oss_config_set_request_timeout_ms(
     config: *mut oss_config,
@@ -457,7 +458,9 @@ pub unsafe extern "C" fn oss_config_set_ca_file(
 /// An HTTP CONNECT proxy, `http://[user:password@]host:port` (`https://` for TLS to the
 /// proxy); http and https endpoints are both reached through it. The user and password are
 /// percent-decoded (`%3A` for a colon) and never appear in an error or log line. Checked
-/// and copied here: another scheme or a malformed URL is `OSS_ERR_INVALID_ARGUMENT`.
+/// and copied here: another scheme or a malformed URL is `OSS_ERR_INVALID_ARGUMENT`. A
+/// proxy that sends anything before the request is refused (`OSS_ERR_NETWORK`); to an http
+/// endpoint the proxy still sees every request, so prefer https.
 #[no_mangle]
 pub unsafe extern "C" fn oss_config_set_proxy(
     config: *mut oss_config,

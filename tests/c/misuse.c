@@ -83,6 +83,8 @@ int main(void) {
     INVALID("endpoint", oss_config_set_endpoint(config, NULL, &err));
     INVALID("endpoint", oss_config_set_endpoint(config, bad_utf8, &err));
     INVALID("ftp://", oss_config_set_endpoint(config, "ftp://host", &err));
+    INVALID("99999", oss_config_set_endpoint(config, "http://127.0.0.1:99999", &err));
+    INVALID("abc", oss_config_set_endpoint(config, "http://127.0.0.1:abc", &err));
     INVALID("config", oss_config_set_region(NULL, "cn-hangzhou", &err));
     INVALID("region", oss_config_set_region(config, NULL, &err));
     INVALID("CN Hangzhou", oss_config_set_region(config, "CN Hangzhou", &err));
@@ -90,6 +92,9 @@ int main(void) {
     INVALID("access_key_id", oss_config_set_credentials(config, NULL, "secret", NULL, &err));
     INVALID("access_key_secret", oss_config_set_credentials(config, "id", NULL, NULL, &err));
     INVALID("security_token", oss_config_set_credentials(config, "id", "s", bad_utf8, &err));
+    /* Values that travel in headers cannot carry a line break (a second header, or request). */
+    INVALID("access key id", oss_config_set_credentials(config, "id\r\nX: 1", "s", NULL, &err));
+    INVALID("security token", oss_config_set_credentials(config, "id", "s", "t\r\nX: 1", &err));
     INVALID("config", oss_config_set_credentials_from_env(NULL, &err));
     INVALID("config", oss_config_set_credentials_callback(NULL, never_called, NULL, NULL, &err));
     INVALID("callback", oss_config_set_credentials_callback(config, NULL, NULL, NULL, &err));
@@ -112,6 +117,7 @@ int main(void) {
     INVALID("callback", oss_config_set_log(config, NULL, NULL, NULL, &err));
     INVALID("config", oss_config_set_user_agent(NULL, "ua", &err));
     INVALID("user_agent", oss_config_set_user_agent(config, NULL, &err));
+    INVALID("user agent", oss_config_set_user_agent(config, "app/1\r\nX-Evil: 1", &err));
     oss_config_free(NULL);
 
     /* Client. */
