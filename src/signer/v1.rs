@@ -7,6 +7,7 @@ use sha1::Sha1;
 
 /// Query parameters that are part of the V1 canonical resource; all others are not signed.
 /// This is the official SDKs' list: a parameter missing here would fail against real OSS.
+/// It includes `seal`, which the SDKs sign as SealAppendObject's own sub-resource.
 pub const SIGNED_SUBRESOURCES: &[&str] = &[
     "acl",
     "append",
@@ -51,6 +52,7 @@ pub const SIGNED_SUBRESOURCES: &[&str] = &[
     "response-content-type",
     "response-expires",
     "restore",
+    "seal",
     "security-token",
     "sequential",
     "startTime",

@@ -16,12 +16,7 @@ const MAX_SKEW_SECONDS: u64 = 15 * 60;
 
 pub fn verify(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Result<(), OssError> {
     let Some(authorization) = req.header("authorization") else {
-        return Err(OssError::new(
-            403,
-            "AccessDenied",
-            "0003-00000001",
-            "You have no right to access this object because of bucket acl.",
-        ));
+        return Err(OssError::access_denied());
     };
     if let Some(v4) = authorization.strip_prefix(v4::ALGORITHM) {
         verify_v4(creds, req, v4.trim(), now)

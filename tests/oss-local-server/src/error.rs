@@ -5,6 +5,16 @@
 use crate::http::Response;
 use base64::Engine;
 
+/// Where an error answer carries its document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Body,
+    /// A HEAD answer: base64 in `x-oss-err`, the EC in `x-oss-ec`.
+    Headers,
+    /// A HEAD answer whose headers a proxy or gateway dropped: the status alone.
+    Omitted,
+}
+
 #[derive(Debug, Clone)]
 pub struct OssError {
     pub status: u16,
@@ -46,6 +56,46 @@ impl OssError {
 
     pub fn invalid_argument(ec: &'static str, message: impl Into<String>) -> Self {
         Self::new(400, "InvalidArgument", ec, message)
+    }
+
+    pub fn access_denied() -> Self {
+        Self::new(
+            403,
+            "AccessDenied",
+            "0003-00000001",
+            "You have no right to access this object because of bucket acl.",
+        )
+    }
+
+    pub fn internal_error() -> Self {
+        Self::new(
+            500,
+            "InternalError",
+            "0000-00000003",
+            "We encountered an internal error. Please try again.",
+        )
+    }
+
+    pub fn service_unavailable() -> Self {
+        Self::new(
+            503,
+            "ServiceUnavailable",
+            "0000-00000004",
+            "Please reduce your request rate.",
+        )
+    }
+
+    /// `adding` bytes onto an object of `existing` bytes would pass `max`.
+    pub fn entity_too_large(existing: u64, adding: u64, max: u64) -> Self {
+        Self::new(
+            400,
+            "EntityTooLarge",
+            "0026-00000018",
+            format!(
+                "Your proposed upload exceeds the maximum allowed object size: \
+                 {existing} + {adding} > {max}."
+            ),
+        )
     }
 
     pub fn no_such_bucket(bucket: &str) -> Self {
@@ -124,22 +174,26 @@ impl OssError {
         out
     }
 
-    /// The response for this error; a HEAD response carries the document in headers.
-    pub fn into_response(self, request_id: &str, host_id: &str, head: bool) -> Response {
-        let xml = self.xml(request_id, host_id);
+    /// The response for this error, its document where `document` says.
+    pub fn into_response(self, request_id: &str, host_id: &str, document: Document) -> Response {
         let mut response = Response::new(self.status);
-        for (name, value) in self.headers {
-            response.header(name, value);
+        for (name, value) in &self.headers {
+            response.header(name, value.clone());
         }
-        if head {
-            response.header(
-                "x-oss-err",
-                base64::engine::general_purpose::STANDARD.encode(xml),
-            );
-            response.header("x-oss-ec", self.ec);
-        } else {
-            response.header("Content-Type", "application/xml");
-            response.body = xml.into_bytes();
+        match document {
+            Document::Body => {
+                response.header("Content-Type", "application/xml");
+                response.body = self.xml(request_id, host_id).into_bytes();
+            }
+            Document::Headers => {
+                let xml = self.xml(request_id, host_id);
+                response.header(
+                    "x-oss-err",
+                    base64::engine::general_purpose::STANDARD.encode(xml),
+                );
+                response.header("x-oss-ec", self.ec);
+            }
+            Document::Omitted => {}
         }
         response
     }

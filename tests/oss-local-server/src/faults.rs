@@ -11,7 +11,12 @@
 //! Actions: `reset-before-body`, `reset-after-apply` (the ambiguous case: stored, but the
 //! client sees a lost connection), `error` (with `status` 500 or 503), `delay-before-apply`,
 //! `delay-after-apply`, `corrupt` (the first stored byte is flipped, so the server's CRC
-//! differs from the client's). Ops: `append`, `put`, `get`, `head`, `delete`, `any`.
+//! differs from the client's), `answer-early` (with `status` 403, 409, 500 or 503; default
+//! 403: the error is answered once the head is read, the body is never read and the
+//! connection closes, as a front end that rejects a request does), `bare-head-errors` (the
+//! next `count` HEAD errors go out without `x-oss-err` and `x-oss-ec`, as behind a proxy that
+//! drops them; `op` is `head`, the default). Ops: `append`, `put`, `get`, `head`, `delete`,
+//! `seal`, `any`.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -23,17 +28,20 @@ pub enum Op {
     Get,
     Head,
     Delete,
+    /// SealAppendObject.
+    Seal,
     /// Bucket operations and anything else.
     Other,
 }
 
 impl Op {
-    pub const ALL: [Op; 6] = [
+    pub const ALL: [Op; 7] = [
         Op::Append,
         Op::Put,
         Op::Get,
         Op::Head,
         Op::Delete,
+        Op::Seal,
         Op::Other,
     ];
 
@@ -45,6 +53,7 @@ impl Op {
             Op::Get => "get",
             Op::Head => "head",
             Op::Delete => "delete",
+            Op::Seal => "seal",
             Op::Other => "other",
         }
     }
@@ -57,10 +66,11 @@ impl Op {
         if name == "any" {
             return Some(None);
         }
-        Op::ALL[..5]
-            .iter()
-            .find(|op| op.name() == name)
-            .map(|op| Some(*op))
+        // `other` is only counted: no fault can name it.
+        Op::ALL
+            .into_iter()
+            .find(|op| *op != Op::Other && op.name() == name)
+            .map(Some)
     }
 }
 
@@ -73,6 +83,11 @@ pub enum Action {
     DelayBeforeApply(Duration),
     DelayAfterApply(Duration),
     Corrupt,
+    /// This error (403, 409, 500 or 503) as soon as the head is read; the body is never read
+    /// and the connection closes.
+    AnswerEarly(u16),
+    /// A HEAD error without its document (`x-oss-err`, `x-oss-ec`): the status alone.
+    BareHeadErrors,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +120,10 @@ impl Fault {
         self
     }
 
+    fn matches(&self, op: Op, key: Option<&str>) -> bool {
+        self.op.is_none_or(|o| o == op) && self.key.as_deref().is_none_or(|k| Some(k) == key)
+    }
+
     /// From the decoded query of a `POST /-/faults`.
     pub fn from_query(query: &[(String, Option<String>)]) -> Result<Fault, String> {
         let get = |name: &str| {
@@ -120,22 +139,29 @@ impl Fault {
             })
         };
         let delay = Duration::from_millis(number("delay_ms", 0)?);
+        let status = |default: u64, allowed: &[u16]| match number("status", default)? {
+            s if allowed.iter().any(|a| u64::from(*a) == s) => Ok(s as u16),
+            s => Err(format!("status must be one of {allowed:?}, not {s}")),
+        };
         let action = match get("action").ok_or("action is required")? {
             "reset-before-body" => Action::ResetBeforeBody,
             "reset-after-apply" => Action::ResetAfterApply,
-            "error" => match number("status", 500)? {
-                s @ (500 | 503) => Action::Error(s as u16),
-                s => return Err(format!("status must be 500 or 503, not {s}")),
-            },
+            "error" => Action::Error(status(500, &[500, 503])?),
             "delay-before-apply" => Action::DelayBeforeApply(delay),
             "delay-after-apply" => Action::DelayAfterApply(delay),
             "corrupt" => Action::Corrupt,
+            "answer-early" => Action::AnswerEarly(status(403, &[403, 409, 500, 503])?),
+            "bare-head-errors" => Action::BareHeadErrors,
             other => return Err(format!("unknown action {other:?}")),
         };
         let op = match get("op") {
+            None if action == Action::BareHeadErrors => Some(Op::Head),
             None => None,
             Some(name) => Op::parse(name).ok_or_else(|| format!("unknown op {name:?}"))?,
         };
+        if action == Action::BareHeadErrors && op.is_some_and(|o| o != Op::Head) {
+            return Err("bare-head-errors applies to op=head only".into());
+        }
         let count = u32::try_from(number("count", 1)?).map_err(|_| "count is too large")?;
         Ok(Fault {
             action,
@@ -167,11 +193,20 @@ impl Faults {
     }
 
     /// The action for this request, if a rule matches it; uses up one of the rule's count.
+    /// `bare-head-errors` rules are not taken here: they count HEAD errors, not requests.
     pub fn take(&self, op: Op, key: Option<&str>) -> Option<Action> {
+        self.take_first(|f| f.action != Action::BareHeadErrors && f.matches(op, key))
+    }
+
+    /// Whether this HEAD error goes out bare; uses up one of a `bare-head-errors` rule's count.
+    pub fn take_bare_head_error(&self, key: Option<&str>) -> bool {
+        self.take_first(|f| f.action == Action::BareHeadErrors && f.matches(Op::Head, key))
+            .is_some()
+    }
+
+    fn take_first(&self, wanted: impl Fn(&Fault) -> bool) -> Option<Action> {
         let mut rules = self.lock();
-        let index = rules.iter().position(|f| {
-            f.op.is_none_or(|o| o == op) && f.key.as_deref().is_none_or(|k| Some(k) == key)
-        })?;
+        let index = rules.iter().position(wanted)?;
         let action = rules[index].action;
         rules[index].count -= 1;
         if rules[index].count == 0 {

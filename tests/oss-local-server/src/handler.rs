@@ -1,24 +1,34 @@
 //! One request: route, authenticate, apply faults, run the operation, answer.
 
 use crate::auth::{self, Credentials};
-use crate::error::{xml_escape, OssError};
+use crate::error::{xml_escape, Document, OssError};
 use crate::faults::{Action, Fault, Faults, Op};
-use crate::http::{Conn, Head, Response};
+use crate::http::{BodyError, Conn, Framing, Head, Response};
 use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store};
 use base64::Engine;
 use md5::{Digest, Md5};
 use oss_append::client;
 use oss_append::crc64::Crc64;
 use oss_append::signer;
-use std::io::Read;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How the server behaves besides its credentials and storage.
+pub struct Options {
+    pub faults: bool,
+    /// HEAD errors carry no `x-oss-err`/`x-oss-ec`, as behind a proxy that drops them.
+    pub bare_head_errors: bool,
+    /// Added before every answer, as a network's round trip would.
+    pub latency: Duration,
+}
 
 pub struct Shared {
     pub creds: Credentials,
     pub store: Store,
     /// `None` unless the server was started with faults enabled.
     pub faults: Option<Faults>,
+    bare_head_errors: bool,
+    latency: Duration,
     /// Seconds the server's clock is ahead of the machine's.
     pub clock_offset: AtomicI64,
     requests: AtomicU64,
@@ -29,11 +39,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(creds: Credentials, store: Store, faults: bool) -> Self {
+    pub fn new(creds: Credentials, store: Store, options: Options) -> Self {
         Shared {
             creds,
             store,
-            faults: faults.then(Faults::default),
+            faults: options.faults.then(Faults::default),
+            bare_head_errors: options.bare_head_errors,
+            latency: options.latency,
             clock_offset: AtomicI64::new(0),
             requests: AtomicU64::new(0),
             received: Default::default(),
@@ -85,60 +97,98 @@ struct Exchange<'a> {
     conn: &'a mut Conn,
     head: &'a Head,
     request_id: String,
-    body_len: u64,
+    /// `None`: neither Content-Length nor chunked, so no body.
+    framing: Option<Framing>,
     body_taken: bool,
     continue_sent: bool,
+    /// The connection closes after the answer: a body left unread cannot be skipped, or
+    /// the request's framing is not to be trusted.
+    close: bool,
 }
 
 pub fn handle(shared: &Shared, conn: &mut Conn, head: &Head) -> Outcome {
     let request_id = shared.request_id();
     let is_head = head.method == "HEAD";
     let host = head.header("host").unwrap_or("").to_string();
+    // Both headers could be a smuggling attempt: answer, then close (RFC 9112 section 6.3).
+    let both =
+        head.header("transfer-encoding").is_some() && head.header("content-length").is_some();
     let mut ex = Exchange {
         shared,
         conn,
         head,
         request_id,
-        body_len: 0,
+        framing: None,
         body_taken: false,
         continue_sent: false,
+        close: head.close || both,
     };
     let mut host_id = host.clone();
-    let reply = match parse(&ex, &host) {
-        Err(e) => Err(e),
-        Ok(parsed) => {
-            ex.body_len = parsed.content_length.unwrap_or(0);
-            if let Some(bucket) = &parsed.bucket {
-                if !host.starts_with(&format!("{bucket}.")) {
-                    host_id = format!("{bucket}.{host}");
+    let mut key = None;
+    let reply = match framing(head) {
+        Err(e) => {
+            ex.close = true;
+            Err(e)
+        }
+        Ok(framing) => {
+            ex.framing = framing;
+            parse(&ex, &host).and_then(|parsed| {
+                if let Some(bucket) = &parsed.bucket {
+                    if !host.starts_with(&format!("{bucket}.")) {
+                        host_id = format!("{bucket}.{host}");
+                    }
                 }
-            }
-            dispatch(&mut ex, &parsed)
+                key.clone_from(&parsed.key);
+                dispatch(&mut ex, &parsed)
+            })
         }
     };
     let response = match reply {
         Ok(Reply::Respond(r)) => r,
         Ok(Reply::Reset) => return Outcome::Reset,
         Ok(Reply::Drop) => return Outcome::Close,
-        Err(e) => e.into_response(&ex.request_id, &host_id, is_head),
-    };
-    // An unread body must leave the connection before the next request can be read. A client
-    // still waiting for `100 Continue` will not send it: answer and close instead.
-    // A chunked body is never read (OSS wants a length), so its bytes cannot be skipped.
-    let mut close = head.close || head.header("transfer-encoding").is_some();
-    if !ex.body_taken && ex.body_len > 0 {
-        let waiting = is_expect_continue(head) && !ex.continue_sent;
-        if waiting || ex.conn.body(ex.body_len).drain().is_err() {
-            close = true;
+        Err(e) => {
+            let document = if !is_head {
+                Document::Body
+            } else if shared.bare_head_errors
+                || shared
+                    .faults
+                    .as_ref()
+                    .is_some_and(|f| f.take_bare_head_error(key.as_deref()))
+            {
+                Document::Omitted
+            } else {
+                Document::Headers
+            };
+            e.into_response(&ex.request_id, &host_id, document)
         }
+    };
+    let unread = !ex.body_taken && ex.framing.is_some_and(|f| f != Framing::Length(0));
+    // A client still waiting for `100 Continue` will not send its body: answer and close.
+    if unread && is_expect_continue(head) && !ex.continue_sent {
+        ex.close = true;
     }
     let mut response = response;
     response.header("Server", "AliyunOSS");
     response.header("Date", httpdate::fmt_http_date(shared.now()));
     response.header("x-oss-request-id", ex.request_id.clone());
-    match ex.conn.send(&response, is_head, close) {
-        Ok(()) if !close => Outcome::KeepAlive,
-        _ => Outcome::Close,
+    std::thread::sleep(shared.latency);
+    if ex.conn.send(&response, is_head, ex.close).is_err() || ex.close {
+        return Outcome::Close;
+    }
+    // An unread body must leave the connection before the next request can be read. It is
+    // skipped after the answer, so a client that waits for the answer before sending the
+    // rest (or instead of it) is not kept waiting.
+    if unread && drain(&mut ex).is_err() {
+        return Outcome::Close;
+    }
+    Outcome::KeepAlive
+}
+
+fn drain(ex: &mut Exchange) -> Result<(), BodyError> {
+    match ex.framing {
+        Some(framing) => ex.conn.body(framing, u64::MAX).drain(),
+        None => Ok(()),
     }
 }
 
@@ -152,7 +202,6 @@ struct Parsed {
     bucket: Option<String>,
     key: Option<String>,
     query: Vec<(String, Option<String>)>,
-    content_length: Option<u64>,
 }
 
 impl Parsed {
@@ -193,27 +242,63 @@ fn parse(ex: &Exchange, host: &str) -> Result<Parsed, OssError> {
         };
         query.push((percent_decode(name).ok_or_else(bad_uri)?, value));
     }
-    let content_length = match ex.head.header("content-length") {
-        None => None,
-        Some(v) => Some(v.parse::<u64>().map_err(|_| {
-            OssError::invalid_argument(
-                "0002-00000002",
-                format!("Content-Length is not a number: {v}"),
-            )
-        })?),
-    };
-    if ex.head.header("transfer-encoding").is_some() {
-        // OSS append needs a length up front; a chunked body is answered and the connection closed.
-        return Err(missing_content_length());
-    }
     let (bucket, key) = route(host, &path);
     Ok(Parsed {
         path,
         bucket,
         key,
         query,
-        content_length,
     })
+}
+
+/// How the body is delimited (RFC 9112 section 6.3): chunked wins over a Content-Length
+/// sent with it. Any other transfer coding is refused, as OSS documents only chunked.
+fn framing(head: &Head) -> Result<Option<Framing>, OssError> {
+    let codings: Vec<&str> = head
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("transfer-encoding"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(str::trim)
+        .collect();
+    match codings.as_slice() {
+        [] => {}
+        [coding] if coding.eq_ignore_ascii_case("chunked") => return Ok(Some(Framing::Chunked)),
+        // Understood framing around a coding we do not decode (RFC 9112 section 6.1).
+        [.., last] if last.eq_ignore_ascii_case("chunked") => {
+            return Err(OssError::new(
+                501,
+                "NotImplemented",
+                "0000-00000001",
+                format!(
+                    "Transfer-Encoding {} is not implemented.",
+                    codings.join(", ")
+                ),
+            ))
+        }
+        // Without chunked last the body's end cannot be known (RFC 9112 section 6.3).
+        _ => {
+            return Err(OssError::invalid_argument(
+                "0002-00000003",
+                format!(
+                    "Transfer-Encoding {} does not end in chunked.",
+                    codings.join(", ")
+                ),
+            ))
+        }
+    }
+    match head.header("content-length") {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(|len| Some(Framing::Length(len)))
+            .map_err(|_| {
+                OssError::invalid_argument(
+                    "0002-00000002",
+                    format!("Content-Length is not a number: {v}"),
+                )
+            }),
+    }
 }
 
 fn missing_content_length() -> OssError {
@@ -316,6 +401,7 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
     }
     let op = match (method, req.key.is_some()) {
         ("POST", true) if req.has("append") => Op::Append,
+        ("POST", true) if req.has("seal") => Op::Seal,
         ("PUT", true) if !req.has("acl") && !req.has("tagging") => Op::Put,
         ("GET", true) => Op::Get,
         ("HEAD", true) => Op::Head,
@@ -336,7 +422,7 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         return Err(OssError::no_such_bucket(bucket));
     }
     authenticate(ex, req)?;
-    if matches!(op, Op::Append | Op::Put) && req.content_length.is_none() {
+    if matches!(op, Op::Append | Op::Put) && ex.framing.is_none() {
         return Err(missing_content_length());
     }
     let fault = ex
@@ -344,30 +430,29 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         .faults
         .as_ref()
         .and_then(|f| f.take(op, req.key.as_deref()));
+    let key = req.key.as_deref().unwrap_or("");
     match fault {
         Some(Action::ResetBeforeBody) => return Ok(Reply::Reset),
-        Some(Action::Error(500)) => {
-            return Err(OssError::new(
-                500,
-                "InternalError",
-                "0000-00000003",
-                "We encountered an internal error. Please try again.",
-            ))
-        }
-        Some(Action::Error(_)) => {
-            return Err(OssError::new(
-                503,
-                "ServiceUnavailable",
-                "0000-00000004",
-                "Please reduce your request rate.",
-            ))
+        Some(Action::Error(status)) => return Err(scripted_error(ex, bucket, key, status)),
+        // A front end's refusal: the body stays unread, so the connection cannot go on.
+        Some(Action::AnswerEarly(status)) => {
+            ex.close = true;
+            return Err(scripted_error(ex, bucket, key, status));
         }
         _ => {}
     }
-    let key = req.key.as_deref().unwrap_or("");
     match op {
         Op::Append => append(ex, req, bucket, key, fault),
-        Op::Put => put(ex, req, bucket, key, fault),
+        Op::Put => put(ex, bucket, key, fault),
+        Op::Seal => {
+            let position = position(req)?;
+            applied(fault, || {
+                let sealed = ex.shared.store.seal(bucket, key, position)?;
+                let mut response = Response::new(200);
+                response.header("x-oss-sealed-time", httpdate::fmt_http_date(sealed));
+                Ok(response)
+            })
+        }
         Op::Get => applied(fault, || get(ex, req, bucket, key)),
         Op::Head => applied(fault, || {
             let meta = ex.shared.store.head(bucket, key)?;
@@ -384,6 +469,19 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
             ex.shared.store.create_bucket(bucket)?;
             Ok(Response::new(200))
         }),
+    }
+}
+
+/// The error a fault scripts with `status`, with the document OSS sends for it.
+fn scripted_error(ex: &Exchange, bucket: &str, key: &str, status: u16) -> OssError {
+    match status {
+        403 => OssError::access_denied(),
+        409 => {
+            let length = ex.shared.store.head(bucket, key).map_or(0, |meta| meta.len);
+            OssError::position_not_equal_to_length(length)
+        }
+        503 => OssError::service_unavailable(),
+        _ => OssError::internal_error(),
     }
 }
 
@@ -503,6 +601,19 @@ fn check_traffic_limit(head: &Head) -> Result<(), OssError> {
     Ok(())
 }
 
+/// The `position` of an append or a seal.
+fn position(req: &Parsed) -> Result<u64, OssError> {
+    match req.value("position") {
+        None if !req.has("position") => Err(OssError::invalid_argument(
+            "0016-00000501",
+            "Position is not specified.",
+        )),
+        value => value
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| OssError::invalid_argument("0016-00000502", "Position is not valid.")),
+    }
+}
+
 fn append(
     ex: &mut Exchange,
     req: &Parsed,
@@ -510,30 +621,25 @@ fn append(
     key: &str,
     fault: Option<Action>,
 ) -> Result<Reply, OssError> {
-    let position = match req.value("position") {
-        None if !req.has("position") => {
-            return Err(OssError::invalid_argument(
-                "0016-00000501",
-                "Position is not specified.",
-            ))
-        }
-        value => value
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| OssError::invalid_argument("0016-00000502", "Position is not valid."))?,
-    };
+    let position = position(req)?;
     check_traffic_limit(ex.head)?;
     let attributes = create_attributes(ex.head)?;
     // Answer a wrong position or size before the body is read; the store checks again
-    // atomically when it applies.
+    // atomically when it applies. A chunked body's size is checked as it arrives.
     let current = match ex.shared.store.head(bucket, key) {
         Ok(meta) => Some(meta),
         Err(e) if e.code == "NoSuchKey" => None,
         Err(e) => return Err(e),
     };
+    let announced = match ex.framing {
+        Some(Framing::Length(len)) => len,
+        _ => 0,
+    };
     ex.shared
         .store
-        .check_append(current.as_ref(), position, ex.body_len)?;
-    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), false)? else {
+        .check_append(current.as_ref(), position, announced)?;
+    let existing = current.map_or(0, |meta| meta.len);
+    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), false, existing)? else {
         return Ok(Reply::Drop);
     };
     applied(fault, || {
@@ -551,15 +657,21 @@ fn append(
 
 fn put(
     ex: &mut Exchange,
-    _req: &Parsed,
     bucket: &str,
     key: &str,
     fault: Option<Action>,
 ) -> Result<Reply, OssError> {
     check_traffic_limit(ex.head)?;
     let attributes = create_attributes(ex.head)?;
+    let max = ex.shared.store.max_object_size();
+    match ex.framing {
+        Some(Framing::Length(len)) if len > max => {
+            return Err(OssError::entity_too_large(0, len, max))
+        }
+        _ => {}
+    }
     // A Normal object's ETag is the MD5 of its bytes.
-    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), true)? else {
+    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), true, 0)? else {
         return Ok(Reply::Drop);
     };
     applied(fault, || {
@@ -573,9 +685,17 @@ fn put(
 
 /// Reads the whole body, hashing it as it arrives; `None` when the client went away.
 /// Bytes are kept only when the store keeps data. A `Content-MD5` is checked against the
-/// bytes received; `corrupt` then flips the first stored byte. MD5 (slower than the network
-/// here) is computed only when `Content-MD5` was sent or `want_md5` asks for it.
-fn read_body(ex: &mut Exchange, corrupt: bool, want_md5: bool) -> Result<Option<Ingest>, OssError> {
+/// bytes received (for a chunked body too: the digest is of the decoded bytes, which the
+/// client knew before sending); `corrupt` then flips the first stored byte. MD5 (slower than
+/// the network here) is computed only when `Content-MD5` was sent or `want_md5` asks for it.
+/// The body goes onto an object of `existing` bytes: a chunked body fails as soon as its
+/// chunks announce more than the maximum object size allows.
+fn read_body(
+    ex: &mut Exchange,
+    corrupt: bool,
+    want_md5: bool,
+    existing: u64,
+) -> Result<Option<Ingest>, OssError> {
     let expected_md5 = match ex.head.header("content-md5") {
         None => None,
         Some(v) => Some(
@@ -593,38 +713,53 @@ fn read_body(ex: &mut Exchange, corrupt: bool, want_md5: bool) -> Result<Option<
                 })?,
         ),
     };
-    if is_expect_continue(ex.head) && ex.conn.send_continue().is_err() {
-        return Ok(None);
+    if is_expect_continue(ex.head) {
+        std::thread::sleep(ex.shared.latency);
+        if ex.conn.send_continue().is_err() {
+            return Ok(None);
+        }
     }
     ex.continue_sent = true;
     ex.body_taken = true;
-    let len = ex.body_len;
+    let framing = ex.framing.unwrap_or(Framing::Length(0));
+    let max = ex.shared.store.max_object_size();
     let keep = ex.shared.store.keeps_data();
     let mut crc = Crc64::new();
     let mut md5 = (want_md5 || expected_md5.is_some()).then(Md5::new);
     // Kept bodies are read straight into their final buffer; discarded ones pass through a
     // scratch buffer.
-    let mut kept = if keep {
-        vec![0u8; len as usize]
-    } else {
-        Vec::new()
+    let mut kept = match framing {
+        Framing::Length(len) if keep => vec![0u8; len as usize],
+        _ => Vec::new(),
     };
     let mut scratch = if keep {
         Vec::new()
     } else {
         vec![0u8; 256 * 1024]
     };
-    let mut body = ex.conn.body(len);
+    let mut body = ex.conn.body(framing, max.saturating_sub(existing));
     let mut received = 0usize;
-    while body.remaining() > 0 {
+    while !body.is_done() {
         let window = if keep {
+            if received == kept.len() {
+                // A chunked body's length is known only at its end: grow as it arrives.
+                kept.resize(received + received.clamp(64 << 10, 64 << 20), 0);
+            }
             &mut kept[received..]
         } else {
             &mut scratch[..]
         };
         let n = match body.read(window) {
             Ok(n) => n,
-            Err(_) => return Ok(None),
+            Err(BodyError::Broken) => return Ok(None),
+            Err(BodyError::Malformed(why)) => {
+                ex.close = true;
+                return Err(malformed_chunking(why));
+            }
+            Err(BodyError::TooLarge { at_least }) => {
+                ex.close = true;
+                return Err(OssError::entity_too_large(existing, at_least, max));
+            }
         };
         let piece = &mut window[..n];
         if let Some(md5) = &mut md5 {
@@ -636,6 +771,8 @@ fn read_body(ex: &mut Exchange, corrupt: bool, want_md5: bool) -> Result<Option<
         crc.update(piece);
         received += n;
     }
+    kept.truncate(received);
+    kept.shrink_to_fit();
     let md5: Option<[u8; 16]> = md5.map(|m| m.finalize().into());
     if expected_md5.is_some_and(|e| Some(e.as_slice()) != md5.as_ref().map(|m| m.as_slice())) {
         return Err(OssError::new(
@@ -647,10 +784,20 @@ fn read_body(ex: &mut Exchange, corrupt: bool, want_md5: bool) -> Result<Option<
     }
     Ok(Some(Ingest {
         bytes: keep.then_some(kept),
-        len,
+        len: received as u64,
         crc: crc.value(),
         md5,
     }))
+}
+
+/// InvalidArgument, the code OSS gives a request part it cannot accept: the chunked framing
+/// is part of the request, not an XML document (MalformedXML), and not a missing length
+/// (MissingContentLength). The EC is ours; OSS documents none for this case.
+fn malformed_chunking(why: &str) -> OssError {
+    OssError::invalid_argument(
+        "0002-00000004",
+        format!("The chunked request body is malformed: {why}."),
+    )
 }
 
 fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response, OssError> {
@@ -763,6 +910,9 @@ fn object_headers(response: &mut Response, meta: &ObjectMeta) {
     );
     if meta.kind == ObjectType::Appendable {
         response.header("x-oss-next-append-position", meta.len.to_string());
+    }
+    if let Some(sealed) = meta.sealed {
+        response.header("x-oss-sealed-time", httpdate::fmt_http_date(sealed));
     }
     for (name, value) in &attrs.headers {
         let passed_through = matches!(

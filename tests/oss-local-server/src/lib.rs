@@ -1,7 +1,8 @@
 //! A local Alibaba Cloud OSS server for the tests, demo and benchmarks of oss-append.
 //!
-//! It verifies V1 and V4 signatures, enforces append semantics, keeps each object's CRC-64
-//! incrementally and answers with OSS's error documents; the official Python SDKs referee its
+//! It verifies V1 and V4 signatures, enforces append (and seal) semantics, takes bodies with
+//! Content-Length or chunked, keeps each object's CRC-64 incrementally and answers with
+//! OSS's error documents; the official Python SDKs referee its
 //! fidelity (`tests/interop`). Use it as a binary (`oss-local-server --help`) or from Rust:
 //!
 //! ```no_run
@@ -21,7 +22,7 @@ mod store;
 
 pub use faults::{Action, Fault, Op};
 
-use handler::{Outcome, Shared};
+use handler::{Options, Outcome, Shared};
 use http::{Conn, HeadError, Stream};
 use std::collections::HashMap;
 use std::io;
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 5 << 30;
 
@@ -50,6 +52,11 @@ pub struct Config {
     /// PEM certificate chain and private key: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub enable_faults: bool,
+    /// HEAD errors carry the status alone, without `x-oss-err` and `x-oss-ec`, as behind a
+    /// proxy or gateway that drops them.
+    pub bare_head_errors: bool,
+    /// Every answer waits this long before it is sent, as over a network's round trip.
+    pub latency: Duration,
 }
 
 impl Config {
@@ -67,6 +74,8 @@ impl Config {
             discard: false,
             tls: None,
             enable_faults: false,
+            bare_head_errors: false,
+            latency: Duration::ZERO,
         }
     }
 
@@ -77,6 +86,16 @@ impl Config {
 
     pub fn faults(mut self) -> Self {
         self.enable_faults = true;
+        self
+    }
+
+    pub fn bare_head_errors(mut self) -> Self {
+        self.bare_head_errors = true;
+        self
+    }
+
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
         self
     }
 }
@@ -114,7 +133,12 @@ impl Server {
             security_token: config.security_token,
             region: config.region,
         };
-        let shared = Arc::new(Shared::new(creds, store, config.enable_faults));
+        let options = Options {
+            faults: config.enable_faults,
+            bare_head_errors: config.bare_head_errors,
+            latency: config.latency,
+        };
+        let shared = Arc::new(Shared::new(creds, store, options));
         let listener = TcpListener::bind(config.listen)?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
@@ -315,12 +339,12 @@ fn serve(shared: &Shared, mut conn: Conn) {
                 let mut response = http::Response::new(400);
                 response.body = message.into_bytes();
                 let _ = conn.send(&response, false, true);
-                return;
+                return conn.close();
             }
         };
         match handler::handle(shared, &mut conn, &head) {
             Outcome::KeepAlive => {}
-            Outcome::Close => return,
+            Outcome::Close => return conn.close(),
             Outcome::Reset => return conn.reset(),
         }
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: oss-local-server --access-key-id ID --access-key-secret SECRET
     [--listen 127.0.0.1:0] [--security-token T] [--region cn-hangzhou] [--bucket NAME]...
     [--data-dir DIR] [--max-object-size BYTES] [--discard]
-    [--tls-cert PEM --tls-key PEM] [--enable-faults]";
+    [--tls-cert PEM --tls-key PEM] [--enable-faults] [--bare-head-errors] [--latency-ms N]";
 
 fn parse(args: &[String]) -> Result<Config, String> {
     let mut config = Config::new("", "");
@@ -42,6 +42,14 @@ fn parse(args: &[String]) -> Result<Config, String> {
             "--tls-cert" => cert = Some(value()?),
             "--tls-key" => key = Some(value()?),
             "--enable-faults" => config.enable_faults = true,
+            "--bare-head-errors" => config.bare_head_errors = true,
+            "--latency-ms" => {
+                let v = value()?;
+                config.latency = v
+                    .parse()
+                    .map(std::time::Duration::from_millis)
+                    .map_err(|_| format!("--latency-ms: not a whole number of milliseconds: {v}"))?
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }

@@ -58,6 +58,8 @@ pub struct ObjectMeta {
     pub etag: String,
     pub last_modified: SystemTime,
     pub attributes: Attributes,
+    /// When SealAppendObject first sealed it; a sealed object takes no more appends.
+    pub sealed: Option<SystemTime>,
 }
 
 /// A request body as read off the wire: its bytes unless the store discards them.
@@ -118,6 +120,10 @@ impl Store {
         !matches!(self.mode, Mode::Discard)
     }
 
+    pub fn max_object_size(&self) -> u64 {
+        self.max_object_size
+    }
+
     fn lock_buckets_mut(
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Mutex<Objects>>>> {
@@ -166,7 +172,9 @@ impl Store {
         len: u64,
     ) -> Result<(), OssError> {
         let length = match current {
-            Some(meta) if meta.kind != ObjectType::Appendable => {
+            // A sealed object is refused as a Normal one is: our model, as OSS's documentation
+            // says only that it is "no longer appendable".
+            Some(meta) if meta.kind != ObjectType::Appendable || meta.sealed.is_some() => {
                 return Err(OssError::object_not_appendable())
             }
             Some(meta) => meta.len,
@@ -176,18 +184,38 @@ impl Store {
             return Err(OssError::position_not_equal_to_length(length));
         }
         if length.saturating_add(len) > self.max_object_size {
-            return Err(OssError::new(
-                400,
-                "EntityTooLarge",
-                "0026-00000018",
-                format!(
-                    "Your proposed upload exceeds the maximum allowed object size: \
-                     {length} + {len} > {}.",
-                    self.max_object_size
-                ),
+            return Err(OssError::entity_too_large(
+                length,
+                len,
+                self.max_object_size,
             ));
         }
         Ok(())
+    }
+
+    /// SealAppendObject: `position` must be the object's length. Sealing again answers the
+    /// first seal's time.
+    pub fn seal(&self, bucket: &str, key: &str, position: u64) -> Result<SystemTime, OssError> {
+        let objects = self.bucket(bucket)?;
+        let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
+        let object = objects
+            .get_mut(key)
+            .ok_or_else(|| OssError::no_such_key(key))?;
+        let meta = &mut object.meta;
+        if meta.kind != ObjectType::Appendable {
+            return Err(OssError::object_not_appendable());
+        }
+        if position != meta.len {
+            return Err(OssError::position_not_equal_to_length(meta.len));
+        }
+        if let Some(time) = meta.sealed {
+            return Ok(time);
+        }
+        let time = now();
+        meta.sealed = Some(time);
+        let meta = meta.clone();
+        self.save_meta(bucket, key, &meta)?;
+        Ok(time)
     }
 
     pub fn append(
@@ -209,6 +237,7 @@ impl Store {
                 etag: String::new(),
                 last_modified: now(),
                 attributes,
+                sealed: None,
             },
             data: Vec::new(),
         });
@@ -251,6 +280,7 @@ impl Store {
             etag: format!("\"{}\"", hex_upper(&body.md5.unwrap_or_default())),
             last_modified: now(),
             attributes,
+            sealed: None,
         };
         let mut data = Vec::new();
         match (&self.mode, body.bytes) {
@@ -327,11 +357,11 @@ impl Store {
             meta.len,
             meta.crc,
             meta.etag,
-            meta.last_modified
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs()
+            unix_seconds(meta.last_modified)
         );
+        if let Some(sealed) = meta.sealed {
+            text.push_str(&format!("sealed\t{}\n", unix_seconds(sealed)));
+        }
         for (name, value) in &meta.attributes.headers {
             text.push_str(&format!("header\t{name}\t{value}\n"));
         }
@@ -354,11 +384,13 @@ impl From<io::Error> for OssError {
 
 fn now() -> SystemTime {
     // HTTP dates have whole seconds; keeping them so makes Last-Modified round-trip.
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    UNIX_EPOCH + Duration::from_secs(unix_seconds(SystemTime::now()))
+}
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs();
-    UNIX_EPOCH + Duration::from_secs(secs)
+        .as_secs()
 }
 
 /// Keys may be 1023 bytes of anything; file names are their MD5.
@@ -396,6 +428,11 @@ fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {
             format!("bad metadata file {}", path.display()),
         )
     };
+    let time = |secs: &str| {
+        secs.parse()
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
+            .map_err(|_| bad())
+    };
     let mut key = None;
     let mut meta = ObjectMeta {
         kind: ObjectType::Appendable,
@@ -404,6 +441,7 @@ fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {
         etag: String::new(),
         last_modified: UNIX_EPOCH,
         attributes: Attributes::default(),
+        sealed: None,
     };
     for line in io::BufReader::new(fs::File::open(path)?).lines() {
         let line = line?;
@@ -420,10 +458,8 @@ fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {
             "len" => meta.len = value.parse().map_err(|_| bad())?,
             "crc" => meta.crc = value.parse().map_err(|_| bad())?,
             "etag" => meta.etag = value.to_string(),
-            "mtime" => {
-                meta.last_modified =
-                    UNIX_EPOCH + Duration::from_secs(value.parse().map_err(|_| bad())?)
-            }
+            "mtime" => meta.last_modified = time(value)?,
+            "sealed" => meta.sealed = Some(time(value)?),
             "header" => {
                 let (name, value) = value.split_once('\t').ok_or_else(bad)?;
                 meta.attributes

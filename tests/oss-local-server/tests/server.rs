@@ -1,6 +1,7 @@
 //! The server's behaviour where the official SDKs cannot reach: faults, concurrency,
-//! limits, clock skew, `Expect: 100-continue`, persistence and discard mode. Requests are
-//! built byte by byte and signed with V4, so each test controls exactly what is sent.
+//! limits, clock skew, `Expect: 100-continue`, chunked framing good and bad, early answers,
+//! latency, seals, persistence and discard mode. Requests are built byte by byte and signed
+//! with V4, so each test controls exactly what is sent.
 
 use oss_append::crc64;
 use oss_append::signer::{self, v4};
@@ -8,7 +9,7 @@ use oss_local_server::{Action, Config, Fault, Op, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const AK: &str = "rust-ak";
 const SK: &str = "rust-secret";
@@ -81,13 +82,53 @@ impl<'a> Request<'a> {
         req
     }
 
+    fn seal(key: &'a str, position: u64) -> Self {
+        let mut req = Request::new("POST", key);
+        req.query = vec![("seal", None), ("position", Some(position.to_string()))];
+        req
+    }
+
     fn header(mut self, name: &'a str, value: &str) -> Self {
         self.headers.push((name, value.to_string()));
         self
     }
 
-    /// The request's bytes: head and body.
+    /// The request's bytes: head (with a Content-Length unless one was given) and body.
     fn bytes(&self, host: &str) -> Vec<u8> {
+        let mut bytes = self.head(host);
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            bytes.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
+        }
+        bytes.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(self.body);
+        bytes
+    }
+
+    /// The request with its body sent chunked, cut into chunks of `sizes` (the last chunk
+    /// takes the rest), then the last chunk.
+    fn chunked(&self, host: &str, sizes: &[usize]) -> Vec<u8> {
+        let mut bytes = self.head(host);
+        bytes.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        let mut rest = self.body;
+        for size in sizes.iter().copied().chain([usize::MAX]) {
+            let (chunk, after) = rest.split_at(size.min(rest.len()));
+            if !chunk.is_empty() {
+                bytes.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                bytes.extend_from_slice(chunk);
+                bytes.extend_from_slice(b"\r\n");
+            }
+            rest = after;
+        }
+        bytes.extend_from_slice(b"0\r\n\r\n");
+        bytes
+    }
+
+    /// The signed head, without the blank line that ends it.
+    fn head(&self, host: &str) -> Vec<u8> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -130,16 +171,7 @@ impl<'a> Request<'a> {
         for (name, value) in &headers {
             out.push_str(&format!("{name}: {value}\r\n"));
         }
-        if !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        {
-            out.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
-        }
-        out.push_str("\r\n");
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(self.body);
-        bytes
+        out.into_bytes()
     }
 }
 
@@ -172,6 +204,49 @@ impl Connection {
     fn send(&mut self, req: &Request) -> std::io::Result<Reply> {
         self.reader.get_mut().write_all(&req.bytes(&self.host))?;
         self.read_reply(req.method == "HEAD")
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
+    }
+
+    /// `req` with its body chunked at `sizes`.
+    fn send_chunked(&mut self, req: &Request, sizes: &[usize]) -> std::io::Result<Reply> {
+        self.write(&req.chunked(&self.host, sizes));
+        self.read_reply(false)
+    }
+
+    /// The head of `req` alone, as if its body were still to come (give it a Content-Length).
+    fn send_head_only(&mut self, req: &Request) -> std::io::Result<Reply> {
+        let mut bytes = req.head(&self.host);
+        bytes.extend_from_slice(b"\r\n");
+        self.write(&bytes);
+        self.read_reply(false)
+    }
+
+    /// The head of `req`, chunked, then `body` exactly as given.
+    fn send_raw_chunked(&mut self, req: &Request, body: &[u8]) -> std::io::Result<Reply> {
+        self.write(&raw_chunked(req, &self.host, body));
+        self.read_reply(false)
+    }
+
+    /// Ends what this client sends; the server then sees the end of the stream.
+    fn finish_sending(&mut self) {
+        self.reader
+            .get_ref()
+            .shutdown(std::net::Shutdown::Write)
+            .unwrap();
+    }
+
+    /// Whether the server closed the connection: the next read finds its end (or a reset),
+    /// not more bytes and not a timeout.
+    fn is_closed_by_server(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.reader.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
     }
 
     fn read_reply(&mut self, head_only: bool) -> std::io::Result<Reply> {
@@ -480,18 +555,14 @@ fn bad_positions_and_missing_length_are_rejected() {
         String::from_utf8_lossy(&reply.body).contains("<EC>0016-00000502</EC>"),
         "{reply:?}"
     );
-    let chunked = Request::append("k", 0, b"")
-        .header("Transfer-Encoding", "chunked")
-        .header("Content-Length", "0");
-    let mut conn = Connection::open(&server);
-    let reply = conn.send(&chunked).unwrap();
+    // Neither Content-Length nor chunked: the body's end is unknown.
+    let reply = Connection::open(&server)
+        .send_head_only(&Request::append("k", 0, b""))
+        .unwrap();
     assert_eq!(
         (reply.status, reply.code()),
         (411, "MissingContentLength".into())
     );
-    // The chunked body was never read, so the connection must not be reused.
-    assert_eq!(reply.header("connection"), Some("close"));
-    assert!(conn.send(&Request::append("k", 0, b"x")).is_err());
 }
 
 #[test]
@@ -640,12 +711,19 @@ fn a_zero_length_append_creates_an_empty_appendable_object_and_changes_nothing_a
     assert_eq!(reply.u64("x-oss-hash-crc64ecma"), crc64::checksum(b"abc"));
 }
 
-/// `GET path`, unsigned, on a connection of its own.
-fn unsigned_get(server: &Server, path: &str) -> Reply {
+/// `METHOD path`, unsigned, on a connection of its own.
+fn unsigned(server: &Server, method: &str, path: &str) -> Reply {
     let mut conn = Connection::open(server);
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", conn.host);
-    conn.reader.get_mut().write_all(request.as_bytes()).unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+        conn.host
+    );
+    conn.write(request.as_bytes());
     conn.read_reply(false).unwrap()
+}
+
+fn unsigned_get(server: &Server, path: &str) -> Reply {
+    unsigned(server, "GET", path)
 }
 
 #[test]
@@ -662,4 +740,487 @@ fn stats_count_what_arrived_with_or_without_faults() {
     // Faults stay off: their endpoints are not there.
     let faults = unsigned_get(&server, "/-/faults");
     assert_ne!(faults.status, 200, "{faults:?}");
+}
+
+/// The head of `req` sent chunked, followed by `body` exactly as given.
+fn raw_chunked(req: &Request, host: &str, body: &[u8]) -> Vec<u8> {
+    let mut bytes = req.head(host);
+    bytes.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn md5_base64(data: &[u8]) -> String {
+    use base64::Engine;
+    use md5::Digest;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
+}
+
+#[test]
+fn chunked_appends_are_stored_whatever_the_chunk_sizes_and_keep_the_connection() {
+    let server = start(config());
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut conn = Connection::open(&server);
+    let plans: [&[usize]; 4] = [&[], &[1, 7, 4096, 65_535, 3], &[1; 100], &[100_000, 1]];
+    let mut position = 0;
+    for (i, sizes) in plans.into_iter().enumerate() {
+        let piece = &data[position..(i + 1) * 75_000];
+        let req = Request::append("chunked", position as u64, piece);
+        let reply = conn.send_chunked(&req, sizes).unwrap();
+        position += piece.len();
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.u64("x-oss-next-append-position"), position as u64);
+        assert_eq!(
+            reply.u64("x-oss-hash-crc64ecma"),
+            crc64::checksum(&data[..position])
+        );
+        // Chunked alone frames the body exactly: the connection serves the next request.
+        assert_eq!(reply.header("connection"), Some("keep-alive"));
+    }
+    assert_eq!(get(&server, "chunked"), data);
+}
+
+#[test]
+fn chunk_extensions_leading_zeros_upper_case_hex_and_trailers_are_accepted() {
+    let server = start(config());
+    let mut conn = Connection::open(&server);
+    let req = Request::append("ext", 0, b"");
+    let body = b"5;name=value;flag\r\nhello\r\n000A \t;x=\"q\"\r\n, chunked!\r\n0\r\n\
+                 x-checksum: abc\r\nAnother-Trailer:\t1\r\n\r\n";
+    let reply = conn.send_raw_chunked(&req, body).unwrap();
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(get(&server, "ext"), b"hello, chunked!");
+}
+
+#[test]
+fn a_chunked_put_is_a_normal_object_with_its_md5_checked_and_as_etag() {
+    use md5::Digest;
+    let server = start(config());
+    let body = b"a normal object, sent in chunks";
+    let mut conn = Connection::open(&server);
+    let wrong = Request::new("PUT", "put").header("Content-MD5", &md5_base64(b"other"));
+    let reply = conn
+        .send_chunked(&Request { body, ..wrong }, &[4, 4])
+        .unwrap();
+    assert_eq!((reply.status, reply.code()), (400, "InvalidDigest".into()));
+    assert_eq!(head(&server, "put").status, 404);
+
+    let right = Request::new("PUT", "put").header("Content-MD5", &md5_base64(body));
+    let reply = conn
+        .send_chunked(&Request { body, ..right }, &[4, 4])
+        .unwrap();
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let hex: String = md5::Md5::digest(body)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let etag = format!("\"{hex}\"");
+    assert_eq!(reply.header("etag"), Some(etag.as_str()));
+    assert_eq!(reply.u64("x-oss-hash-crc64ecma"), crc64::checksum(body));
+    let reply = head(&server, "put");
+    assert_eq!(reply.header("x-oss-object-type"), Some("Normal"));
+    assert_eq!(get(&server, "put"), body);
+}
+
+#[test]
+fn transfer_encoding_wins_over_content_length_and_the_connection_closes() {
+    let server = start(config());
+    let mut conn = Connection::open(&server);
+    // The curl-based C SDK's shape: both headers, the length of the whole body or not.
+    let req = Request::append("both", 0, b"0123456789").header("Content-Length", "3");
+    let reply = conn.send_chunked(&req, &[4]).unwrap();
+    assert_eq!(
+        (reply.status, reply.u64("x-oss-next-append-position")),
+        (200, 10),
+        "{reply:?}"
+    );
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(conn.is_closed_by_server());
+    assert_eq!(get(&server, "both"), b"0123456789");
+}
+
+#[test]
+fn malformed_chunking_is_a_400_and_a_close_never_a_hang() {
+    let server = start(config());
+    let too_long = format!("5;{}\r\nhello\r\n0\r\n\r\n", "x".repeat(5000));
+    let cases: [(&str, &[u8], &str); 8] = [
+        ("bad hex", b"zz\r\nab\r\n0\r\n\r\n", "InvalidArgument"),
+        ("no size", b"\r\nab\r\n0\r\n\r\n", "InvalidArgument"),
+        (
+            "data not followed by CRLF",
+            b"3\r\nabcXY0\r\n\r\n",
+            "InvalidArgument",
+        ),
+        ("bare LF", b"3\nabc\r\n0\r\n\r\n", "InvalidArgument"),
+        ("over 64 bits", b"10000000000000000\r\n", "InvalidArgument"),
+        (
+            "a size past the object limit",
+            b"FFFFFFFFFFFF\r\n",
+            "EntityTooLarge",
+        ),
+        (
+            "an endless extension",
+            too_long.as_bytes(),
+            "InvalidArgument",
+        ),
+        (
+            "a trailer that is no field",
+            b"1\r\na\r\n0\r\nno field\r\n\r\n",
+            "InvalidArgument",
+        ),
+    ];
+    for (what, body, code) in cases {
+        let mut conn = Connection::open(&server).with_read_timeout(Duration::from_secs(5));
+        let started = Instant::now();
+        let reply = conn
+            .send_raw_chunked(&Request::append("bad", 0, b""), body)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!((reply.status, reply.code()), (400, code.into()), "{what}");
+        assert_eq!(reply.header("connection"), Some("close"), "{what}");
+        assert!(conn.is_closed_by_server(), "{what}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+    }
+    assert_eq!(head(&server, "bad").status, 404);
+}
+
+#[test]
+fn a_chunked_body_cut_short_is_dropped_without_an_answer() {
+    let server = start(config());
+    for cut in [
+        &b"5\r\nab"[..],
+        b"5",
+        b"5\r\nhello\r\n",
+        b"5\r\nhello\r\n0\r\n",
+    ] {
+        let mut conn = Connection::open(&server).with_read_timeout(Duration::from_secs(5));
+        let bytes = raw_chunked(&Request::append("cut", 0, b""), &conn.host, cut);
+        conn.write(&bytes);
+        conn.finish_sending();
+        let started = Instant::now();
+        let err = conn.read_reply(false).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{cut:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    assert_eq!(head(&server, "cut").status, 404);
+}
+
+#[test]
+fn size_limits_hold_while_a_chunked_body_streams_in() {
+    let mut config = config();
+    config.max_object_size = 100;
+    let server = start(config);
+    let mut conn = Connection::open(&server);
+    let req = Request::append("capped", 0, &[1; 60]);
+    assert_eq!(conn.send_chunked(&req, &[30]).unwrap().status, 200);
+
+    // 20 bytes, then a size line that takes the total past the 40 left: the answer comes
+    // before that chunk's data is sent.
+    let mut conn = Connection::open(&server);
+    let mut partial = b"14\r\n".to_vec();
+    partial.extend_from_slice(&[2; 20]);
+    partial.extend_from_slice(b"\r\n15\r\n");
+    let reply = conn
+        .send_raw_chunked(&Request::append("capped", 60, b""), &partial)
+        .unwrap();
+    assert_eq!((reply.status, reply.code()), (400, "EntityTooLarge".into()));
+    let text = String::from_utf8_lossy(&reply.body);
+    assert!(text.contains("60 + 41 &gt; 100"), "{text}");
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert_eq!(head_length(&server, "capped"), 60);
+
+    // PutObject: the same limit on a whole object, chunked or with a length.
+    let put = Request::new("PUT", "put");
+    let reply = Connection::open(&server)
+        .send_raw_chunked(&put, b"65\r\n")
+        .unwrap();
+    assert_eq!((reply.status, reply.code()), (400, "EntityTooLarge".into()));
+    let reply = Connection::open(&server)
+        .send_head_only(&put.header("Content-Length", "101"))
+        .unwrap();
+    assert_eq!((reply.status, reply.code()), (400, "EntityTooLarge".into()));
+    assert_eq!(head(&server, "put").status, 404);
+}
+
+#[test]
+fn transfer_codings_other_than_chunked_alone_are_refused() {
+    let server = start(config());
+    for (coding, status, code) in [
+        ("gzip, chunked", 501, "NotImplemented"),
+        ("gzip", 400, "InvalidArgument"),
+        ("chunked, identity", 400, "InvalidArgument"),
+    ] {
+        let mut conn = Connection::open(&server);
+        let req = Request::append("coded", 0, b"x").header("Transfer-Encoding", coding);
+        let reply = conn.send(&req).unwrap();
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.into()),
+            "{coding}"
+        );
+        assert!(conn.is_closed_by_server(), "{coding}");
+    }
+    assert_eq!(head(&server, "coded").status, 404);
+}
+
+fn assert_bare(reply: &Reply, status: u16) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert!(
+        reply.header("x-oss-err").is_none() && reply.header("x-oss-ec").is_none(),
+        "{reply:?}"
+    );
+    assert!(reply.header("x-oss-request-id").is_some());
+}
+
+#[test]
+fn with_bare_head_errors_a_head_error_is_the_status_alone() {
+    let server = start(config().bare_head_errors());
+    assert_bare(&head(&server, "absent"), 404);
+    // A request with a body keeps its document.
+    let reply = send(&server, &Request::new("GET", "absent"));
+    assert_eq!((reply.status, reply.code()), (404, "NoSuchKey".into()));
+}
+
+#[test]
+fn a_bare_head_errors_fault_strips_the_next_head_errors_only() {
+    let server = start(config());
+    send(&server, &Request::append("present", 0, b"x"));
+    server.add_fault(Fault::new(Action::BareHeadErrors, Op::Head).count(2));
+    // A HEAD that succeeds uses nothing up.
+    assert_eq!(head(&server, "present").status, 200);
+    server.add_fault(Fault::new(Action::Error(503), Op::Head));
+    assert_bare(&head(&server, "present"), 503);
+    assert_bare(&head(&server, "absent"), 404);
+    assert_eq!(server.pending_faults(), 0);
+    assert!(head(&server, "absent").header("x-oss-err").is_some());
+}
+
+#[test]
+fn the_faults_endpoint_scripts_early_answers_and_bare_head_errors() {
+    let server = start(config());
+    for query in [
+        "action=answer-early&op=append&status=409",
+        "action=answer-early&op=seal",
+        "action=bare-head-errors&count=2",
+    ] {
+        let reply = unsigned(&server, "POST", &format!("/-/faults?{query}"));
+        assert_eq!(reply.status, 200, "{query}: {reply:?}");
+    }
+    assert_eq!(server.pending_faults(), 4);
+    for bad in [
+        "action=answer-early&status=404",
+        "action=bare-head-errors&op=append",
+        "action=error&op=other",
+    ] {
+        let reply = unsigned(&server, "POST", &format!("/-/faults?{bad}"));
+        assert_eq!(
+            (reply.status, reply.code()),
+            (400, "InvalidArgument".into()),
+            "{bad}"
+        );
+    }
+    assert_eq!(server.pending_faults(), 4);
+}
+
+#[test]
+fn answer_early_refuses_once_the_head_is_read_and_closes() {
+    let server = start(config());
+    server.add_fault(Fault::new(Action::AnswerEarly(403), Op::Append));
+    let mut conn = Connection::open(&server);
+    // The head alone: the answer must come without the body.
+    let req = Request::append("early", 0, b"").header("Content-Length", "1000000");
+    let reply = conn.send_head_only(&req).unwrap();
+    assert_eq!((reply.status, reply.code()), (403, "AccessDenied".into()));
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(conn.is_closed_by_server());
+    assert_eq!(head(&server, "early").status, 404);
+    assert_eq!(server.pending_faults(), 0);
+}
+
+#[test]
+fn answer_early_409_names_the_objects_length() {
+    let server = start(config());
+    send(&server, &Request::append("k", 0, b"12345"));
+    server.add_fault(Fault::new(Action::AnswerEarly(409), Op::Append));
+    let mut conn = Connection::open(&server);
+    let req = Request::append("k", 5, b"").header("Content-Length", "100");
+    let reply = conn.send_head_only(&req).unwrap();
+    assert_eq!(
+        (
+            reply.status,
+            reply.code(),
+            reply.u64("x-oss-next-append-position")
+        ),
+        (409, "PositionNotEqualToLength".into(), 5)
+    );
+    assert!(conn.is_closed_by_server());
+    assert_eq!(head_length(&server, "k"), 5);
+}
+
+#[test]
+fn latency_delays_every_answer() {
+    let latency = Duration::from_millis(300);
+    let server = start(config().latency(latency));
+    let mut conn = Connection::open(&server);
+    for req in [
+        Request::append("slow", 0, b"x"),
+        Request::new("HEAD", "slow"),
+        Request::new("HEAD", "absent"),
+    ] {
+        let started = Instant::now();
+        conn.send(&req).unwrap();
+        assert!(started.elapsed() >= latency, "{}", req.method);
+    }
+}
+
+fn sealed_time(reply: &Reply) -> SystemTime {
+    httpdate::parse_http_date(
+        reply
+            .header("x-oss-sealed-time")
+            .unwrap_or_else(|| panic!("no x-oss-sealed-time in {reply:?}")),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_seal_at_another_position_is_409_with_the_length() {
+    let server = start(config());
+    send(&server, &Request::append("s", 0, b"abc"));
+    for wrong in [0, 2, 4] {
+        let reply = send(&server, &Request::seal("s", wrong));
+        assert_eq!(
+            (
+                reply.status,
+                reply.code(),
+                reply.u64("x-oss-next-append-position")
+            ),
+            (409, "PositionNotEqualToLength".into(), 3)
+        );
+    }
+    assert!(head(&server, "s").header("x-oss-sealed-time").is_none());
+}
+
+#[test]
+fn sealing_a_missing_object_is_no_such_key() {
+    let server = start(config());
+    let reply = send(&server, &Request::seal("absent", 0));
+    assert_eq!((reply.status, reply.code()), (404, "NoSuchKey".into()));
+    let mut no_position = Request::seal("absent", 0);
+    no_position.query.pop();
+    let reply = send(&server, &no_position);
+    assert_eq!(
+        (reply.status, reply.code()),
+        (400, "InvalidArgument".into())
+    );
+}
+
+#[test]
+fn a_sealed_object_shows_its_first_seal_time_and_takes_no_more_appends() {
+    let server = start(config());
+    send(&server, &Request::append("s", 0, b"abc"));
+    let reply = send(&server, &Request::seal("s", 3));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let sealed = sealed_time(&reply);
+    let reply = head(&server, "s");
+    assert_eq!(sealed_time(&reply), sealed);
+    assert_eq!(reply.u64("content-length"), 3);
+    assert_eq!(
+        sealed_time(&send(&server, &Request::new("GET", "s"))),
+        sealed
+    );
+    // Sealed times have whole seconds: a second later, a reseal still answers the first.
+    std::thread::sleep(Duration::from_millis(1100));
+    let reply = send(&server, &Request::seal("s", 3));
+    assert_eq!((reply.status, sealed_time(&reply)), (200, sealed));
+    let reply = send(&server, &Request::append("s", 3, b"d"));
+    assert_eq!(
+        (reply.status, reply.code()),
+        (409, "ObjectNotAppendable".into())
+    );
+    assert_eq!(get(&server, "s"), b"abc");
+    // PutObject replaces it with a Normal object, not sealed.
+    send(
+        &server,
+        &Request {
+            body: b"new",
+            ..Request::new("PUT", "s")
+        },
+    );
+    let reply = head(&server, "s");
+    assert_eq!(reply.header("x-oss-object-type"), Some("Normal"));
+    assert!(reply.header("x-oss-sealed-time").is_none());
+}
+
+#[test]
+fn a_v1_signature_covers_seal_as_a_sub_resource() {
+    let server = start(config());
+    send(&server, &Request::append("v1", 0, b"abc"));
+    let v1_seal = |resource: &str| {
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let string_to_sign = format!("POST\n\n\n{date}\n{resource}");
+        let signature = signer::v1::signature(SK.as_bytes(), &string_to_sign);
+        let mut conn = Connection::open(&server);
+        let request = format!(
+            "POST /{BUCKET}/v1?seal&position=3 HTTP/1.1\r\nHost: {}\r\nDate: {date}\r\n\
+             Authorization: OSS {AK}:{signature}\r\nContent-Length: 0\r\n\r\n",
+            conn.host
+        );
+        conn.write(request.as_bytes());
+        conn.read_reply(false).unwrap()
+    };
+    let reply = v1_seal(&format!("/{BUCKET}/v1?position=3"));
+    assert_eq!(
+        (reply.status, reply.code()),
+        (403, "SignatureDoesNotMatch".into())
+    );
+    let reply = v1_seal(&format!("/{BUCKET}/v1?position=3&seal"));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    sealed_time(&reply);
+}
+
+#[test]
+fn faults_apply_to_seals_and_a_head_settles_a_lost_answer() {
+    let server = start(config());
+    send(&server, &Request::append("s", 0, b"abc"));
+    server.add_fault(Fault::new(Action::Error(503), Op::Seal));
+    assert_eq!(send(&server, &Request::seal("s", 3)).status, 503);
+    server.add_fault(Fault::new(Action::ResetBeforeBody, Op::Seal));
+    assert!(is_reset(
+        Connection::open(&server).send(&Request::seal("s", 3))
+    ));
+    assert!(head(&server, "s").header("x-oss-sealed-time").is_none());
+    server.add_fault(Fault::new(Action::ResetAfterApply, Op::Seal));
+    assert!(is_reset(
+        Connection::open(&server).send(&Request::seal("s", 3))
+    ));
+    sealed_time(&head(&server, "s"));
+    assert_eq!(server.requests_received(Op::Seal), 3);
+    let stats = String::from_utf8(unsigned_get(&server, "/-/stats").body).unwrap();
+    assert!(stats.contains("\nseal 3\n"), "{stats}");
+}
+
+#[test]
+fn a_seal_survives_a_restart_and_works_in_discard_mode() {
+    let dir = std::env::temp_dir().join(format!("oss-local-server-seal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = config();
+    config.data_dir = Some(dir.clone());
+    let server = start(config.clone());
+    send(&server, &Request::append("kept", 0, b"abc"));
+    let sealed = sealed_time(&send(&server, &Request::seal("kept", 3)));
+    server.stop();
+    let server = start(config);
+    assert_eq!(sealed_time(&head(&server, "kept")), sealed);
+    let reply = send(&server, &Request::append("kept", 3, b"d"));
+    assert_eq!(reply.code(), "ObjectNotAppendable");
+    server.stop();
+    std::fs::remove_dir_all(dir).unwrap();
+
+    let mut config = self::config();
+    config.discard = true;
+    let server = start(config);
+    send(&server, &Request::append("d", 0, b"abc"));
+    assert_eq!(send(&server, &Request::seal("d", 3)).status, 200);
+    sealed_time(&head(&server, "d"));
+    let reply = send(&server, &Request::append("d", 3, b"d"));
+    assert_eq!(reply.code(), "ObjectNotAppendable");
 }
