@@ -38,6 +38,27 @@
 #define OSS_ETAG_CAPACITY 80
 
 /**
+ * Room for an RFC 1123 date (29 characters) and the NUL.
+ */
+#define OSS_TIME_CAPACITY 32
+
+/**
+ * Room for an OSS version id (about 64 characters) and the NUL.
+ */
+#define OSS_VERSION_ID_CAPACITY 256
+
+/**
+ * The largest request size `oss_append_options_set_request_size` takes: 5 GiB, the largest
+ * appendable object.
+ */
+#define OSS_MAX_REQUEST_SIZE 5368709120
+
+/**
+ * The largest buffer `oss_append_options_set_buffer` takes: 1 GiB.
+ */
+#define OSS_MAX_BUFFER_CAPACITY (1 << 30)
+
+/**
  * What a call did. `OSS_OK` is 0; every other value is a failure with a fixed meaning.
  * The values are stable across releases: new codes are only ever added at the end.
  * `oss_status_str` describes each one.
@@ -149,6 +170,11 @@ typedef enum oss_status {
    * to wait): write again later, or flush.
    */
   OSS_ERR_WOULD_BLOCK = 25,
+  /**
+   * Memory for a buffer of the size the caller set (a request size, a buffer capacity)
+   * could not be allocated; nothing was taken or sent. Choose a smaller size.
+   */
+  OSS_ERR_OUT_OF_MEMORY = 26,
 } oss_status;
 
 /**
@@ -226,7 +252,7 @@ typedef enum oss_log_level {
  *
  * Methods: `oss_append_write`, `oss_append_write_from`, `oss_append_write_file`,
  * `oss_append_flush`, `oss_append_pending`, `oss_append_position`, `oss_append_crc64`,
- * `oss_append_stat`, `oss_append_close`, `oss_append_free`.
+ * `oss_append_stat`, `oss_append_seal`, `oss_append_close`, `oss_append_free`.
  */
 typedef struct oss_append oss_append;
 
@@ -323,6 +349,16 @@ typedef struct oss_object_info {
    * NUL-terminated; empty when absent.
    */
   char request_id[OSS_REQUEST_ID_CAPACITY];
+  /**
+   * When the object was sealed, as OSS sent it (`x-oss-sealed-time`, an RFC 1123 date
+   * such as `Wed, 02 Dec 2026 09:30:00 GMT`), NUL-terminated; empty while it is not sealed.
+   */
+  char sealed_time[OSS_TIME_CAPACITY];
+  /**
+   * On a versioned bucket, the version the HEAD described; NUL-terminated, empty when
+   * absent.
+   */
+  char version_id[OSS_VERSION_ID_CAPACITY];
 } oss_object_info;
 
 /**
@@ -480,15 +516,30 @@ enum oss_status oss_append_flush(struct oss_append *append,
                                  struct oss_error **err);
 
 /**
- * Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification and
- * type, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing was written yet.
+ * Seals the object at the appender's position (SealAppendObject); a buffered appender is
+ * flushed first (no time limit). OSS refuses the seal unless the object's length is that
+ * position, so a seal never cuts off another writer's bytes: a mismatch fails with
+ * `OSS_ERR_CONFLICT` and both sides' length and CRC-64. A sealed object takes no more
+ * appends: this appender's writes then fail with `OSS_ERR_OBJECT_NOT_APPENDABLE`, and so
+ * does opening it again; `oss_append_stat` reports its sealed time. Sealing again succeeds
+ * and changes nothing. A seal whose outcome is unknown (a timeout, a lost connection) is
+ * settled with a HEAD before it is sent again. The appender stays open (close or free it).
+ */
+enum oss_status oss_append_seal(struct oss_append *append,
+                                struct oss_error **err);
+
+/**
+ * Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
+ * sealed time and version id, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing
+ * was written yet.
  */
 enum oss_status oss_append_stat(const struct oss_append *append,
                                 struct oss_object_info *out,
                                 struct oss_error **err);
 
 /**
- * Ends the appender; a buffered one is flushed first (no time limit). On success it is
+ * Ends the appender; a buffered one is flushed first (no time limit), and with
+ * `oss_append_options_set_seal_on_close` the object is then sealed. On success it is
  * freed and must not be used again. On failure it stays valid with its unsent bytes, so
  * nothing is lost silently: inspect it (`oss_append_pending`), call close again (the upload
  * resumes), or release it with `oss_append_free`.
@@ -568,8 +619,12 @@ enum oss_status oss_config_set_region(struct oss_config *config,
 
 /**
  * Static credentials: AccessKey id and secret, and an STS security token or NULL. All are
- * copied; the library keeps the secret and token out of every message and wipes them from
- * memory when the last client using them is freed.
+ * copied, and kept out of every message and log line. When the last client using them is
+ * freed, the library's copies of the secret and the token are wiped from memory, and so are
+ * the signing keys and signed texts derived from them. The token is sent in a request
+ * header, though, and the HTTP client (ureq) writes each request head into a buffer of its
+ * own that is reused and freed without wiping: a copy of the token, in the form
+ * `x-oss-security-token: <token>`, may remain in freed memory. The secret is never sent.
  */
 enum oss_status oss_config_set_credentials(struct oss_config *config,
                                            const char *access_key_id,
@@ -881,16 +936,27 @@ enum oss_status oss_append_options_set_check_crc(struct oss_append_options *opti
                                                  struct oss_error **err);
 
 /**
- * The largest body of one request, in bytes (default 8 MiB; at least 1). A longer write is
- * split; `oss_append_write_from` reads through one buffer of this size.
+ * Whether `oss_append_close` seals the object (see `oss_append_seal`; default false). A
+ * failed seal fails the close and leaves the appender open.
+ */
+enum oss_status oss_append_options_set_seal_on_close(struct oss_append_options *options,
+                                                     bool seal,
+                                                     struct oss_error **err);
+
+/**
+ * The largest body of one request, in bytes (default 8 MiB; 1 to `OSS_MAX_REQUEST_SIZE`). A
+ * longer write is split; `oss_append_write_from` reads through one buffer of this size, and
+ * fails with `OSS_ERR_OUT_OF_MEMORY` if it cannot be had.
  */
 enum oss_status oss_append_options_set_request_size(struct oss_append_options *options,
                                                     size_t bytes,
                                                     struct oss_error **err);
 
 /**
- * Buffered mode: `oss_append_write` copies into a buffer of `capacity` bytes and returns at
- * once, and a background thread uploads it in requests of up to the request size, sending
+ * Buffered mode: `oss_append_write` copies into a buffer of `capacity` bytes (1 to
+ * `OSS_MAX_BUFFER_CAPACITY`; memory is taken as data comes, a request's worth at a time,
+ * and a write that cannot have it fails with `OSS_ERR_OUT_OF_MEMORY` taking nothing) and
+ * returns at once, and a background thread uploads it in requests of up to the request size, sending
  * a shorter one once a byte has waited `max_delay_ms`. When the buffer is full, a write
  * waits for room if `block_when_full`, else fails with `OSS_ERR_WOULD_BLOCK` taking
  * nothing. `oss_append_flush` waits for storage and `oss_append_pending` counts what is not

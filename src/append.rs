@@ -9,6 +9,7 @@
 //! PositionNotEqualToLength goes through the same check. Unlike the official Go SDK, which
 //! compares lengths only, the CRC tells "our bytes landed" from "someone else's did".
 
+use crate::client::MAX_OBJECT_SIZE;
 use crate::client::{check_crc, check_size, validate_bucket, validate_key, Client};
 use crate::client::{AppendResult, CreateParams, ObjectInfo, ObjectType, RequestParams};
 use crate::config::LogLevel;
@@ -18,6 +19,7 @@ use crate::retry;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::time::SystemTime;
 
 pub const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
 
@@ -34,6 +36,8 @@ pub struct AppendOptions {
     /// The largest body of one request; a larger write is split.
     pub request_size: usize,
     pub progress: Option<Progress>,
+    /// [`Appender::close`] seals the object ([`Appender::seal`]).
+    pub seal_on_close: bool,
 }
 
 impl Default for AppendOptions {
@@ -44,6 +48,7 @@ impl Default for AppendOptions {
             check_crc: true,
             request_size: DEFAULT_REQUEST_SIZE,
             progress: None,
+            seal_on_close: false,
         }
     }
 }
@@ -59,6 +64,8 @@ pub struct Appender {
     crc: u64,
     /// Whether the object exists: create parameters go only with the append that makes it.
     exists: bool,
+    /// When this handle sealed the object: it then takes no more writes.
+    sealed: Option<SystemTime>,
     closed: bool,
 }
 
@@ -93,7 +100,7 @@ impl Appender {
                 let (length, crc) = appendable_state(&info, key)?;
                 (length, crc, true)
             }
-            Err(e) if e.kind() == ErrorKind::NoSuchKey => (0, 0, false),
+            Err(e) if absent(&e) => (0, 0, false),
             Err(e) => return Err(e),
         };
         Ok(Appender {
@@ -104,6 +111,7 @@ impl Appender {
             position,
             crc,
             exists,
+            sealed: None,
             closed: false,
         })
     }
@@ -127,7 +135,7 @@ impl Appender {
     /// Appends all of `data`, in requests of at most the request size. On error, the bytes
     /// before the failing request are stored and [`Appender::position`] says how far.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.check_open()?;
+        self.check_writable()?;
         check_size(self.position, data.len() as u64)?;
         let total = i64::try_from(data.len()).unwrap_or(-1);
         let mut transferred = 0;
@@ -142,7 +150,7 @@ impl Appender {
     /// Streams `reader` to its end through one reusable buffer of the request size, so
     /// memory does not grow with the input. Returns the bytes written.
     pub fn write_from(&mut self, reader: impl Read) -> Result<u64> {
-        self.check_open()?;
+        self.check_writable()?;
         let size = self.options.request_size;
         for_each_chunk(reader, size, |chunk, transferred| {
             check_size(self.position, chunk.len() as u64)?;
@@ -156,9 +164,81 @@ impl Appender {
         with_file(path.as_ref(), |file| self.write_from(file))
     }
 
+    /// Seals the object at this handle's position (SealAppendObject). OSS refuses a seal
+    /// unless the object's length is that position, so a seal never cuts off another
+    /// writer's bytes. A sealed object takes no more appends (this handle's writes fail with
+    /// [`ErrorKind::ObjectNotAppendable`]), and its HEAD and GET carry the sealed time, which
+    /// this returns. Sealing again returns the same time. A seal whose outcome is unknown is
+    /// settled with a HEAD before it is sent again, as an append is.
+    pub fn seal(&mut self) -> Result<SystemTime> {
+        self.check_open()?;
+        if let Some(time) = self.sealed {
+            return Ok(time);
+        }
+        let what = || {
+            format!(
+                "seal of oss://{}/{} at {}",
+                self.bucket, self.key, self.position
+            )
+        };
+        let client = self.client.clone();
+        let mut attempts = client.attempts();
+        loop {
+            let cause = match client.seal_request(&self.bucket, &self.key, self.position) {
+                Ok(Some(time)) => {
+                    self.sealed = Some(time);
+                    return Ok(time);
+                }
+                Ok(None) => Error::new(
+                    ErrorKind::Service,
+                    "SealAppendObject answered 200 without x-oss-sealed-time",
+                ),
+                Err(e) if retry::corrected_at_once(&e) => {
+                    if attempts.again(&e, what) {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                Err(e) if outcome_unknown(&e) => e,
+                Err(e) => return Err(e),
+            };
+            let found = self.observe(&cause)?;
+            let state = found
+                .as_ref()
+                .map_or((0, 0), |info| (info.length, info.crc64.unwrap_or(self.crc)));
+            if state != (self.position, self.crc) {
+                let expected = format!("length {} (CRC-64 {}) to seal", self.position, self.crc);
+                let here = (self.position, self.crc);
+                return Err(self.conflict(&expected, state, here, &cause));
+            }
+            if let Some(time) = found.and_then(|info| info.sealed_time) {
+                client.log(LogLevel::Warn, || {
+                    format!("{}: {cause}; the object shows it was sealed", what())
+                });
+                self.sealed = Some(time);
+                return Ok(time);
+            }
+            if !attempts.again(&cause, || format!("{} was not applied", what())) {
+                let message = format!(
+                    "{} (after {} attempts; the object was not sealed)",
+                    cause.message(),
+                    attempts.made()
+                );
+                return Err(cause.with_message(message));
+            }
+        }
+    }
+
     /// Ends the handle: later writes fail with [`ErrorKind::Closed`]. Unbuffered writes are
-    /// already stored, so nothing is left to send.
+    /// already stored, so nothing is left to send; with `seal_on_close` the object is sealed
+    /// first, and a failed seal leaves the handle open.
     pub fn close(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        if self.options.seal_on_close {
+            self.seal()?;
+        }
         self.closed = true;
         Ok(())
     }
@@ -179,6 +259,20 @@ impl Appender {
                 ErrorKind::Closed,
                 format!(
                     "oss://{}/{} was closed by this handle",
+                    self.bucket, self.key
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.sealed.is_some() {
+            return Err(Error::new(
+                ErrorKind::ObjectNotAppendable,
+                format!(
+                    "oss://{}/{} was sealed by this handle and takes no more appends",
                     self.bucket, self.key
                 ),
             ));
@@ -253,21 +347,12 @@ impl Appender {
                 return Ok(());
             }
             if (length, crc) != (self.position, self.crc) {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!(
-                        "another writer changed oss://{}/{}: expected length {} (CRC-64 {}) or {} \
-                         (CRC-64 {}), found length {length} (CRC-64 {crc})",
-                        self.bucket,
-                        self.key,
-                        expected_length,
-                        expected_crc,
-                        self.position,
-                        self.crc
-                    ),
-                )
-                .with_states((length, crc), (expected_length, expected_crc))
-                .with_request_id(cause.request_id().map(String::from)));
+                let expected = format!(
+                    "length {expected_length} (CRC-64 {expected_crc}) or {} (CRC-64 {})",
+                    self.position, self.crc
+                );
+                let ours = (expected_length, expected_crc);
+                return Err(self.conflict(&expected, (length, crc), ours, &cause));
             }
             if !attempts.again(&cause, || format!("{} was not stored", what())) {
                 let message = format!(
@@ -282,23 +367,54 @@ impl Appender {
 
     /// The object's length and CRC now, to settle an append whose outcome is unknown.
     fn server_state(&self, cause: &Error) -> Result<(u64, u64)> {
+        match self.observe(cause)? {
+            Some(info) => appendable_state(&info, &self.key),
+            None => Ok((0, 0)),
+        }
+    }
+
+    /// The object as a HEAD shows it now (`None`: absent), to settle a request whose outcome
+    /// is unknown. A failed HEAD is reported with `cause`, the request's own failure.
+    fn observe(&self, cause: &Error) -> Result<Option<ObjectInfo>> {
         match self.client.head_object(&self.bucket, &self.key) {
-            Ok(info) => appendable_state(&info, &self.key),
-            Err(e) if e.kind() == ErrorKind::NoSuchKey => Ok((0, 0)),
+            Ok(info) => Ok(Some(info)),
+            Err(e) if absent(&e) => Ok(None),
             // The server's refusal of the HEAD (an AccessDenied, say) is what the caller can
-            // act on; the append's own failure may be a lost answer saying the same.
+            // act on; the request's own failure may be a lost answer saying the same.
             Err(e) if e.http_status().is_some() => {
                 let message = format!(
-                    "{} (the HEAD that was to tell whether the append was stored, after: {cause})",
+                    "{} (the HEAD that was to tell whether the request was applied, after: \
+                     {cause})",
                     e.message()
                 );
                 Err(e.with_message(message))
             }
             Err(e) => Err(cause.clone().with_message(format!(
-                "{}; whether it was stored is unknown, the HEAD to find out failed: {e}",
+                "{}; whether it was applied is unknown, the HEAD to find out failed: {e}",
                 cause.message()
             ))),
         }
+    }
+
+    /// Another writer changed the object: it is `found` (length, CRC-64), where this handle
+    /// `expected` it (`ours` in the error's client state).
+    fn conflict(
+        &self,
+        expected: &str,
+        found: (u64, u64),
+        ours: (u64, u64),
+        cause: &Error,
+    ) -> Error {
+        Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "another writer changed oss://{}/{}: expected {expected}, found length {} \
+                 (CRC-64 {})",
+                self.bucket, self.key, found.0, found.1
+            ),
+        )
+        .with_states(found, ours)
+        .with_request_id(cause.request_id().map(String::from))
     }
 
     /// `result` already answers this append ([`crate::AppendResult`]'s length is checked);
@@ -329,13 +445,28 @@ impl Appender {
     }
 }
 
+/// A request carries 1 byte to 5 GiB: no object is larger, so nor is a useful request.
 pub(crate) fn check_request_size(request_size: usize) -> Result<()> {
-    if request_size == 0 {
-        return Err(Error::invalid_argument(
-            "request size must be at least 1 byte",
-        ));
+    if request_size == 0 || request_size as u64 > MAX_OBJECT_SIZE {
+        return Err(Error::invalid_argument(format!(
+            "request size {request_size}: from 1 byte to {MAX_OBJECT_SIZE} (5 GiB, the largest \
+             appendable object)"
+        )));
     }
     Ok(())
+}
+
+/// An empty buffer with room for `size` bytes, or an error: sizes come from the caller, and
+/// an allocation that fails must not abort the host process.
+pub(crate) fn try_buffer(size: usize) -> Result<Vec<u8>> {
+    let mut buffer = Vec::new();
+    buffer.try_reserve_exact(size).map_err(|_| {
+        Error::new(
+            ErrorKind::OutOfMemory,
+            format!("no memory for a buffer of {size} bytes; use a smaller request size"),
+        )
+    })?;
+    Ok(buffer)
 }
 
 /// Reads `reader` to its end in chunks of `size` (the last may be shorter) through one
@@ -345,7 +476,8 @@ pub(crate) fn for_each_chunk(
     size: usize,
     mut each: impl FnMut(&[u8], u64) -> Result<()>,
 ) -> Result<u64> {
-    let mut buffer = vec![0u8; size];
+    let mut buffer = try_buffer(size)?;
+    buffer.resize(size, 0);
     let mut transferred = 0;
     loop {
         let mut filled = 0;
@@ -401,7 +533,24 @@ fn outcome_unknown(error: &Error) -> bool {
     )
 }
 
+/// Whether a HEAD's error says the object is not there: NoSuchKey, or a 404 whose error
+/// document a gateway dropped (as the official Go SDK v2's AppendFile takes any 404). When
+/// the bucket is what is missing, the first append says NoSuchBucket.
+fn absent(error: &Error) -> bool {
+    error.kind() == ErrorKind::NoSuchKey
+        || (error.http_status() == Some(404) && error.code().is_none())
+}
+
 fn appendable_state(info: &ObjectInfo, key: &str) -> Result<(u64, u64)> {
+    if let Some(time) = info.sealed_time {
+        return Err(Error::new(
+            ErrorKind::ObjectNotAppendable,
+            format!(
+                "{key:?} was sealed at {} and takes no more appends",
+                httpdate::fmt_http_date(time)
+            ),
+        ));
+    }
     if info.object_type != ObjectType::Appendable {
         return Err(Error::new(
             ErrorKind::ObjectNotAppendable,

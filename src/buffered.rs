@@ -7,7 +7,7 @@
 //! is kept, returned once by the next write, flush or close, and the upload resumes after
 //! that call (a close that failed can simply be called again).
 
-use crate::append::{for_each_chunk, with_file, AppendOptions, Appender};
+use crate::append::{for_each_chunk, try_buffer, with_file, AppendOptions, Appender};
 use crate::client::{check_size, Client, ObjectInfo};
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::VecDeque;
@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How a [`BufferedAppender`] buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,12 +39,17 @@ impl Default for BufferOptions {
     }
 }
 
+/// The largest buffer an appender may have: 1 GiB. A buffer holds what has not reached OSS
+/// yet, so more only adds to what a crash loses.
+pub const MAX_BUFFER_CAPACITY: usize = 1 << 30;
+
 impl BufferOptions {
     pub(crate) fn validate(&self) -> Result<()> {
-        if self.capacity == 0 {
-            return Err(Error::invalid_argument(
-                "buffer capacity must be at least 1 byte",
-            ));
+        if self.capacity == 0 || self.capacity > MAX_BUFFER_CAPACITY {
+            return Err(Error::invalid_argument(format!(
+                "buffer capacity {}: from 1 byte to {MAX_BUFFER_CAPACITY} (1 GiB)",
+                self.capacity
+            )));
         }
         Ok(())
     }
@@ -56,6 +61,7 @@ pub struct BufferedAppender {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
     options: BufferOptions,
+    sealed: bool,
     closed: bool,
 }
 
@@ -152,6 +158,7 @@ impl BufferedAppender {
             shared,
             worker: Some(worker),
             options: buffer,
+            sealed: false,
             closed: false,
         })
     }
@@ -183,7 +190,7 @@ impl BufferedAppender {
     /// (on error, [`BufferedAppender::position`] tells how much was taken). A kept upload
     /// error is returned instead, and nothing of `data` is taken.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.check_open()?;
+        self.check_writable()?;
         let capacity = self.options.capacity;
         let block = self.options.block_when_full;
         if !block && data.len() > capacity {
@@ -195,7 +202,7 @@ impl BufferedAppender {
         }
         let shared = &*self.shared;
         let mut state = lock(&shared.state);
-        take_error(&mut state)?;
+        shared.take_error(&mut state)?;
         check_size(state.accepted, data.len() as u64)?;
         let mut rest = data;
         while !rest.is_empty() {
@@ -219,10 +226,11 @@ impl BufferedAppender {
                     .stored
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
-                take_error(&mut state)?;
+                shared.take_error(&mut state)?;
                 continue;
             }
             let (taken, later) = rest.split_at(room.min(rest.len()));
+            state.reserve(taken.len())?;
             let was_empty = state.held() == 0;
             let full_before = state
                 .chunks
@@ -247,7 +255,7 @@ impl BufferedAppender {
 
     /// Writes everything `reader` gives, a request's worth at a time. Returns the bytes taken.
     pub fn write_from(&mut self, reader: impl Read) -> Result<u64> {
-        self.check_open()?;
+        self.check_writable()?;
         let size = lock(&self.shared.state).threshold;
         for_each_chunk(reader, size, |chunk, _| self.write(chunk))
     }
@@ -264,13 +272,26 @@ impl BufferedAppender {
         flush(&self.shared, timeout)
     }
 
+    /// Flushes, then seals the object as [`Appender::seal`] does; later writes fail with
+    /// [`ErrorKind::ObjectNotAppendable`]. A failed flush or seal leaves the handle as it was.
+    pub fn seal(&mut self) -> Result<SystemTime> {
+        self.check_writable()?;
+        flush(&self.shared, None)?;
+        let time = lock(&self.shared.appender).seal()?;
+        self.sealed = true;
+        Ok(time)
+    }
+
     /// Flushes, then ends the upload thread; later writes fail with [`ErrorKind::Closed`].
-    /// On failure the handle stays open with its bytes, and close can be called again.
+    /// On failure (of the flush, or of the seal that `seal_on_close` asks for) the handle
+    /// stays open with its bytes, and close can be called again.
     pub fn close(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
         }
         flush(&self.shared, None)?;
+        // Everything is stored, so the upload thread is idle while the appender closes.
+        lock(&self.shared.appender).close()?;
         lock(&self.shared.state).stop = Stop::Drain;
         self.shared.work.notify_one();
         if let Some(worker) = self.worker.take() {
@@ -278,12 +299,23 @@ impl BufferedAppender {
             let _ = worker.join();
         }
         self.closed = true;
-        lock(&self.shared.appender).close()
+        Ok(())
     }
 
     fn check_open(&self) -> Result<()> {
         if self.closed {
             return Err(Error::new(ErrorKind::Closed, "the appender was closed"));
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.sealed {
+            return Err(Error::new(
+                ErrorKind::ObjectNotAppendable,
+                "the object was sealed by this handle and takes no more appends",
+            ));
         }
         Ok(())
     }
@@ -313,37 +345,64 @@ impl State {
         (self.accepted - self.durable) as usize
     }
 
-    /// Appends `data` to the chunks, starting a new one at each request's worth.
+    /// Makes room in the chunks for `len` more bytes, so that [`State::push`] cannot fail: a
+    /// chunk has a request's worth of room, set by the caller, and an allocation that fails
+    /// is an error that takes nothing rather than an abort of the host process.
+    fn reserve(&mut self, len: usize) -> Result<()> {
+        let threshold = self.threshold;
+        let room = self
+            .chunks
+            .back()
+            .map_or(0, |c| c.capacity().min(threshold) - c.len());
+        let mut missing = len.saturating_sub(room);
+        while missing > 0 {
+            let chunk = match self.spare.pop() {
+                Some(chunk) => chunk,
+                None => try_buffer(threshold)?,
+            };
+            self.chunks.push_back(chunk);
+            missing = missing.saturating_sub(threshold);
+        }
+        Ok(())
+    }
+
+    /// Appends `data` to the chunks reserved for it, a request's worth in each.
     fn push(&mut self, mut data: &[u8]) {
+        let threshold = self.threshold;
+        // The last chunk holding bytes if it has room, else the first one reserve() added.
+        let mut at = self.chunks.len() - 1;
+        while at > 0 && self.chunks[at].is_empty() && self.chunks[at - 1].len() < threshold {
+            at -= 1;
+        }
         while !data.is_empty() {
-            let threshold = self.threshold;
-            if self.chunks.back().is_none_or(|c| c.len() >= threshold) {
-                let chunk = self
-                    .spare
-                    .pop()
-                    .unwrap_or_else(|| Vec::with_capacity(threshold));
-                self.chunks.push_back(chunk);
-            }
-            let chunk = self.chunks.back_mut().expect("a chunk was just ensured");
+            let chunk = &mut self.chunks[at];
             let (now, later) = data.split_at((threshold - chunk.len()).min(data.len()));
             chunk.extend_from_slice(now);
             data = later;
+            at += 1;
         }
     }
 }
 
-/// Returns a kept upload error once; the upload thread resumes after it.
-fn take_error(state: &mut State) -> Result<()> {
-    match state.error.take() {
-        Some(error) => Err(error),
-        None => Ok(()),
+impl Shared {
+    /// Returns a kept upload error once, and wakes the upload thread: it waits without a
+    /// deadline while an error is kept, and resumes (its max delay with it) once the caller
+    /// has heard of it.
+    fn take_error(&self, state: &mut State) -> Result<()> {
+        match state.error.take() {
+            Some(error) => {
+                self.work.notify_one();
+                Err(error)
+            }
+            None => Ok(()),
+        }
     }
 }
 
 fn flush(shared: &Shared, timeout: Option<Duration>) -> Result<()> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut state = lock(&shared.state);
-    take_error(&mut state)?;
+    shared.take_error(&mut state)?;
     let target = state.accepted;
     state.flush_to = state.flush_to.max(target);
     shared.work.notify_one();
@@ -371,7 +430,7 @@ fn flush(shared: &Shared, timeout: Option<Duration>) -> Result<()> {
                     .0
             }
         };
-        take_error(&mut state)?;
+        shared.take_error(&mut state)?;
     }
     Ok(())
 }

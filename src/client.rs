@@ -247,6 +247,10 @@ pub struct ObjectInfo {
     pub content_type: Option<String>,
     /// `x-oss-meta-*` headers, without the prefix.
     pub metadata: Vec<(String, String)>,
+    /// When the object was sealed (SealAppendObject); `None` while it is not.
+    pub sealed_time: Option<SystemTime>,
+    /// On a versioned bucket, the version this HEAD describes.
+    pub version_id: Option<String>,
     pub request_id: Option<String>,
 }
 
@@ -339,6 +343,27 @@ impl Client {
             body: data,
         })?;
         Ok(response::append_answer(&response))
+    }
+
+    /// One SealAppendObject request at `position` (the length the object must have), sent
+    /// once. A 200 is believed only with the sealed time, which OSS always gives: without it
+    /// the answer is `None`, and whether the object was sealed is unknown.
+    pub(crate) fn seal_request(
+        &self,
+        bucket: &str,
+        key: &str,
+        position: u64,
+    ) -> Result<Option<SystemTime>> {
+        let position = Decimal::new(position);
+        let response = self.shared.transport.send(&Request {
+            method: "POST",
+            bucket,
+            key,
+            query: &[("seal", None), ("position", Some(position.as_str()))],
+            headers: &[],
+            body: b"",
+        })?;
+        Ok(response::sealed_time(&response))
     }
 
     /// HeadObject, resent as the retry policy allows.

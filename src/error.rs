@@ -43,6 +43,8 @@ pub enum ErrorKind {
     Internal,
     /// A buffered write found the buffer full and was told not to wait.
     WouldBlock,
+    /// A buffer of the size the caller set could not be allocated.
+    OutOfMemory,
 }
 
 impl ErrorKind {

@@ -22,7 +22,7 @@ pub mod signer;
 mod transport;
 
 pub use append::{AppendOptions, Appender, Progress};
-pub use buffered::{BufferOptions, BufferedAppender};
+pub use buffered::{BufferOptions, BufferedAppender, MAX_BUFFER_CAPACITY};
 pub use client::{
     AppendObjectOptions, AppendResult, Client, CreateParams, ObjectInfo, ObjectType, RequestParams,
 };

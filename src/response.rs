@@ -116,6 +116,13 @@ pub(crate) fn append_answer(response: &Response) -> AppendAnswer {
     }
 }
 
+/// `x-oss-sealed-time`, an RFC 1123 date, on an answer about a sealed object.
+pub(crate) fn sealed_time(response: &Response) -> Option<std::time::SystemTime> {
+    response
+        .header("x-oss-sealed-time")
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+}
+
 /// HeadObject's 2xx answer. OSS types every object; an answer without a type is no answer
 /// to a HEAD (a stray answer to an earlier request, say), and another HEAD may get the real
 /// one.
@@ -151,6 +158,8 @@ pub(crate) fn object_info(response: &Response) -> Result<ObjectInfo> {
                 Some((name.to_string(), value.to_str().ok()?.to_string()))
             })
             .collect(),
+        sealed_time: sealed_time(response),
+        version_id: response.header("x-oss-version-id").map(String::from),
         request_id: response.request_id(),
     })
 }

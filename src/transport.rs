@@ -217,6 +217,7 @@ impl Transport {
             method: req.method,
             url: &url,
             headers: &headers,
+            secret: &["x-oss-security-token"],
             body: req.body,
         })?;
         if (200..300).contains(&response.status) {

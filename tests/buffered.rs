@@ -206,6 +206,43 @@ fn an_upload_error_surfaces_on_the_next_call_then_the_upload_resumes() {
     assert_eq!(stored(&server, "surfaces"), b"first second");
 }
 
+/// Once a kept error has been returned, the upload resumes by itself: the max delay holds
+/// again, with no flush to prod it.
+#[test]
+fn the_upload_resumes_without_a_flush_once_a_kept_error_was_returned() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let max_delay = Duration::from_millis(100);
+    let buffer = BufferOptions {
+        max_delay,
+        ..buffer(10_000, true)
+    };
+    let mut log = open(&client, "resumes", 1000, buffer);
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
+    log.write(b"first").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let error = loop {
+        match log.write(b"") {
+            Err(e) => break e,
+            Ok(()) => assert!(Instant::now() < deadline, "the error never surfaced"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    log.write(b" second").unwrap();
+    // Far longer than the max delay, far shorter than a stalled upload waits.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while log.pending() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} bytes still wait",
+            log.pending()
+        );
+        std::thread::sleep(max_delay / 4);
+    }
+    assert_eq!(stored(&server, "resumes"), b"first second");
+}
+
 #[test]
 fn a_failed_close_keeps_the_handle_and_can_be_retried() {
     let server = start();

@@ -358,6 +358,10 @@ fn api_program_passes_against_the_local_server_linked_both_ways() {
             object(&server, "api/outlive") == data[..10],
             "api/outlive ({link:?})"
         );
+        assert!(
+            object(&server, "api/sealed") == data[..100],
+            "api/sealed ({link:?})"
+        );
         assert!(server.object_bytes(BUCKET, "api/denied").is_none());
     }
 }
@@ -454,7 +458,7 @@ fn append_file_explains_each_error() {
     );
     std::fs::write(dir.join("data.bin"), b"hello").unwrap();
     // (environment changes, arguments, what stderr must say)
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         (
             &[("OSS_ACCESS_KEY_SECRET", "wrong")],
             &["data.bin", "oss://c-test/k"],
@@ -467,6 +471,17 @@ fn append_file_explains_each_error() {
             "OSS_ACCESS_KEY_ID",
         ),
         (&[], &["missing.bin", "oss://c-test/k"], "missing.bin"),
+        // A size that once reached an allocation and aborted the program (exit 134).
+        (
+            &[],
+            &[
+                "--request-size",
+                "1099511627776",
+                "data.bin",
+                "oss://c-test/k",
+            ],
+            "request size 1099511627776",
+        ),
     ];
     for (env, args, expected) in cases {
         let mut cmd = program(&exe, &server);
@@ -541,11 +556,23 @@ fn cpp_example_appends_files_through_raii_wrappers() {
             None,
         );
         assert!(out.contains("length=70000"), "{out}");
-        assert!(object(&server, &key) == [a, b].concat());
+        assert!(object(&server, &key) == [&a[..], &b[..]].concat());
         // An error becomes an exception with the status; the object keeps what was stored.
         let failed = run(program(&exe, &server).args([&target, "missing.bin"]), None);
         assert_eq!(failed.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&failed.stderr).contains("local I/O error"));
+        // Sealed after the last file, the object takes no more appends.
+        let sealed = format!("oss://{BUCKET}/{key}-sealed");
+        let out = succeed(
+            program(&exe, &server).args(["--seal", &sealed, "a.bin"]),
+            None,
+        );
+        assert!(out.contains("length=50000"), "{out}");
+        let failed = run(program(&exe, &server).args([&sealed, "b.bin"]), None);
+        assert_eq!(failed.status.code(), Some(1));
+        let said = String::from_utf8_lossy(&failed.stderr);
+        assert!(said.contains("object is not appendable"), "{said}");
+        assert!(object(&server, &format!("{key}-sealed")) == a);
     }
 }
 

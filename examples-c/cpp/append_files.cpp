@@ -1,7 +1,8 @@
 // append_files: append files, in order, to an OSS appendable object, from C++17.
 //
-//   append_files oss://BUCKET/KEY FILE...
+//   append_files [--seal] oss://BUCKET/KEY FILE...
 //
+// With --seal the object is sealed after the last file: it then takes no more appends.
 // Endpoint and credentials from OSS_ENDPOINT, OSS_REGION, OSS_ACCESS_KEY_ID,
 // OSS_ACCESS_KEY_SECRET and OSS_SESSION_TOKEN. Prints "oss://BUCKET/KEY length=N crc64=C".
 #include "oss_append.hpp"
@@ -12,12 +13,17 @@
 #include <string>
 
 int main(int argc, char **argv) {
+    const bool seal = argc > 1 && std::string(argv[1]) == "--seal";
+    if (seal) {
+        argv++;
+        argc--;
+    }
     const std::string prefix = "oss://";
     std::string target = argc > 2 ? argv[1] : "";
     auto slash = target.find('/', prefix.size());
     if (target.rfind(prefix, 0) != 0 || slash == std::string::npos || slash == prefix.size() ||
         slash + 1 == target.size()) {
-        std::cerr << "usage: append_files oss://BUCKET/KEY FILE...\n";
+        std::cerr << "usage: append_files [--seal] oss://BUCKET/KEY FILE...\n";
         return 2;
     }
     const std::string bucket = target.substr(prefix.size(), slash - prefix.size());
@@ -31,6 +37,9 @@ int main(int argc, char **argv) {
         for (int i = 2; i < argc; i++) {
             const auto written = object.write_file(argv[i]);
             std::cerr << argv[i] << ": " << written << " bytes\n";
+        }
+        if (seal) {
+            object.seal();
         }
         const auto length = object.position();
         const auto crc = object.crc64();

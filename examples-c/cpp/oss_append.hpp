@@ -107,6 +107,12 @@ public:
         return out;
     }
 
+    // Seals the object at this position (flushing a buffered appender first): it takes no
+    // more appends. Throws with OSS_ERR_CONFLICT if another writer changed its length.
+    void seal() {
+        detail::check([&](oss_error **e) { return oss_append_seal(handle_.get(), e); });
+    }
+
     // On success the handle is gone; on failure it stays, and the exception says why.
     void close() {
         detail::check([&](oss_error **e) { return oss_append_close(handle_.get(), e); });

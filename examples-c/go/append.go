@@ -223,6 +223,8 @@ type ObjectInfo struct {
 	Type         ObjectType
 	ETag         string
 	LastModified time.Time // zero when the server did not say
+	SealedTime   time.Time // zero while the object is not sealed
+	VersionID    string    // empty unless the bucket is versioned
 	RequestID    string
 }
 
@@ -243,12 +245,31 @@ func (a *Appender) Stat() (ObjectInfo, error) {
 		HasCRC64:  bool(info.has_crc64),
 		Type:      ObjectType(info.object_type),
 		ETag:      C.GoString(&info.etag[0]),
+		VersionID: C.GoString(&info.version_id[0]),
 		RequestID: C.GoString(&info.request_id[0]),
 	}
 	if info.last_modified >= 0 {
 		out.LastModified = time.Unix(int64(info.last_modified), 0)
 	}
+	if sealed := C.GoString(&info.sealed_time[0]); sealed != "" {
+		// The library writes it as HTTP dates are written; one it wrote always parses.
+		out.SealedTime, _ = time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", sealed)
+	}
 	return out, nil
+}
+
+// Seal seals the object at the appender's position, after flushing a buffered appender.
+// OSS refuses a seal unless the object's length is that position (StatusConflict), so it
+// never cuts off another writer's bytes. A sealed object takes no more appends: Write then
+// fails with StatusObjectNotAppendable, and Stat reports the sealed time. Sealing again
+// changes nothing. The appender stays open; Close it as usual.
+func (a *Appender) Seal() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return errClosed
+	}
+	return call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_seal(a.a, e) })
 }
 
 // Close ends the appender. On failure it stays open, so nothing is lost silently; closing

@@ -37,6 +37,7 @@ const (
 	StatusCredentialsMissing       Status = C.OSS_ERR_CREDENTIALS_MISSING
 	StatusInternal                 Status = C.OSS_ERR_INTERNAL
 	StatusWouldBlock               Status = C.OSS_ERR_WOULD_BLOCK
+	StatusOutOfMemory              Status = C.OSS_ERR_OUT_OF_MEMORY
 )
 
 // String describes the status ("invalid argument", "conflict with another writer", ...).

@@ -107,6 +107,16 @@ func WithCRCCheck(check bool) Option {
 	}
 }
 
+// WithSealOnClose makes Close seal the object (see Appender.Seal). A failed seal fails the
+// Close and leaves the appender open.
+func WithSealOnClose(seal bool) Option {
+	return func(o *optionSet) error {
+		return call(func(e **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_set_seal_on_close(o.c, C.bool(seal), e)
+		})
+	}
+}
+
 // WithRequestSize sets the largest body of one request (default 8 MiB).
 func WithRequestSize(bytes int) Option {
 	return func(o *optionSet) error {

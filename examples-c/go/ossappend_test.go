@@ -460,3 +460,44 @@ func TestOneAppenderSerialisesConcurrentWriters(t *testing.T) {
 		}
 	}
 }
+
+func TestSealEndsAppendsAndStatSaysWhen(t *testing.T) {
+	client := newClient(t, nil)
+	a, err := client.OpenAppend(context.Background(), bucket, "sealed", ossappend.WithSealOnClose(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write([]byte("last words")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := a.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.SealedTime.IsZero() || time.Since(info.SealedTime) > time.Hour || info.Length != 10 {
+		t.Fatalf("%+v", info)
+	}
+	if _, err := a.Write([]byte("more")); asError(t, err).Status != ossappend.StatusObjectNotAppendable {
+		t.Fatalf("%v", err)
+	}
+	// Closing seals again, which changes nothing.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The server says so too, to a request that does not go through the library.
+	resp := signed(t, "HEAD", "sealed", nil)
+	resp.Body.Close()
+	if got := resp.Header.Get("x-oss-sealed-time"); got != info.SealedTime.Format(http.TimeFormat) {
+		t.Fatalf("sealed time %q, Stat said %v", got, info.SealedTime)
+	}
+	_, err = client.OpenAppend(context.Background(), bucket, "sealed")
+	if e := asError(t, err); e.Status != ossappend.StatusObjectNotAppendable {
+		t.Fatalf("%+v", e)
+	}
+	if got := object(t, "sealed"); string(got) != "last words" {
+		t.Fatalf("%q", got)
+	}
+}

@@ -17,6 +17,10 @@ use std::time::{Duration, UNIX_EPOCH};
 pub const OSS_REQUEST_ID_CAPACITY: usize = 64;
 /// Room for an ETag as OSS sends it (quoted, at most 40 characters) and the NUL.
 pub const OSS_ETAG_CAPACITY: usize = 80;
+/// Room for an RFC 1123 date (29 characters) and the NUL.
+pub const OSS_TIME_CAPACITY: usize = 32;
+/// Room for an OSS version id (about 64 characters) and the NUL.
+pub const OSS_VERSION_ID_CAPACITY: usize = 256;
 
 /// An open appendable object: writes go to its end, each byte exactly once. Made by
 /// `oss_append_open`, owned by the caller, ended by `oss_append_close` or released by
@@ -31,7 +35,7 @@ pub const OSS_ETAG_CAPACITY: usize = 80;
 ///
 /// Methods: `oss_append_write`, `oss_append_write_from`, `oss_append_write_file`,
 /// `oss_append_flush`, `oss_append_pending`, `oss_append_position`, `oss_append_crc64`,
-/// `oss_append_stat`, `oss_append_close`, `oss_append_free`.
+/// `oss_append_stat`, `oss_append_seal`, `oss_append_close`, `oss_append_free`.
 pub struct oss_append {
     appender: Mutex<Handle>,
 }
@@ -106,6 +110,13 @@ impl Handle {
             Handle::Buffered(b) => b.close(),
         }
     }
+
+    fn seal(&mut self) -> Result<()> {
+        match self {
+            Handle::Direct(a) => a.seal().map(drop),
+            Handle::Buffered(b) => b.seal().map(drop),
+        }
+    }
 }
 
 /// Fills `buf` with up to `len` bytes of the caller's data: it sets `*read` to the number of
@@ -144,6 +155,12 @@ pub struct oss_object_info {
     pub etag: [c_char; OSS_ETAG_CAPACITY],
     /// NUL-terminated; empty when absent.
     pub request_id: [c_char; OSS_REQUEST_ID_CAPACITY],
+    /// When the object was sealed, as OSS sent it (`x-oss-sealed-time`, an RFC 1123 date
+    /// such as `Wed, 02 Dec 2026 09:30:00 GMT`), NUL-terminated; empty while it is not sealed.
+    pub sealed_time: [c_char; OSS_TIME_CAPACITY],
+    /// On a versioned bucket, the version the HEAD described; NUL-terminated, empty when
+    /// absent.
+    pub version_id: [c_char; OSS_VERSION_ID_CAPACITY],
 }
 
 /// What one AppendObject returned (`oss_append_object`). Plain data, filled by the library.
@@ -352,8 +369,25 @@ pub unsafe extern "C" fn oss_append_flush(
     })
 }
 
-/// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification and
-/// type, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing was written yet.
+/// Seals the object at the appender's position (SealAppendObject); a buffered appender is
+/// flushed first (no time limit). OSS refuses the seal unless the object's length is that
+/// position, so a seal never cuts off another writer's bytes: a mismatch fails with
+/// `OSS_ERR_CONFLICT` and both sides' length and CRC-64. A sealed object takes no more
+/// appends: this appender's writes then fail with `OSS_ERR_OBJECT_NOT_APPENDABLE`, and so
+/// does opening it again; `oss_append_stat` reports its sealed time. Sealing again succeeds
+/// and changes nothing. A seal whose outcome is unknown (a timeout, a lost connection) is
+/// settled with a HEAD before it is sent again. The appender stays open (close or free it).
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_seal(
+    append: *mut oss_append,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || with_appender(append, |a| a.seal()))
+}
+
+/// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
+/// sealed time and version id, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing
+/// was written yet.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_stat(
     append: *const oss_append,
@@ -380,15 +414,21 @@ pub unsafe extern "C" fn oss_append_stat(
                 .unwrap_or(-1),
             etag: [0; OSS_ETAG_CAPACITY],
             request_id: [0; OSS_REQUEST_ID_CAPACITY],
+            sealed_time: [0; OSS_TIME_CAPACITY],
+            version_id: [0; OSS_VERSION_ID_CAPACITY],
         };
+        let sealed = info.sealed_time.map(httpdate::fmt_http_date);
         copy_to_buffer(info.etag.as_deref(), &mut filled.etag);
         copy_to_buffer(info.request_id.as_deref(), &mut filled.request_id);
+        copy_to_buffer(sealed.as_deref(), &mut filled.sealed_time);
+        copy_to_buffer(info.version_id.as_deref(), &mut filled.version_id);
         write_out(out, filled);
         Ok(())
     })
 }
 
-/// Ends the appender; a buffered one is flushed first (no time limit). On success it is
+/// Ends the appender; a buffered one is flushed first (no time limit), and with
+/// `oss_append_options_set_seal_on_close` the object is then sealed. On success it is
 /// freed and must not be used again. On failure it stays valid with its unsent bytes, so
 /// nothing is lost silently: inspect it (`oss_append_pending`), call close again (the upload
 /// resumes), or release it with `oss_append_free`.

@@ -152,8 +152,12 @@ pub unsafe extern "C" fn oss_config_set_region(
 }
 
 /// Static credentials: AccessKey id and secret, and an STS security token or NULL. All are
-/// copied; the library keeps the secret and token out of every message and wipes them from
-/// memory when the last client using them is freed.
+/// copied, and kept out of every message and log line. When the last client using them is
+/// freed, the library's copies of the secret and the token are wiped from memory, and so are
+/// the signing keys and signed texts derived from them. The token is sent in a request
+/// header, though, and the HTTP client (ureq) writes each request head into a buffer of its
+/// own that is reused and freed without wiping: a copy of the token, in the form
+/// `x-oss-security-token: <token>`, may remain in freed memory. The secret is never sent.
 #[no_mangle]
 pub unsafe extern "C" fn oss_config_set_credentials(
     config: *mut oss_config,

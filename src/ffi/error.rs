@@ -67,10 +67,13 @@ pub enum oss_status {
     /// A buffered write found the buffer full and took nothing (the appender was set not
     /// to wait): write again later, or flush.
     OSS_ERR_WOULD_BLOCK = 25,
+    /// Memory for a buffer of the size the caller set (a request size, a buffer capacity)
+    /// could not be allocated; nothing was taken or sent. Choose a smaller size.
+    OSS_ERR_OUT_OF_MEMORY = 26,
 }
 
 /// Highest value of `oss_status`, for range checks.
-const LAST: oss_status = oss_status::OSS_ERR_WOULD_BLOCK;
+const LAST: oss_status = oss_status::OSS_ERR_OUT_OF_MEMORY;
 
 impl From<ErrorKind> for oss_status {
     fn from(kind: ErrorKind) -> oss_status {
@@ -101,6 +104,7 @@ impl From<ErrorKind> for oss_status {
             ErrorKind::CredentialsMissing => OSS_ERR_CREDENTIALS_MISSING,
             ErrorKind::Internal => OSS_ERR_INTERNAL,
             ErrorKind::WouldBlock => OSS_ERR_WOULD_BLOCK,
+            ErrorKind::OutOfMemory => OSS_ERR_OUT_OF_MEMORY,
         }
     }
 }
@@ -133,6 +137,7 @@ const DESCRIPTIONS: [&CStr; LAST as usize + 1] = [
     c"credentials missing",
     c"internal error",
     c"buffer full, would block",
+    c"out of memory",
 ];
 
 /// A short English description of a status code: a static string, never NULL, never freed.

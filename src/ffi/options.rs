@@ -10,6 +10,15 @@ use std::ffi::{c_char, c_void};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+/// The largest request size `oss_append_options_set_request_size` takes: 5 GiB, the largest
+/// appendable object.
+pub const OSS_MAX_REQUEST_SIZE: u64 = 5_368_709_120;
+/// The largest buffer `oss_append_options_set_buffer` takes: 1 GiB.
+pub const OSS_MAX_BUFFER_CAPACITY: usize = 1 << 30;
+// The header's numbers are the core's.
+const _: () = assert!(OSS_MAX_REQUEST_SIZE == crate::client::MAX_OBJECT_SIZE);
+const _: () = assert!(OSS_MAX_BUFFER_CAPACITY == crate::buffered::MAX_BUFFER_CAPACITY);
+
 /// Options for `oss_append_open` and `oss_append_object`. Made by `oss_append_options_new`,
 /// owned by the caller, freed with `oss_append_options_free`. Opening copies them, so they
 /// may be changed or freed afterwards and reused for many appenders. Calls on one options
@@ -43,6 +52,7 @@ struct Options {
     request: RequestParams,
     check_crc: bool,
     request_size: usize,
+    seal_on_close: bool,
     buffer: Option<BufferOptions>,
     progress: Option<(
         unsafe extern "C" fn(*mut c_void, u64, u64, i64) -> bool,
@@ -75,6 +85,7 @@ impl oss_append_options {
             request: o.request,
             check_crc: o.check_crc,
             request_size: o.request_size,
+            seal_on_close: o.seal_on_close,
             progress: o.progress.map(|(callback, user_data)| -> crate::Progress {
                 Box::new(move |increment, transferred, total| {
                     // SAFETY: the caller's callback with its own user_data (documented).
@@ -120,6 +131,7 @@ pub extern "C" fn oss_append_options_new() -> *mut oss_append_options {
                 request: RequestParams::default(),
                 check_crc: true,
                 request_size: DEFAULT_REQUEST_SIZE,
+                seal_on_close: false,
                 buffer: None,
                 progress: None,
             }),
@@ -344,8 +356,23 @@ pub unsafe extern "C" fn oss_append_options_set_check_crc(
     })
 }
 
-/// The largest body of one request, in bytes (default 8 MiB; at least 1). A longer write is
-/// split; `oss_append_write_from` reads through one buffer of this size.
+/// Whether `oss_append_close` seals the object (see `oss_append_seal`; default false). A
+/// failed seal fails the close and leaves the appender open.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_seal_on_close(
+    options: *mut oss_append_options,
+    seal: bool,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        o.seal_on_close = seal;
+        Ok(())
+    })
+}
+
+/// The largest body of one request, in bytes (default 8 MiB; 1 to `OSS_MAX_REQUEST_SIZE`). A
+/// longer write is split; `oss_append_write_from` reads through one buffer of this size, and
+/// fails with `OSS_ERR_OUT_OF_MEMORY` if it cannot be had.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_set_request_size(
     options: *mut oss_append_options,
@@ -358,8 +385,10 @@ pub unsafe extern "C" fn oss_append_options_set_request_size(
     })
 }
 
-/// Buffered mode: `oss_append_write` copies into a buffer of `capacity` bytes and returns at
-/// once, and a background thread uploads it in requests of up to the request size, sending
+/// Buffered mode: `oss_append_write` copies into a buffer of `capacity` bytes (1 to
+/// `OSS_MAX_BUFFER_CAPACITY`; memory is taken as data comes, a request's worth at a time,
+/// and a write that cannot have it fails with `OSS_ERR_OUT_OF_MEMORY` taking nothing) and
+/// returns at once, and a background thread uploads it in requests of up to the request size, sending
 /// a shorter one once a byte has waited `max_delay_ms`. When the buffer is full, a write
 /// waits for room if `block_when_full`, else fails with `OSS_ERR_WOULD_BLOCK` taking
 /// nothing. `oss_append_flush` waits for storage and `oss_append_pending` counts what is not

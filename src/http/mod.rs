@@ -10,12 +10,14 @@ mod resolver;
 mod tunnel;
 
 use crate::error::{Error, ErrorKind, Result};
+use bytes::Bytes;
 use std::path::Path;
 use std::time::Duration;
 use ureq::http::{HeaderMap, HeaderName, HeaderValue};
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 use ureq::{Agent, SendBody};
+use zeroize::Zeroizing;
 
 /// Error documents are small; a larger answer body is cut (and its connection closed).
 const BODY_LIMIT: u64 = 64 * 1024;
@@ -42,6 +44,9 @@ pub(crate) struct Request<'a> {
     /// Absolute, already percent-encoded.
     pub url: &'a str,
     pub headers: &'a [(&'a str, &'a str)],
+    /// Names of headers whose values are secrets: ureq gets them in memory that is wiped
+    /// when it lets go of them.
+    pub secret: &'a [&'a str],
     pub body: &'a [u8],
 }
 
@@ -103,7 +108,12 @@ impl Http {
             .headers_mut()
             .ok_or_else(|| Error::invalid_argument(format!("request URL {:?}", req.url)))?;
         for (name, value) in req.headers {
-            headers.append(header_name(name)?, header_value(name, value)?);
+            let value = if req.secret.contains(name) {
+                secret_header_value(name, value)?
+            } else {
+                header_value(name, value)?
+            };
+            headers.append(header_name(name)?, value);
         }
         let mut body = body::CrcReader::new(req.body);
         let bad = |e: ureq::http::Error| Error::invalid_argument(format!("request: {e}"));
@@ -146,6 +156,18 @@ fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
     HeaderValue::from_str(value).map_err(|_| {
         Error::invalid_argument(format!("header {name}: a value with control characters"))
     })
+}
+
+/// A header value in memory of its own that is zeroed when the last reference to it goes
+/// (ureq's copy of the request is dropped after sending). What ureq writes of it into its
+/// output buffer is beyond reach.
+fn secret_header_value(name: &str, value: &str) -> Result<HeaderValue> {
+    let owned = Bytes::from_owner(Zeroizing::new(value.as_bytes().to_vec()));
+    let mut value = HeaderValue::from_maybe_shared(owned).map_err(|_| {
+        Error::invalid_argument(format!("header {name}: a value with control characters"))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 fn read_ca_file(path: &Path) -> Result<RootCerts> {

@@ -4,6 +4,7 @@ use super::Request;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use zeroize::Zeroizing;
 
 /// Query parameters that are part of the V1 canonical resource; all others are not signed.
 /// This is the official SDKs' list: a parameter missing here would fail against real OSS.
@@ -134,10 +135,9 @@ pub fn signature(secret: &[u8], string_to_sign: &str) -> String {
 /// The `Authorization` header value for `req`, which must already carry its `Date`
 /// (and, with STS, its `x-oss-security-token`) header.
 pub fn authorization(access_key_id: &str, secret: &[u8], req: &Request) -> String {
-    format!(
-        "OSS {access_key_id}:{}",
-        signature(secret, &string_to_sign(req))
-    )
+    // The string to sign holds the STS token: wiped once signed.
+    let to_sign = Zeroizing::new(string_to_sign(req));
+    format!("OSS {access_key_id}:{}", signature(secret, &to_sign))
 }
 
 #[cfg(test)]

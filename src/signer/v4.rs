@@ -186,7 +186,8 @@ pub fn authorization(
     additional_header_names: &[&str],
 ) -> String {
     let additional = additional_headers(req, additional_header_names);
-    let canonical = canonical_request(req, &additional);
+    // The canonical request holds the STS token: wiped once hashed.
+    let canonical = Zeroizing::new(canonical_request(req, &additional));
     let string_to_sign = string_to_sign(datetime, scope, &canonical);
     let mut out = String::with_capacity(256);
     for part in [ALGORITHM, " Credential=", access_key_id, "/"] {

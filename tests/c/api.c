@@ -199,7 +199,27 @@ int main(int argc, char **argv) {
     CHECK(info.length == SIZE && info.has_crc64 && info.crc64 == crc);
     CHECK(info.object_type == OSS_OBJECT_APPENDABLE && info.last_modified > 0);
     CHECK(info.etag[0] == '"' && strlen(info.request_id) == 24);
+    CHECK(info.sealed_time[0] == '\0' && info.version_id[0] == '\0');
     EXPECT(OSS_OK, oss_append_close(append, &err));
+
+    /* seal: a buffered appender flushes, then seals at its position; the object takes no
+     * more appends, and stat says since when. Closing seals again, which changes nothing. */
+    {
+        oss_append_options *sealing = oss_append_options_new();
+        EXPECT(OSS_OK, oss_append_options_set_buffer(sealing, 4096, 60000, true, &err));
+        EXPECT(OSS_OK, oss_append_options_set_seal_on_close(sealing, true, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/sealed", sealing, &append, &err));
+        EXPECT(OSS_OK, oss_append_write(append, data, 100, &err));
+        EXPECT(OSS_OK, oss_append_seal(append, &err));
+        EXPECT(OSS_ERR_OBJECT_NOT_APPENDABLE, oss_append_write(append, data, 1, &err));
+        EXPECT(OSS_OK, oss_append_stat(append, &info, &err));
+        CHECK(info.length == 100 && strlen(info.sealed_time) == 29);
+        CHECK(strcmp(info.sealed_time + 25, " GMT") == 0);
+        EXPECT(OSS_OK, oss_append_close(append, &err));
+        EXPECT(OSS_ERR_OBJECT_NOT_APPENDABLE,
+               oss_append_open(client, bucket, "api/sealed", NULL, &append, &err));
+        oss_append_options_free(sealing);
+    }
 
     /* write_from: a stream in small pieces; a failing reader is OSS_ERR_IO. */
     progress = (struct progress){0, 0, 0, 0, NULL, OSS_OK};

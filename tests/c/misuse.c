@@ -161,11 +161,20 @@ int main(void) {
     INVALID("options", oss_append_options_set_traffic_limit(NULL, 245760, &err));
     INVALID("traffic limit", oss_append_options_set_traffic_limit(options, 1, &err));
     INVALID("options", oss_append_options_set_check_crc(NULL, true, &err));
+    INVALID("options", oss_append_options_set_seal_on_close(NULL, true, &err));
     INVALID("options", oss_append_options_set_request_size(NULL, 1024, &err));
     INVALID("request size", oss_append_options_set_request_size(options, 0, &err));
+    /* Sizes that would abort the host if they reached an allocation are refused here. */
+    INVALID("request size", oss_append_options_set_request_size(options, (size_t)1 << 40, &err));
+    INVALID("request size",
+            oss_append_options_set_request_size(options, OSS_MAX_REQUEST_SIZE + 1, &err));
+    CHECK(oss_append_options_set_request_size(options, OSS_MAX_REQUEST_SIZE, NULL) == OSS_OK);
     INVALID("options", oss_append_options_set_progress(NULL, NULL, NULL, &err));
     INVALID("options", oss_append_options_set_buffer(NULL, 1 << 20, 100, true, &err));
     INVALID("capacity", oss_append_options_set_buffer(options, 0, 100, true, &err));
+    INVALID("capacity", oss_append_options_set_buffer(options, (size_t)1 << 40, 100, true, &err));
+    INVALID("capacity",
+            oss_append_options_set_buffer(options, OSS_MAX_BUFFER_CAPACITY + 1, 100, true, &err));
     oss_append_options_free(NULL);
 
     /* Appender and the one-request append: refused before anything is sent. */
@@ -193,6 +202,7 @@ int main(void) {
     INVALID("append", oss_append_pending(NULL, &u64, &err));
     INVALID("out", oss_append_pending(NULL, NULL, &err));
     INVALID("append", oss_append_flush(NULL, 100, &err));
+    INVALID("append", oss_append_seal(NULL, &err));
     INVALID("append", oss_append_stat(NULL, &info, &err));
     INVALID("out", oss_append_stat(NULL, NULL, &err));
     INVALID("append", oss_append_close(NULL, &err));

@@ -35,49 +35,71 @@ impl Drop for Certificate {
     }
 }
 
+impl Certificate {
+    /// A self-signed certificate for 127.0.0.1 and its key, in a directory of their own
+    /// (`name` keeps each test's files apart).
+    pub fn new(name: &str) -> Certificate {
+        let dir = std::env::temp_dir().join(format!("oss-append-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let certificate = Certificate { dir };
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=127.0.0.1"])
+            // A leaf, not a CA: webpki refuses a CA certificate as the server's own.
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(certificate.key_path())
+            .arg("-out")
+            .arg(certificate.path())
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        certificate
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join("key.pem")
+    }
+
+    /// `config` serving HTTPS with this certificate.
+    pub fn serve(&self, mut config: oss_local_server::Config) -> Server {
+        config.tls = Some((self.path(), self.key_path()));
+        let server = Server::start(config).unwrap();
+        assert!(server.url().starts_with("https://"));
+        server
+    }
+}
+
 /// A TLS server like [`start_server`]'s (no faults), with a certificate for 127.0.0.1 that
-/// only the returned one trusts. `name` keeps each test's files apart.
+/// only the returned one trusts.
 pub fn start_tls_server(
     name: &str,
     access_key_id: &str,
     secret: &str,
     bucket: &str,
 ) -> (Server, Certificate) {
-    let dir = std::env::temp_dir().join(format!("oss-append-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let certificate = Certificate { dir };
-    let (cert, key) = (certificate.path(), certificate.dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=127.0.0.1"])
-        // A leaf, not a CA: webpki refuses a CA certificate as the server's own.
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let mut config = oss_local_server::Config::new(access_key_id, secret).bucket(bucket);
-    config.tls = Some((cert, key));
-    let server = Server::start(config).unwrap();
-    assert!(server.url().starts_with("https://"));
-    (server, certificate)
+    let certificate = Certificate::new(name);
+    let config = oss_local_server::Config::new(access_key_id, secret).bucket(bucket);
+    (certificate.serve(config), certificate)
 }
 
 /// The server's endpoint and region, these credentials, a 5 s request timeout and three
 /// attempts with short waits.
 pub fn client_config(server: &Server, access_key_id: &str, secret: &str) -> Config {
+    client_config_for(&server.url(), access_key_id, secret)
+}
+
+/// [`client_config`] for a server known only by its URL (in a child process, say).
+pub fn client_config_for(endpoint: &str, access_key_id: &str, secret: &str) -> Config {
     Config::new()
-        .endpoint(&server.url())
+        .endpoint(endpoint)
         .unwrap()
         .region("cn-hangzhou")
         .unwrap()
