@@ -843,7 +843,7 @@ fn transfer_encoding_wins_over_content_length_and_the_connection_closes() {
 fn malformed_chunking_is_a_400_and_a_close_never_a_hang() {
     let server = start(config());
     let too_long = format!("5;{}\r\nhello\r\n0\r\n\r\n", "x".repeat(5000));
-    let cases: [(&str, &[u8], &str); 8] = [
+    let cases: [(&str, &[u8], &str); 9] = [
         ("bad hex", b"zz\r\nab\r\n0\r\n\r\n", "InvalidArgument"),
         ("no size", b"\r\nab\r\n0\r\n\r\n", "InvalidArgument"),
         (
@@ -851,7 +851,16 @@ fn malformed_chunking_is_a_400_and_a_close_never_a_hang() {
             b"3\r\nabcXY0\r\n\r\n",
             "InvalidArgument",
         ),
-        ("bare LF", b"3\nabc\r\n0\r\n\r\n", "InvalidArgument"),
+        (
+            "a size line ended by a bare LF",
+            b"1;x\na\r\n0\r\n\r\n",
+            "InvalidArgument",
+        ),
+        (
+            "trailers ended by a bare LF",
+            b"1\r\na\r\n0\r\n\n",
+            "InvalidArgument",
+        ),
         ("over 64 bits", b"10000000000000000\r\n", "InvalidArgument"),
         (
             "a size past the object limit",
