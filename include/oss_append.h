@@ -554,6 +554,22 @@ enum oss_status oss_append_close(struct oss_append *append,
 void oss_append_free(struct oss_append *append);
 
 /**
+ * Makes a client from `config` (read, not taken: the caller still owns and frees it).
+ * On success `*out` receives a client the caller owns and frees with `oss_client_free`.
+ * Fails with `OSS_ERR_INVALID_ARGUMENT` when the config lacks an endpoint, a V4 region,
+ * or has an unreadable CA file or a bad proxy; nothing is sent over the network.
+ */
+enum oss_status oss_client_new(const struct oss_config *config,
+                               struct oss_client **out,
+                               struct oss_error **err);
+
+/**
+ * Frees a client. NULL is a no-op. Open appenders keep working; the connection pool goes
+ * when the last of them is freed.
+ */
+void oss_client_free(struct oss_client *client);
+
+/**
  * One AppendObject request: appends `len` bytes at `data` to `oss://bucket/key` at
  * `position`, which must be the object's length (0 creates it, with the create parameters
  * of `options`, which may be NULL). Not retried when its outcome is unknown (a timeout,
@@ -572,22 +588,6 @@ enum oss_status oss_append_object(const struct oss_client *client,
                                   const uint64_t *previous_crc,
                                   struct oss_append_result *out,
                                   struct oss_error **err);
-
-/**
- * Makes a client from `config` (read, not taken: the caller still owns and frees it).
- * On success `*out` receives a client the caller owns and frees with `oss_client_free`.
- * Fails with `OSS_ERR_INVALID_ARGUMENT` when the config lacks an endpoint, a V4 region,
- * or has an unreadable CA file or a bad proxy; nothing is sent over the network.
- */
-enum oss_status oss_client_new(const struct oss_config *config,
-                               struct oss_client **out,
-                               struct oss_error **err);
-
-/**
- * Frees a client. NULL is a no-op. Open appenders keep working; the connection pool goes
- * when the last of them is freed.
- */
-void oss_client_free(struct oss_client *client);
 
 /**
  * Makes a config with the defaults. The caller owns it and frees it with `oss_config_free`.

@@ -1,18 +1,19 @@
 //! The buffered appender, for callers that cannot wait for the network (a game's frame
 //! loop, a log shipper writing thousands of lines a second): `write` copies into a bounded
 //! buffer and returns; a background thread turns the buffer into appends of up to the
-//! request size through an [`Appender`], so recovery and CRC checks are the unbuffered ones.
+//! request size through a [`DirectAppender`], so recovery and CRC checks are the unbuffered
+//! ones.
 //!
 //! Bytes leave the buffer only once they are stored, so an upload error loses nothing: it
 //! is kept, returned once by the next write, flush or close, and the upload resumes after
 //! that call (a close that failed can simply be called again).
 
-use crate::append::{for_each_chunk, try_buffer, with_file, AppendOptions, Appender};
+use crate::append::{for_each_chunk, try_buffer, AppendOptions};
 use crate::client::{check_size, Client, ObjectInfo};
+use crate::direct::DirectAppender;
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::VecDeque;
 use std::io::Read;
-use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -57,7 +58,7 @@ impl BufferOptions {
 
 /// An appendable object written through a buffer and a background upload thread.
 /// One thread uses it at a time (`&mut self`); many may exist on one [`Client`].
-pub struct BufferedAppender {
+pub(crate) struct BufferedAppender {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
     options: BufferOptions,
@@ -71,7 +72,7 @@ struct Shared {
     work: Condvar,
     /// Wakes callers: bytes stored (room, flush progress) or an error.
     stored: Condvar,
-    appender: Mutex<Appender>,
+    appender: Mutex<DirectAppender>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -112,8 +113,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl BufferedAppender {
-    /// Opens the object as [`Appender::open`] does and starts the upload thread.
-    pub fn open(
+    /// Opens the object as [`DirectAppender::open`] does and starts the upload thread.
+    pub(crate) fn open(
         client: &Client,
         bucket: &str,
         key: &str,
@@ -122,7 +123,7 @@ impl BufferedAppender {
     ) -> Result<BufferedAppender> {
         buffer.validate()?;
         let threshold = options.request_size.min(buffer.capacity);
-        let appender = Appender::open(client, bucket, key, options)?;
+        let appender = DirectAppender::open(client, bucket, key, options)?;
         let (position, crc) = (appender.position(), appender.crc64());
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -164,22 +165,22 @@ impl BufferedAppender {
     }
 
     /// Where the next byte goes: the object's length once everything written is stored.
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         lock(&self.shared.state).accepted
     }
 
     /// CRC-64 of the object's stored bytes (as of [`BufferedAppender::pending`] bytes ago).
-    pub fn crc64(&self) -> u64 {
+    pub(crate) fn crc64(&self) -> u64 {
         lock(&self.shared.state).crc
     }
 
     /// Bytes written but not yet stored in OSS.
-    pub fn pending(&self) -> u64 {
+    pub(crate) fn pending(&self) -> u64 {
         lock(&self.shared.state).held() as u64
     }
 
     /// The object as the server sees it now (a HEAD, after the request in flight).
-    pub fn stat(&self) -> Result<ObjectInfo> {
+    pub(crate) fn stat(&self) -> Result<ObjectInfo> {
         self.check_open()?;
         lock(&self.shared.appender).stat()
     }
@@ -189,7 +190,7 @@ impl BufferedAppender {
     /// chosen. A write larger than the buffer is taken in parts when blocking is allowed
     /// (on error, [`BufferedAppender::position`] tells how much was taken). A kept upload
     /// error is returned instead, and nothing of `data` is taken.
-    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
         self.check_writable()?;
         let capacity = self.options.capacity;
         let block = self.options.block_when_full;
@@ -254,27 +255,22 @@ impl BufferedAppender {
     }
 
     /// Writes everything `reader` gives, a request's worth at a time. Returns the bytes taken.
-    pub fn write_from(&mut self, reader: impl Read) -> Result<u64> {
+    pub(crate) fn write_from(&mut self, reader: impl Read) -> Result<u64> {
         self.check_writable()?;
         let size = lock(&self.shared.state).threshold;
         for_each_chunk(reader, size, |chunk, _| self.write(chunk))
     }
 
-    /// [`BufferedAppender::write_from`] a file, named in any error about it.
-    pub fn write_file(&mut self, path: impl AsRef<Path>) -> Result<u64> {
-        with_file(path.as_ref(), |file| self.write_from(file))
-    }
-
     /// Waits until everything written so far is stored, `timeout` passes (None: no limit;
     /// [`ErrorKind::Timeout`], nothing lost) or an upload error is known (returned).
-    pub fn flush(&mut self, timeout: Option<Duration>) -> Result<()> {
+    pub(crate) fn flush(&mut self, timeout: Option<Duration>) -> Result<()> {
         self.check_open()?;
         flush(&self.shared, timeout)
     }
 
-    /// Flushes, then seals the object as [`Appender::seal`] does; later writes fail with
+    /// Flushes, then seals the object as [`DirectAppender::seal`] does; later writes fail with
     /// [`ErrorKind::ObjectNotAppendable`]. A failed flush or seal leaves the handle as it was.
-    pub fn seal(&mut self) -> Result<SystemTime> {
+    pub(crate) fn seal(&mut self) -> Result<SystemTime> {
         self.check_writable()?;
         flush(&self.shared, None)?;
         let time = lock(&self.shared.appender).seal()?;
@@ -285,7 +281,7 @@ impl BufferedAppender {
     /// Flushes, then ends the upload thread; later writes fail with [`ErrorKind::Closed`].
     /// On failure (of the flush, or of the seal that `seal_on_close` asks for) the handle
     /// stays open with its bytes, and close can be called again.
-    pub fn close(&mut self) -> Result<()> {
+    pub(crate) fn close(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
         }

@@ -1,5 +1,5 @@
-//! The appendable-file handle: open an object (creating or resuming it), write bytes to its
-//! end, and never lose or duplicate a byte when a request's outcome is unknown.
+//! The unbuffered engine of an [`crate::Appender`]: each write is stored before it returns,
+//! and no byte is lost or duplicated when a request's outcome is unknown.
 //!
 //! Recovery: an append that timed out, lost its connection or got a 5xx may or may not have
 //! been applied, so it is never blindly resent. A HEAD decides: length and CRC-64 equal to
@@ -9,53 +9,19 @@
 //! PositionNotEqualToLength goes through the same check. Unlike the official Go SDK, which
 //! compares lengths only, the CRC tells "our bytes landed" from "someone else's did".
 
-use crate::client::MAX_OBJECT_SIZE;
+use crate::append::{check_request_size, for_each_chunk, AppendOptions};
 use crate::client::{check_crc, check_size, validate_bucket, validate_key, Client};
-use crate::client::{AppendResult, CreateParams, ObjectInfo, ObjectType, RequestParams};
+use crate::client::{AppendResult, ObjectInfo, ObjectType};
 use crate::config::LogLevel;
 use crate::crc64;
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry;
-use std::fs::File;
 use std::io::Read;
-use std::path::Path;
 use std::time::SystemTime;
 
-pub const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
-
-/// `(increment, transferred, total)` after each request that landed; `total` is -1 when
-/// unknown. Never goes backwards. Returning `false` cancels the operation.
-pub type Progress = Box<dyn FnMut(u64, u64, i64) -> bool + Send>;
-
-/// How a handle writes.
-pub struct AppendOptions {
-    pub create: CreateParams,
-    pub request: RequestParams,
-    /// Check the server's CRC-64 of the whole object after every append (on by default).
-    pub check_crc: bool,
-    /// The largest body of one request; a larger write is split.
-    pub request_size: usize,
-    pub progress: Option<Progress>,
-    /// [`Appender::close`] seals the object ([`Appender::seal`]).
-    pub seal_on_close: bool,
-}
-
-impl Default for AppendOptions {
-    fn default() -> Self {
-        AppendOptions {
-            create: CreateParams::default(),
-            request: RequestParams::default(),
-            check_crc: true,
-            request_size: DEFAULT_REQUEST_SIZE,
-            progress: None,
-            seal_on_close: false,
-        }
-    }
-}
-
-/// An open appendable object. One thread uses it at a time (`&mut self`); the [`Client`]
-/// behind it may be shared by many handles.
-pub struct Appender {
+/// An open appendable object written straight through. One thread uses it at a time
+/// (`&mut self`); the [`Client`] behind it may be shared by many handles.
+pub(crate) struct DirectAppender {
     client: Client,
     bucket: String,
     key: String,
@@ -69,9 +35,9 @@ pub struct Appender {
     closed: bool,
 }
 
-impl std::fmt::Debug for Appender {
+impl std::fmt::Debug for DirectAppender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Appender")
+        f.debug_struct("DirectAppender")
             .field("bucket", &self.bucket)
             .field("key", &self.key)
             .field("position", &self.position)
@@ -80,15 +46,15 @@ impl std::fmt::Debug for Appender {
     }
 }
 
-impl Appender {
+impl DirectAppender {
     /// HEADs the object: absent, it is created by the first write; appendable, writing
     /// resumes at its end; any other type fails with ObjectNotAppendable before any data.
-    pub fn open(
+    pub(crate) fn open(
         client: &Client,
         bucket: &str,
         key: &str,
         options: AppendOptions,
-    ) -> Result<Appender> {
+    ) -> Result<DirectAppender> {
         validate_bucket(bucket)?;
         validate_key(key)?;
         // Validated here so a bad parameter fails at open, not at the first write.
@@ -103,7 +69,7 @@ impl Appender {
             Err(e) if absent(&e) => (0, 0, false),
             Err(e) => return Err(e),
         };
-        Ok(Appender {
+        Ok(DirectAppender {
             client: client.clone(),
             bucket: bucket.to_string(),
             key: key.to_string(),
@@ -117,24 +83,24 @@ impl Appender {
     }
 
     /// The object's length as far as this handle knows: where the next write goes.
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.position
     }
 
     /// CRC-64 of the whole object as far as this handle knows.
-    pub fn crc64(&self) -> u64 {
+    pub(crate) fn crc64(&self) -> u64 {
         self.crc
     }
 
     /// The object as the server sees it now (a HEAD; errors are reported, never swallowed).
-    pub fn stat(&self) -> Result<ObjectInfo> {
+    pub(crate) fn stat(&self) -> Result<ObjectInfo> {
         self.check_open()?;
         self.client.head_object(&self.bucket, &self.key)
     }
 
     /// Appends all of `data`, in requests of at most the request size. On error, the bytes
-    /// before the failing request are stored and [`Appender::position`] says how far.
-    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+    /// before the failing request are stored and [`DirectAppender::position`] says how far.
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
         self.check_writable()?;
         check_size(self.position, data.len() as u64)?;
         let total = i64::try_from(data.len()).unwrap_or(-1);
@@ -149,7 +115,7 @@ impl Appender {
 
     /// Streams `reader` to its end through one reusable buffer of the request size, so
     /// memory does not grow with the input. Returns the bytes written.
-    pub fn write_from(&mut self, reader: impl Read) -> Result<u64> {
+    pub(crate) fn write_from(&mut self, reader: impl Read) -> Result<u64> {
         self.check_writable()?;
         let size = self.options.request_size;
         for_each_chunk(reader, size, |chunk, transferred| {
@@ -159,18 +125,13 @@ impl Appender {
         })
     }
 
-    /// [`Appender::write_from`] a file, named in any error about opening or reading it.
-    pub fn write_file(&mut self, path: impl AsRef<Path>) -> Result<u64> {
-        with_file(path.as_ref(), |file| self.write_from(file))
-    }
-
     /// Seals the object at this handle's position (SealAppendObject). OSS refuses a seal
     /// unless the object's length is that position, so a seal never cuts off another
     /// writer's bytes. A sealed object takes no more appends (this handle's writes fail with
     /// [`ErrorKind::ObjectNotAppendable`]), and its HEAD and GET carry the sealed time, which
     /// this returns. Sealing again returns the same time. A seal whose outcome is unknown is
     /// settled with a HEAD before it is sent again, as an append is.
-    pub fn seal(&mut self) -> Result<SystemTime> {
+    pub(crate) fn seal(&mut self) -> Result<SystemTime> {
         self.check_open()?;
         if let Some(time) = self.sealed {
             return Ok(time);
@@ -232,7 +193,7 @@ impl Appender {
     /// Ends the handle: later writes fail with [`ErrorKind::Closed`]. Unbuffered writes are
     /// already stored, so nothing is left to send; with `seal_on_close` the object is sealed
     /// first, and a failed seal leaves the handle open.
-    pub fn close(&mut self) -> Result<()> {
+    pub(crate) fn close(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
         }
@@ -253,7 +214,7 @@ impl Appender {
         });
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed {
             return Err(Error::new(
                 ErrorKind::Closed,
@@ -443,80 +404,6 @@ impl Appender {
         self.crc = crc;
         self.exists = true;
     }
-}
-
-/// A request carries 1 byte to 5 GiB: no object is larger, so nor is a useful request.
-pub(crate) fn check_request_size(request_size: usize) -> Result<()> {
-    if request_size == 0 || request_size as u64 > MAX_OBJECT_SIZE {
-        return Err(Error::invalid_argument(format!(
-            "request size {request_size}: from 1 byte to {MAX_OBJECT_SIZE} (5 GiB, the largest \
-             appendable object)"
-        )));
-    }
-    Ok(())
-}
-
-/// An empty buffer with room for `size` bytes, or an error: sizes come from the caller, and
-/// an allocation that fails must not abort the host process.
-pub(crate) fn try_buffer(size: usize) -> Result<Vec<u8>> {
-    let mut buffer = Vec::new();
-    buffer.try_reserve_exact(size).map_err(|_| {
-        Error::new(
-            ErrorKind::OutOfMemory,
-            format!("no memory for a buffer of {size} bytes; use a smaller request size"),
-        )
-    })?;
-    Ok(buffer)
-}
-
-/// Reads `reader` to its end in chunks of `size` (the last may be shorter) through one
-/// buffer, calling `each` with every chunk and the bytes read so far. Returns the total.
-pub(crate) fn for_each_chunk(
-    mut reader: impl Read,
-    size: usize,
-    mut each: impl FnMut(&[u8], u64) -> Result<()>,
-) -> Result<u64> {
-    let mut buffer = try_buffer(size)?;
-    buffer.resize(size, 0);
-    let mut transferred = 0;
-    loop {
-        let mut filled = 0;
-        while filled < buffer.len() {
-            match reader.read(&mut buffer[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(Error::new(
-                        ErrorKind::Io,
-                        format!(
-                            "reading the input after {} bytes: {e}",
-                            transferred + filled as u64
-                        ),
-                    ))
-                }
-            }
-        }
-        if filled == 0 {
-            return Ok(transferred);
-        }
-        transferred += filled as u64;
-        each(&buffer[..filled], transferred)?;
-    }
-}
-
-/// Opens `path` and runs `write` on it, naming the file in any I/O error.
-pub(crate) fn with_file(path: &Path, write: impl FnOnce(File) -> Result<u64>) -> Result<u64> {
-    let file = File::open(path)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("opening {}: {e}", path.display())))?;
-    write(file).map_err(|e| {
-        if e.kind() == ErrorKind::Io {
-            let message = format!("{}: {}", path.display(), e.message());
-            e.with_message(message)
-        } else {
-            e
-        }
-    })
 }
 
 /// Whether an append that failed this way may have been applied anyway: nothing answered it

@@ -7,12 +7,13 @@
 //! objects ([`crc64`]) and the two request signature versions ([`signer`]).
 
 pub mod append;
-pub mod buffered;
+mod buffered;
 pub mod client;
 pub mod config;
 pub mod crc64;
 pub mod credentials;
 mod decimal;
+mod direct;
 pub mod error;
 mod ffi;
 mod http;
@@ -22,7 +23,7 @@ pub mod signer;
 mod transport;
 
 pub use append::{AppendOptions, Appender, Progress};
-pub use buffered::{BufferOptions, BufferedAppender, MAX_BUFFER_CAPACITY};
+pub use buffered::{BufferOptions, MAX_BUFFER_CAPACITY};
 pub use client::{
     AppendObjectOptions, AppendResult, Client, CreateParams, ObjectInfo, ObjectType, RequestParams,
 };

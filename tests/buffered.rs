@@ -5,9 +5,7 @@
 
 mod common;
 
-use oss_append::{
-    AppendOptions, BufferOptions, BufferedAppender, Client, Config, ErrorKind, LogLevel,
-};
+use oss_append::{AppendOptions, Appender, BufferOptions, Client, Config, ErrorKind, LogLevel};
 use oss_local_server::{Action, Fault, Op, Server};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,17 +28,16 @@ fn config(server: &Server, timeout: Duration) -> Config {
         .unwrap()
 }
 
-fn open(
-    client: &Client,
-    key: &str,
-    request_size: usize,
-    buffer: BufferOptions,
-) -> BufferedAppender {
+fn open(client: &Client, key: &str, request_size: usize, buffer: BufferOptions) -> Appender {
     let options = AppendOptions {
         request_size,
         ..AppendOptions::default()
     };
-    BufferedAppender::open(client, BUCKET, key, options, buffer).unwrap()
+    let options = AppendOptions {
+        buffer: Some(buffer),
+        ..options
+    };
+    Appender::open(client, BUCKET, key, options).unwrap()
 }
 
 fn buffer(capacity: usize, block_when_full: bool) -> BufferOptions {

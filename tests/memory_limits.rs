@@ -5,10 +5,7 @@
 
 mod common;
 
-use oss_append::{
-    AppendOptions, Appender, BufferOptions, BufferedAppender, Client, ErrorKind,
-    MAX_BUFFER_CAPACITY,
-};
+use oss_append::{AppendOptions, Appender, BufferOptions, Client, ErrorKind, MAX_BUFFER_CAPACITY};
 use std::process::Command;
 
 const AK: &str = "mem-ak";
@@ -18,6 +15,13 @@ const CHILD: &str = "OSS_APPEND_LIMITED_ENDPOINT";
 const TEST: &str = "buffers_that_cannot_be_allocated_are_errors_not_aborts";
 /// The child's address space: room for its threads and libraries, not for 1 GiB more.
 const ADDRESS_SPACE: u64 = 768 << 20;
+
+fn buffered(options: AppendOptions, buffer: BufferOptions) -> AppendOptions {
+    AppendOptions {
+        buffer: Some(buffer),
+        ..options
+    }
+}
 
 fn client(endpoint: &str) -> Client {
     Client::new(&common::client_config_for(endpoint, AK, SK)).unwrap()
@@ -39,8 +43,13 @@ fn sizes_past_their_ceiling_are_refused_where_they_are_set() {
         capacity: MAX_BUFFER_CAPACITY + 1,
         ..BufferOptions::default()
     };
-    let err =
-        BufferedAppender::open(&client, BUCKET, "k", AppendOptions::default(), buffer).unwrap_err();
+    let err = Appender::open(
+        &client,
+        BUCKET,
+        "k",
+        buffered(AppendOptions::default(), buffer),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err:?}");
     assert!(err.message().contains("capacity"), "{err}");
 }
@@ -91,7 +100,8 @@ fn within_the_limit(endpoint: &str) {
         capacity: MAX_BUFFER_CAPACITY,
         ..BufferOptions::default()
     };
-    let mut log = BufferedAppender::open(&client, BUCKET, "buffered", gib_chunks, buffer).unwrap();
+    let mut log =
+        Appender::open(&client, BUCKET, "buffered", buffered(gib_chunks, buffer)).unwrap();
     let err = log.write(b"one line\n").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutOfMemory, "{err:?}");
     assert_eq!((log.position(), log.pending()), (0, 0));

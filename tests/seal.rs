@@ -5,9 +5,7 @@
 
 mod common;
 
-use oss_append::{
-    AppendOptions, Appender, BufferOptions, BufferedAppender, Client, ErrorKind, ObjectInfo,
-};
+use oss_append::{AppendOptions, Appender, BufferOptions, Client, ErrorKind, ObjectInfo};
 use oss_local_server::{Action, Fault, Op, Server};
 use std::time::Duration;
 
@@ -122,7 +120,11 @@ fn close_seals_when_asked_and_a_failed_seal_keeps_the_handle_open() {
         max_delay: Duration::from_secs(3600),
         ..BufferOptions::default()
     };
-    let mut log = BufferedAppender::open(&client, BUCKET, "buffered", options(), buffer).unwrap();
+    let buffered = AppendOptions {
+        buffer: Some(buffer),
+        ..options()
+    };
+    let mut log = Appender::open(&client, BUCKET, "buffered", buffered).unwrap();
     log.write(b"buffered").unwrap();
     log.close().unwrap();
     assert!(head(&client, "buffered").sealed_time.is_some());
@@ -139,8 +141,16 @@ fn a_buffered_seal_flushes_first() {
         max_delay: Duration::from_secs(3600),
         ..BufferOptions::default()
     };
-    let mut log =
-        BufferedAppender::open(&client, BUCKET, "k", AppendOptions::default(), buffer).unwrap();
+    let mut log = Appender::open(
+        &client,
+        BUCKET,
+        "k",
+        AppendOptions {
+            buffer: Some(buffer),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     log.write(b"held, ").unwrap();
     log.write(b"then sealed").unwrap();
     let sealed = log.seal().unwrap();
@@ -169,14 +179,23 @@ fn an_opening_head_404_without_its_error_document_is_an_absent_object() {
     assert_eq!(server.object_bytes(BUCKET, "new").unwrap(), b"created");
 
     // A 404 that hides a missing bucket: the first append says which.
-    let mut lost = Appender::open(&client, "no-such-bucket", "k", AppendOptions::default())
-        .unwrap();
+    let mut lost =
+        Appender::open(&client, "no-such-bucket", "k", AppendOptions::default()).unwrap();
     let err = lost.write(b"x").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoSuchBucket, "{err:?}");
 
     // Any other bare HEAD error is reported with its status.
     let config = common::client_config(&server, AK, "not-the-secret");
-    let err = Appender::open(&Client::new(&config).unwrap(), BUCKET, "new", Default::default())
-        .unwrap_err();
-    assert_eq!((err.http_status(), err.code()), (Some(403), None), "{err:?}");
+    let err = Appender::open(
+        &Client::new(&config).unwrap(),
+        BUCKET,
+        "new",
+        Default::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.http_status(), err.code()),
+        (Some(403), None),
+        "{err:?}"
+    );
 }

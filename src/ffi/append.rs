@@ -5,8 +5,7 @@ use super::error::{oss_error, oss_status};
 use super::options::oss_append_options;
 use super::{arg_bytes, arg_out, arg_ref, arg_str, boundary, copy_to_buffer, write_out, UserData};
 use crate::append::Appender;
-use crate::buffered::BufferedAppender;
-use crate::client::{ObjectInfo, ObjectType};
+use crate::client::ObjectType;
 use crate::error::{Error, ErrorKind, Result};
 use std::ffi::{c_char, c_int, c_void};
 use std::io;
@@ -37,86 +36,7 @@ pub const OSS_VERSION_ID_CAPACITY: usize = 256;
 /// `oss_append_flush`, `oss_append_pending`, `oss_append_position`, `oss_append_crc64`,
 /// `oss_append_stat`, `oss_append_seal`, `oss_append_close`, `oss_append_free`.
 pub struct oss_append {
-    appender: Mutex<Handle>,
-}
-
-/// The two kinds of appender an `oss_append` can be (buffered when its options say so).
-enum Handle {
-    Direct(Box<Appender>),
-    Buffered(BufferedAppender),
-}
-
-impl Handle {
-    fn write(&mut self, data: &[u8]) -> Result<()> {
-        match self {
-            Handle::Direct(a) => a.write(data),
-            Handle::Buffered(b) => b.write(data),
-        }
-    }
-
-    fn write_from(&mut self, reader: impl io::Read) -> Result<u64> {
-        match self {
-            Handle::Direct(a) => a.write_from(reader),
-            Handle::Buffered(b) => b.write_from(reader),
-        }
-    }
-
-    fn write_file(&mut self, path: &str) -> Result<u64> {
-        match self {
-            Handle::Direct(a) => a.write_file(path),
-            Handle::Buffered(b) => b.write_file(path),
-        }
-    }
-
-    fn position(&self) -> u64 {
-        match self {
-            Handle::Direct(a) => a.position(),
-            Handle::Buffered(b) => b.position(),
-        }
-    }
-
-    fn crc64(&self) -> u64 {
-        match self {
-            Handle::Direct(a) => a.crc64(),
-            Handle::Buffered(b) => b.crc64(),
-        }
-    }
-
-    fn pending(&self) -> u64 {
-        match self {
-            Handle::Direct(_) => 0,
-            Handle::Buffered(b) => b.pending(),
-        }
-    }
-
-    fn stat(&self) -> Result<ObjectInfo> {
-        match self {
-            Handle::Direct(a) => a.stat(),
-            Handle::Buffered(b) => b.stat(),
-        }
-    }
-
-    fn flush(&mut self, timeout: Option<Duration>) -> Result<()> {
-        match self {
-            // Unbuffered writes are stored before they return.
-            Handle::Direct(_) => Ok(()),
-            Handle::Buffered(b) => b.flush(timeout),
-        }
-    }
-
-    fn close(&mut self) -> Result<()> {
-        match self {
-            Handle::Direct(a) => a.close(),
-            Handle::Buffered(b) => b.close(),
-        }
-    }
-
-    fn seal(&mut self) -> Result<()> {
-        match self {
-            Handle::Direct(a) => a.seal().map(drop),
-            Handle::Buffered(b) => b.seal().map(drop),
-        }
-    }
+    appender: Mutex<Appender>,
 }
 
 /// Fills `buf` with up to `len` bytes of the caller's data: it sets `*read` to the number of
@@ -163,24 +83,13 @@ pub struct oss_object_info {
     pub version_id: [c_char; OSS_VERSION_ID_CAPACITY],
 }
 
-/// What one AppendObject returned (`oss_append_object`). Plain data, filled by the library.
-#[repr(C)]
-pub struct oss_append_result {
-    /// The object's length after the append: where the next one goes.
-    pub next_position: u64,
-    /// The CRC-64 of the whole object after the append, as the server computed it.
-    pub crc64: u64,
-    /// NUL-terminated; empty when absent.
-    pub request_id: [c_char; OSS_REQUEST_ID_CAPACITY],
-}
-
 /// Runs `body` on the appender, refusing a second concurrent caller rather than blocking it.
 ///
 /// # Safety
 /// `append` is NULL or a live `oss_append`.
 unsafe fn with_appender<T>(
     append: *const oss_append,
-    body: impl FnOnce(&mut Handle) -> Result<T>,
+    body: impl FnOnce(&mut Appender) -> Result<T>,
 ) -> Result<T> {
     let handle = arg_ref(append, "append")?;
     let mut appender = match handle.appender.try_lock() {
@@ -221,14 +130,8 @@ pub unsafe extern "C" fn oss_append_open(
         let bucket = arg_str(bucket, "bucket")?;
         let key = arg_str(key, "key")?;
         let out = arg_out(out, "out")?;
-        let appender = match oss_append_options::for_appender(options) {
-            (options, None) => {
-                Handle::Direct(Box::new(Appender::open(client, bucket, key, options)?))
-            }
-            (options, Some(buffer)) => Handle::Buffered(BufferedAppender::open(
-                client, bucket, key, options, buffer,
-            )?),
-        };
+        let options = oss_append_options::for_appender(options);
+        let appender = Appender::open(client, bucket, key, options)?;
         write_out(
             out,
             Box::into_raw(Box::new(oss_append {
@@ -310,7 +213,7 @@ pub unsafe extern "C" fn oss_append_position(
     out: *mut u64,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    read_state(append, out, err, Handle::position)
+    read_state(append, out, err, Appender::position)
 }
 
 /// Writes to `*out` the CRC-64 of the whole object as far as this appender knows (it equals
@@ -321,7 +224,7 @@ pub unsafe extern "C" fn oss_append_crc64(
     out: *mut u64,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    read_state(append, out, err, Handle::crc64)
+    read_state(append, out, err, Appender::crc64)
 }
 
 /// One of the appender's own numbers, into `*out`.
@@ -332,7 +235,7 @@ unsafe fn read_state(
     append: *const oss_append,
     out: *mut u64,
     err: *mut *mut oss_error,
-    read: fn(&Handle) -> u64,
+    read: fn(&Appender) -> u64,
 ) -> oss_status {
     boundary::call(err, || {
         let out = arg_out(out, "out")?;
@@ -350,7 +253,7 @@ pub unsafe extern "C" fn oss_append_pending(
     out: *mut u64,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    read_state(append, out, err, Handle::pending)
+    read_state(append, out, err, Appender::pending)
 }
 
 /// Waits until everything written so far is stored in OSS, at most `timeout_ms`
@@ -382,7 +285,7 @@ pub unsafe extern "C" fn oss_append_seal(
     append: *mut oss_append,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    boundary::call(err, || with_appender(append, |a| a.seal()))
+    boundary::call(err, || with_appender(append, |a| a.seal().map(drop)))
 }
 
 /// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
@@ -450,47 +353,6 @@ pub unsafe extern "C" fn oss_append_close(
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_free(append: *mut oss_append) {
     boundary::release(append);
-}
-
-/// One AppendObject request: appends `len` bytes at `data` to `oss://bucket/key` at
-/// `position`, which must be the object's length (0 creates it, with the create parameters
-/// of `options`, which may be NULL). Not retried when its outcome is unknown (a timeout,
-/// a lost connection, a 5xx): the caller owns the position and must find out (the appender
-/// does this itself). With `previous_crc` (the object's CRC-64 before, or NULL) the server's
-/// CRC-64 afterwards is checked. On success `*out` (when not NULL) receives the next
-/// position, the CRC-64 and the request id. Thread-safe.
-#[no_mangle]
-pub unsafe extern "C" fn oss_append_object(
-    client: *const oss_client,
-    bucket: *const c_char,
-    key: *const c_char,
-    position: u64,
-    data: *const u8,
-    len: usize,
-    options: *const oss_append_options,
-    previous_crc: *const u64,
-    out: *mut oss_append_result,
-    err: *mut *mut oss_error,
-) -> oss_status {
-    boundary::call(err, || {
-        let client = &arg_ref(client, "client")?.client;
-        let bucket = arg_str(bucket, "bucket")?;
-        let key = arg_str(key, "key")?;
-        let data = arg_bytes(data, len, "data")?;
-        let options =
-            oss_append_options::for_append_object(options, previous_crc.as_ref().copied());
-        let result = client.append_object(bucket, key, position, data, &options)?;
-        if !out.is_null() {
-            let mut filled = oss_append_result {
-                next_position: result.next_position,
-                crc64: result.crc64,
-                request_id: [0; OSS_REQUEST_ID_CAPACITY],
-            };
-            copy_to_buffer(result.request_id.as_deref(), &mut filled.request_id);
-            write_out(out, filled);
-        }
-        Ok(())
-    })
 }
 
 /// The caller's read callback as a [`std::io::Read`].

@@ -1,9 +1,13 @@
-//! `oss_client`: one endpoint and identity, shared by every appender made from it.
+//! `oss_client`: one endpoint and identity, shared by every appender made from it, and the
+//! single AppendObject request made on it.
 
+use super::append::OSS_REQUEST_ID_CAPACITY;
 use super::config::oss_config;
 use super::error::{oss_error, oss_status};
-use super::{arg_out, arg_ref, boundary, write_out};
+use super::options::oss_append_options;
+use super::{arg_bytes, arg_out, arg_ref, arg_str, boundary, copy_to_buffer, write_out};
 use crate::client::Client;
+use std::ffi::c_char;
 
 /// A connection to one OSS endpoint with one identity: a connection pool, a credentials
 /// cache and a clock correction, shared by every appender opened on it. Made by
@@ -38,4 +42,56 @@ pub unsafe extern "C" fn oss_client_new(
 #[no_mangle]
 pub unsafe extern "C" fn oss_client_free(client: *mut oss_client) {
     boundary::release(client);
+}
+
+/// What one AppendObject returned (`oss_append_object`). Plain data, filled by the library.
+#[repr(C)]
+pub struct oss_append_result {
+    /// The object's length after the append: where the next one goes.
+    pub next_position: u64,
+    /// The CRC-64 of the whole object after the append, as the server computed it.
+    pub crc64: u64,
+    /// NUL-terminated; empty when absent.
+    pub request_id: [c_char; OSS_REQUEST_ID_CAPACITY],
+}
+
+/// One AppendObject request: appends `len` bytes at `data` to `oss://bucket/key` at
+/// `position`, which must be the object's length (0 creates it, with the create parameters
+/// of `options`, which may be NULL). Not retried when its outcome is unknown (a timeout,
+/// a lost connection, a 5xx): the caller owns the position and must find out (the appender
+/// does this itself). With `previous_crc` (the object's CRC-64 before, or NULL) the server's
+/// CRC-64 afterwards is checked. On success `*out` (when not NULL) receives the next
+/// position, the CRC-64 and the request id. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_object(
+    client: *const oss_client,
+    bucket: *const c_char,
+    key: *const c_char,
+    position: u64,
+    data: *const u8,
+    len: usize,
+    options: *const oss_append_options,
+    previous_crc: *const u64,
+    out: *mut oss_append_result,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let client = &arg_ref(client, "client")?.client;
+        let bucket = arg_str(bucket, "bucket")?;
+        let key = arg_str(key, "key")?;
+        let data = arg_bytes(data, len, "data")?;
+        let options =
+            oss_append_options::for_append_object(options, previous_crc.as_ref().copied());
+        let result = client.append_object(bucket, key, position, data, &options)?;
+        if !out.is_null() {
+            let mut filled = oss_append_result {
+                next_position: result.next_position,
+                crc64: result.crc64,
+                request_id: [0; OSS_REQUEST_ID_CAPACITY],
+            };
+            copy_to_buffer(result.request_id.as_deref(), &mut filled.request_id);
+            write_out(out, filled);
+        }
+        Ok(())
+    })
 }

@@ -68,32 +68,29 @@ impl oss_append_options {
             .clone()
     }
 
-    /// The appender's options, and its buffering if buffered; `options` may be NULL for the
-    /// defaults.
+    /// The appender's options; `options` may be NULL for the defaults.
     ///
     /// # Safety
     /// `options` is NULL or a live `oss_append_options`.
-    pub(super) unsafe fn for_appender(
-        options: *const oss_append_options,
-    ) -> (AppendOptions, Option<BufferOptions>) {
+    pub(super) unsafe fn for_appender(options: *const oss_append_options) -> AppendOptions {
         let Some(options) = options.as_ref() else {
-            return (AppendOptions::default(), None);
+            return AppendOptions::default();
         };
         let o = options.read();
-        let append = AppendOptions {
+        AppendOptions {
             create: o.create,
             request: o.request,
             check_crc: o.check_crc,
             request_size: o.request_size,
             seal_on_close: o.seal_on_close,
+            buffer: o.buffer,
             progress: o.progress.map(|(callback, user_data)| -> crate::Progress {
                 Box::new(move |increment, transferred, total| {
                     // SAFETY: the caller's callback with its own user_data (documented).
                     unsafe { callback(user_data.get(), increment, transferred, total) }
                 })
             }),
-        };
-        (append, o.buffer)
+        }
     }
 
     /// The one-request append's options; `options` may be NULL for the defaults.
