@@ -3,6 +3,10 @@
  *
  *   append_bench bulk ENDPOINT BUCKET KEY MIB REQUEST_MIB   MIB appended in REQUEST_MIB requests
  *   append_bench small ENDPOINT BUCKET KEY COUNT SIZE       COUNT appends of SIZE bytes, one handle
+ *   append_bench lines ENDPOINT BUCKET KEY COUNT SIZE buffered|direct [SECONDS]
+ *       COUNT log lines of SIZE bytes (a counter, filler, '\n'), each its own oss_append_write:
+ *       buffered through a log shipper's buffer (see LINES_BUFFER), or direct, one append each,
+ *       stopping after SECONDS (operations= says how many lines were done)
  *   append_bench many ENDPOINT BUCKET KEY_PREFIX HANDLES THREADS COUNT SIZE
  *       one client shared by THREADS threads, each owning HANDLES/THREADS appenders (keys
  *       KEY_PREFIX-0 .. KEY_PREFIX-<HANDLES-1>) and writing its share of COUNT appends of SIZE
@@ -14,7 +18,8 @@
  *
  * Credentials come from OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET. Each measuring mode prints
  * one line of key=value pairs: bytes, operations, wall seconds, and this process's user and
- * system CPU seconds over the measured part only.
+ * system CPU seconds over the measured part only (for the appending modes, from the first
+ * write to the end of oss_append_close: opening is not counted).
  */
 #define _GNU_SOURCE
 
@@ -95,12 +100,39 @@ static oss_client *new_client(const char *endpoint) {
     return client;
 }
 
-/* Options for appenders whose every write of `size` bytes is one request; exits on failure. */
-static oss_append_options *one_request_per_write(size_t size) {
+/* Options for appenders that send at most `size` bytes a request (an unbuffered appender's
+ * write of `size` bytes is one request); exits on failure. */
+static oss_append_options *request_size_options(size_t size) {
     oss_error *err = NULL;
     oss_append_options *options = oss_append_options_new();
     if (oss_append_options_set_request_size(options, size, &err)) exit(fail("setting up", err));
     return options;
+}
+
+/* Opens argv[2..4] (ENDPOINT BUCKET KEY) with `options` (freed here) and writes `count` pieces
+ * of `size` bytes, the i-th at data + i * stride, each its own oss_append_write, then closes;
+ * with `limit` > 0 it stops starting writes once `limit` seconds have passed. Reports the
+ * pieces written as operations under `mode`. */
+static int timed_writes(const char *mode, char **argv, oss_append_options *options,
+                        const unsigned char *data, size_t stride, size_t size, size_t count,
+                        double limit) {
+    oss_error *err = NULL;
+    oss_client *client = new_client(argv[2]);
+    oss_append *append = NULL;
+    if (oss_append_open(client, argv[3], argv[4], options, &append, &err)) {
+        return fail("open", err);
+    }
+    struct mark start = mark_now();
+    size_t done = 0;
+    for (; done < count && (limit <= 0 || mark_now().wall - start.wall < limit); done++) {
+        if (oss_append_write(append, data + done * stride, size, &err)) return fail("write", err);
+    }
+    /* On success close also frees the appender; a buffered one is flushed first. */
+    if (oss_append_close(append, &err)) return fail("close", err);
+    report(mode, start, (unsigned long long)size * done, done);
+    oss_append_options_free(options);
+    oss_client_free(client);
+    return 0;
 }
 
 static int appends(int argc, char **argv, int bulk) {
@@ -118,24 +150,63 @@ static int appends(int argc, char **argv, int bulk) {
         size = strtoull(argv[6], NULL, 10);
     }
     unsigned char *data = generated(size);
-    oss_error *err = NULL;
-    oss_client *client = new_client(argv[2]);
-    oss_append_options *options = one_request_per_write(size);
-    oss_append *append = NULL;
-    struct mark start = mark_now();
-    if (oss_append_open(client, argv[3], argv[4], options, &append, &err)) {
-        return fail("open", err);
+    int status = timed_writes(argv[1], argv, request_size_options(size), data, 0, size, count, 0);
+    free(data);
+    return status;
+}
+
+/* `count` lines of `size` bytes one after another, as a program logs them: a counter, a level
+ * and a message, filler, and '\n' last (a line shorter than the prefix is cut). */
+static unsigned char *log_lines(size_t count, size_t size) {
+    unsigned char *lines = malloc(count * size);
+    if (!lines) {
+        perror("append_bench: malloc");
+        exit(1);
     }
     for (size_t i = 0; i < count; i++) {
-        if (oss_append_write(append, data, size, &err)) return fail("write", err);
+        unsigned char *line = lines + i * size;
+        char prefix[64];
+        int n = snprintf(prefix, sizeof prefix, "%010zu INFO bench: request served ", i);
+        size_t head = (size_t)n < size - 1 ? (size_t)n : size - 1;
+        memcpy(line, prefix, head);
+        for (size_t j = head; j < size - 1; j++) line[j] = (unsigned char)('a' + (i + j) % 26);
+        line[size - 1] = '\n';
     }
-    /* On success close also frees the appender. */
-    if (oss_append_close(append, &err)) return fail("close", err);
-    report(argv[1], start, (unsigned long long)size * count, count);
-    oss_append_options_free(options);
-    oss_client_free(client);
+    return lines;
+}
+
+/* What a log shipper would set: an 8 MiB buffer in requests of up to 8 MiB (the default
+ * request size: the fewer, larger appends, the fewer requests billed and round trips waited),
+ * a byte waiting at most 1 s (what a crash can lose: about the last second of lines), and
+ * writes that wait when the buffer is full rather than drop lines. */
+#define LINES_BUFFER (8u << 20)
+#define LINES_MAX_DELAY_MS 1000
+
+static int lines(int argc, char **argv) {
+    int buffered = argc >= 8 && strcmp(argv[7], "buffered") == 0;
+    int direct = argc >= 8 && strcmp(argv[7], "direct") == 0;
+    if (!(buffered && argc == 8) && !(direct && argc <= 9)) {
+        fputs("usage: append_bench lines ENDPOINT BUCKET KEY COUNT SIZE buffered|direct "
+              "[SECONDS]\n", stderr);
+        return 2;
+    }
+    size_t count = strtoull(argv[5], NULL, 10), size = strtoull(argv[6], NULL, 10);
+    double limit = argc == 9 ? strtod(argv[8], NULL) : 0;
+    if (count == 0 || size == 0) {
+        fputs("append_bench: lines needs COUNT and SIZE > 0\n", stderr);
+        return 2;
+    }
+    unsigned char *data = log_lines(count, size);
+    oss_append_options *options = request_size_options(buffered ? LINES_BUFFER : size);
+    oss_error *err = NULL;
+    if (buffered &&
+        oss_append_options_set_buffer(options, LINES_BUFFER, LINES_MAX_DELAY_MS, true, &err)) {
+        return fail("setting up", err);
+    }
+    int status = timed_writes(buffered ? "lines-buffered" : "lines-direct", argv, options, data,
+                              size, size, count, limit);
     free(data);
-    return 0;
+    return status;
 }
 
 /* One thread of `many`: `count` appends round-robin over the appenders only it uses. */
@@ -171,7 +242,7 @@ static int many(int argc, char **argv) {
     unsigned char *data = generated(size);
     oss_error *err = NULL;
     oss_client *client = new_client(argv[2]);
-    oss_append_options *options = one_request_per_write(size);
+    oss_append_options *options = request_size_options(size);
     oss_append **appenders = calloc(handles, sizeof *appenders);
     struct writer *writers = calloc(threads, sizeof *writers);
     size_t key_size = strlen(argv[4]) + 24;
@@ -375,12 +446,13 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "bulk") == 0) return appends(argc, argv, 1);
     if (argc >= 2 && strcmp(argv[1], "small") == 0) return appends(argc, argv, 0);
     if (argc >= 2 && strcmp(argv[1], "many") == 0) return many(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "lines") == 0) return lines(argc, argv);
     if (argc == 3 && strcmp(argv[1], "tcp") == 0) return tcp(strtoull(argv[2], NULL, 10));
     if (argc == 4 && strcmp(argv[1], "pingpong") == 0)
         return pingpong(strtoull(argv[2], NULL, 10), strtoull(argv[3], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "generate") == 0) return generate(strtoull(argv[2], NULL, 10));
     if (argc >= 3 && strcmp(argv[1], "rss") == 0) return rss(argv + 2);
-    fputs("usage: append_bench bulk|small|many|tcp|pingpong|generate|rss ... (see the comment "
-          "at the top)\n", stderr);
+    fputs("usage: append_bench bulk|small|lines|many|tcp|pingpong|generate|rss ... (see the "
+          "comment at the top)\n", stderr);
     return 2;
 }

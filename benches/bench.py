@@ -1,15 +1,20 @@
 """`make bench`: every figure of issue 7 in one run against one oss-local-server --discard on
-127.0.0.1, printed as one table with the ratios and the targets.
+127.0.0.1, printed as one table with the ratios and the targets; then, against a second one
+that delays every answer by LATENCY_MS (a link with that round trip), log lines through the
+buffered appender beside one append per line, and the bulk upload.
 
     bench.py SERVER APPEND_BENCH APPEND_FILE APPEND_FILE_STATIC LIBRARY
 
 Sizes can be made smaller for a quick look: BENCH_BULK_MIB (1024), BENCH_SMALL_COUNT
-(10000), BENCH_MANY_COUNT (100000), BENCH_STREAM_MIB (4096); BENCH_REPEAT (5) runs of ours and
-of the loopback limits, taking turns, of which the median is shown (at most 3 of the many-handle
-run, which takes longest).
+(10000), BENCH_MANY_COUNT (100000), BENCH_STREAM_MIB (4096), BENCH_LINES_COUNT (100000),
+BENCH_DIRECT_SECONDS (5); BENCH_REPEAT (5) runs of ours and of the loopback limits, taking turns,
+of which the median is shown (at most 3 of the many-handle run, which takes longest). The rows
+at LATENCY_MS run once each: their time is the round trips waited, which the machine's load
+hardly moves.
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -31,6 +36,12 @@ SMALL_SIZE = 4096
 MANY_HANDLES, MANY_THREADS = 64, 8
 MANY_COUNT = int(os.environ.get("BENCH_MANY_COUNT", 100000))
 STREAM_MIB = int(os.environ.get("BENCH_STREAM_MIB", 4096))
+# On a link with LATENCY_MS of round trip: LINES_COUNT log lines of LINES_SIZE bytes, buffered,
+# and the same lines one append each for DIRECT_SECONDS only (then extrapolated).
+LATENCY_MS = 20
+LINES_COUNT = int(os.environ.get("BENCH_LINES_COUNT", 100000))
+LINES_SIZE = 100
+DIRECT_SECONDS = float(os.environ.get("BENCH_DIRECT_SECONDS", 5))
 # Our runs and the loopback limits are repeated (the SDKs, much slower, run once).
 REPEAT = int(os.environ.get("BENCH_REPEAT", 5))
 MANY_REPEAT = min(REPEAT, 3)
@@ -151,20 +162,27 @@ def stripped_size(path, work):
     return copy.stat().st_size
 
 
-def main():
-    server_bin, append_bench, append_file, append_file_static, library = sys.argv[1:]
-    server = subprocess.Popen([server_bin, "--discard", "--access-key-id",
-                               AK, "--access-key-secret", SK, "--bucket", BUCKET],
+@contextlib.contextmanager
+def local_server(server_bin, *flags):
+    """A `--discard` oss-local-server with the bench's credentials and bucket, and `flags`;
+    yields its URL, and is killed and waited for on the way out, failure or not."""
+    server = subprocess.Popen([server_bin, "--discard", "--access-key-id", AK,
+                               "--access-key-secret", SK, "--bucket", BUCKET, *flags],
                               stdout=subprocess.PIPE, text=True)
     try:
-        url = server.stdout.readline().strip().removeprefix("listening on ")
-        report(url, append_bench, append_file, append_file_static, library)
+        yield server.stdout.readline().strip().removeprefix("listening on ")
     finally:
         server.kill()
         server.wait()
 
 
-def report(url, append_bench, append_file, append_file_static, library):
+def main():
+    server_bin, append_bench, append_file, append_file_static, library = sys.argv[1:]
+    with local_server(server_bin) as url:
+        report(url, server_bin, append_bench, append_file, append_file_static, library)
+
+
+def report(url, server_bin, append_bench, append_file, append_file_static, library):
     work = tempfile.mkdtemp(prefix="oss-append-bench-")
     body = Path(work) / "body.bin"
     body.write_bytes(os.urandom(REQUEST_MIB << 20))
@@ -178,7 +196,8 @@ def report(url, append_bench, append_file, append_file_static, library):
 
     print(f"bench: oss-local-server --discard at {url}; bulk {BULK_MIB} MiB in {REQUEST_MIB} MiB "
           f"requests, small {SMALL_COUNT} x {SMALL_SIZE} B, many {MANY_COUNT} x {SMALL_SIZE} B on "
-          f"{MANY_HANDLES} handles, stream {STREAM_MIB} MiB", flush=True)
+          f"{MANY_HANDLES} handles, stream {STREAM_MIB} MiB; at {LATENCY_MS} ms RTT (a second "
+          f"server, --latency-ms): {LINES_COUNT:,} lines of {LINES_SIZE} B, bulk again", flush=True)
     curl = curl_upload(url, body, requests)
     tcp, bulk = medians([append_bench, "tcp", str(BULK_MIB)],
                         [append_bench, "bulk", *bulk_args("bulk-{}")])
@@ -203,6 +222,8 @@ def report(url, append_bench, append_file, append_file_static, library):
         if f"length={mib << 20}" not in last:
             sys.exit(f"bench: append_file did not store {mib} MiB: {last}")
         rss[mib] = kib
+    with local_server(server_bin, "--latency-ms", str(LATENCY_MS)) as slow_url:
+        slow = over_latency(slow_url, append_bench)
     so_size = stripped_size(library, work)
     static_size = stripped_size(append_file_static, work)
     static_needs = needed(append_file_static)
@@ -253,6 +274,7 @@ def report(url, append_bench, append_file, append_file_static, library):
     for mib, kib in rss.items():
         rows.append((f"stream: append_file, {mib:,} MiB from stdin", f"{kib / 1024:.1f} MiB peak RSS",
                      "", "", verdict(kib <= 16 * 1024, "<=16 MiB") if mib == STREAM_MIB else ""))
+    rows += latency_rows(slow, bulk)
     rows.append(("size: liboss_append.so, stripped", f"{so_size / 1024:,.0f} KiB", "", "", ""))
     rows.append(("size: append_file linked statically, stripped", f"{static_size / 1024:,.0f} KiB",
                  "needs " + ", ".join(static_needs), "", ""))
@@ -261,6 +283,50 @@ def report(url, append_bench, append_file, append_file_static, library):
     widths = [max(w, len(h)) for w, h in zip(widths, header)]
     for row in (header, tuple("-" * w for w in widths), *rows):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def over_latency(url, append_bench):
+    """The runs against the server at LATENCY_MS, once each (see the docstring): the buffered
+    lines with what the server received for them, the direct lines, the bulk upload."""
+    def lines(mode, *limit):
+        return [append_bench, "lines", url, BUCKET, f"lines-{mode}", str(LINES_COUNT),
+                str(LINES_SIZE), mode, *limit]
+
+    before = server_stats(url)
+    buffered = Run(run(lines("buffered")))
+    after = server_stats(url)
+    direct = Run(run(lines("direct", str(DIRECT_SECONDS))))
+    bulk = Run(run([append_bench, "bulk", url, BUCKET, "slow-bulk", str(BULK_MIB),
+                    str(REQUEST_MIB)]))
+    return {"buffered": buffered, "direct": direct, "bulk": bulk,
+            "appends": after["append"] - before["append"], "heads": after["head"] - before["head"],
+            # Less the second stats request's own connection.
+            "connections": after["connections"] - before["connections"] - 1}
+
+
+def latency_rows(slow, loopback_bulk):
+    buffered, direct, bulk = slow["buffered"], slow["direct"], slow["bulk"]
+    rtt = f"{LATENCY_MS} ms RTT"
+
+    def lines_speed(r):
+        rate = f"{r.mb_per_s:,.1f} MB/s" if r.mb_per_s >= 1 else f"{r.mb_per_s * 1e3:,.1f} kB/s"
+        return f"{r.ops_per_s:,.0f} lines/s, {rate}"
+
+    done, took = int(direct["operations"]), direct["seconds"]
+    all_lines = LINES_COUNT / direct.ops_per_s / 60
+    return [
+        (f"{rtt}: {LINES_COUNT:,} log lines of {LINES_SIZE} B, buffered", lines_speed(buffered),
+         f"{slow['appends']:,} appends (+{slow['heads']} HEAD at open), {slow['connections']:,} "
+         f"connection{'s' * (slow['connections'] != 1)} for {LINES_COUNT:,} lines",
+         f"{buffered.ops_per_s / direct.ops_per_s:,.0f}x the lines/s of one append each", ""),
+        (f"{rtt}: log lines, one append each (extrapolated from {done:,} lines in {took:.1f} s)",
+         lines_speed(direct),
+         f"{LINES_COUNT:,} appends; {LINES_COUNT:,} lines in ~{all_lines:,.0f} min",
+         f"{took / done * 1e3:.1f} ms a line", ""),
+        (f"{rtt}: bulk {BULK_MIB:,} MiB in {REQUEST_MIB} MiB appends", f"{bulk.mb_per_s:,.0f} MB/s",
+         f"{bulk.cpu_s_per_gib:.3f} CPU s/GiB",
+         f"{bulk.mb_per_s / loopback_bulk.mb_per_s:.0%} of loopback bulk", ""),
+    ]
 
 
 def label(sdk):
