@@ -15,7 +15,7 @@ use crate::client::{AppendResult, ObjectInfo, ObjectType};
 use crate::config::LogLevel;
 use crate::crc64;
 use crate::error::{Error, ErrorKind, Result};
-use crate::retry;
+use crate::retry::{self, Attempts};
 use std::io::Read;
 use std::time::SystemTime;
 
@@ -154,14 +154,11 @@ impl DirectAppender {
                     ErrorKind::Service,
                     "SealAppendObject answered 200 without x-oss-sealed-time",
                 ),
-                Err(e) if retry::corrected_at_once(&e) => {
-                    if attempts.again(&e, what) {
-                        continue;
-                    }
-                    return Err(e);
-                }
-                Err(e) if outcome_unknown(&e) => e,
-                Err(e) => return Err(e),
+                Err(e) => match after_failure(e, &mut attempts, what) {
+                    Next::Resend => continue,
+                    Next::Settle(e) => e,
+                    Next::Fail(e) => return Err(e),
+                },
             };
             let found = self.observe(&cause)?;
             let state = found
@@ -286,15 +283,11 @@ impl DirectAppender {
                     }
                     Err(unbelieved) => unbelieved,
                 },
-                Err(e) if retry::corrected_at_once(&e) => {
-                    if attempts.again(&e, what) {
-                        continue;
-                    }
-                    return Err(e);
-                }
-                Err(e) if outcome_unknown(&e) => e,
-                // Refused before anything was applied (4xx): reported at once.
-                Err(e) => return Err(e),
+                Err(e) => match after_failure(e, &mut attempts, what) {
+                    Next::Resend => continue,
+                    Next::Settle(e) => e,
+                    Next::Fail(e) => return Err(e),
+                },
             };
             // The CRC of the piece was taken as it was sent; for an answer not believed, it
             // is taken here.
@@ -403,6 +396,30 @@ impl DirectAppender {
         self.position = length;
         self.crc = crc;
         self.exists = true;
+    }
+}
+
+/// What to do after a request (an append, a seal) failed.
+enum Next {
+    /// Send it again at once: it was refused for a reason the client has since mended.
+    Resend,
+    /// Find out with a HEAD whether it was applied: its outcome is unknown.
+    Settle(Error),
+    /// Report it: refused before anything was applied (a 4xx), or out of attempts.
+    Fail(Error),
+}
+
+fn after_failure(error: Error, attempts: &mut Attempts, what: impl FnOnce() -> String) -> Next {
+    if retry::corrected_at_once(&error) {
+        if attempts.again(&error, what) {
+            return Next::Resend;
+        }
+        return Next::Fail(error);
+    }
+    if outcome_unknown(&error) {
+        Next::Settle(error)
+    } else {
+        Next::Fail(error)
     }
 }
 

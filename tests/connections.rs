@@ -15,9 +15,7 @@ const SK: &str = "conn-secret";
 const BUCKET: &str = "conn-bucket";
 
 fn start() -> (Server, Client) {
-    let server = common::start_server(AK, SK, BUCKET);
-    let client = Client::new(&common::client_config(&server, AK, SK)).unwrap();
-    (server, client)
+    common::start_with_client(AK, SK, BUCKET)
 }
 
 fn open(client: &Client, key: &str) -> Appender {

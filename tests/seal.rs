@@ -14,9 +14,7 @@ const SK: &str = "seal-secret";
 const BUCKET: &str = "seal-bucket";
 
 fn start() -> (Server, Client) {
-    let server = common::start_server(AK, SK, BUCKET);
-    let client = Client::new(&common::client_config(&server, AK, SK)).unwrap();
-    (server, client)
+    common::start_with_client(AK, SK, BUCKET)
 }
 
 fn open(client: &Client, key: &str) -> Appender {

@@ -126,9 +126,7 @@ pub unsafe extern "C" fn oss_append_open(
     err: *mut *mut oss_error,
 ) -> oss_status {
     boundary::call(err, || {
-        let client = &arg_ref(client, "client")?.client;
-        let bucket = arg_str(bucket, "bucket")?;
-        let key = arg_str(key, "key")?;
+        let (client, bucket, key) = oss_client::object(client, bucket, key)?;
         let out = arg_out(out, "out")?;
         let options = oss_append_options::for_appender(options);
         let appender = Appender::open(client, bucket, key, options)?;

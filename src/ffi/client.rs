@@ -7,6 +7,7 @@ use super::error::{oss_error, oss_status};
 use super::options::oss_append_options;
 use super::{arg_bytes, arg_out, arg_ref, arg_str, boundary, copy_to_buffer, write_out};
 use crate::client::Client;
+use crate::error::Result;
 use std::ffi::c_char;
 
 /// A connection to one OSS endpoint with one identity: a connection pool, a credentials
@@ -16,6 +17,22 @@ use std::ffi::c_char;
 /// the client may be freed while they are still open.
 pub struct oss_client {
     pub(super) client: Client,
+}
+
+impl oss_client {
+    /// The client and the object named by the arguments of `oss_append_open` and
+    /// `oss_append_object`.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or valid: a live `oss_client`, NUL-terminated strings.
+    pub(super) unsafe fn object<'a>(
+        client: *const oss_client,
+        bucket: *const c_char,
+        key: *const c_char,
+    ) -> Result<(&'a Client, &'a str, &'a str)> {
+        let client = &arg_ref(client, "client")?.client;
+        Ok((client, arg_str(bucket, "bucket")?, arg_str(key, "key")?))
+    }
 }
 
 /// Makes a client from `config` (read, not taken: the caller still owns and frees it).
@@ -76,9 +93,7 @@ pub unsafe extern "C" fn oss_append_object(
     err: *mut *mut oss_error,
 ) -> oss_status {
     boundary::call(err, || {
-        let client = &arg_ref(client, "client")?.client;
-        let bucket = arg_str(bucket, "bucket")?;
-        let key = arg_str(key, "key")?;
+        let (client, bucket, key) = oss_client::object(client, bucket, key)?;
         let data = arg_bytes(data, len, "data")?;
         let options =
             oss_append_options::for_append_object(options, previous_crc.as_ref().copied());

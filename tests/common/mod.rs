@@ -4,7 +4,7 @@
 // Each test crate compiles this module and uses part of it.
 #![allow(dead_code)]
 
-use oss_append::{Config, Credentials, RetryPolicy};
+use oss_append::{Client, Config, Credentials, RetryPolicy};
 use oss_local_server::Server;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -88,6 +88,13 @@ pub fn start_tls_server(
     let certificate = Certificate::new(name);
     let config = oss_local_server::Config::new(access_key_id, secret).bucket(bucket);
     (certificate.serve(config), certificate)
+}
+
+/// [`start_server`] and a client of it ([`client_config`]).
+pub fn start_with_client(access_key_id: &str, secret: &str, bucket: &str) -> (Server, Client) {
+    let server = start_server(access_key_id, secret, bucket);
+    let client = Client::new(&client_config(&server, access_key_id, secret)).unwrap();
+    (server, client)
 }
 
 /// The server's endpoint and region, these credentials, a 5 s request timeout and three

@@ -93,13 +93,7 @@ impl Conn {
 
     /// The next request's head, and with `with_body` its (Content-Length) body.
     pub fn request(&mut self, with_body: bool) -> Option<Request> {
-        let head = self.read_until(|b| {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            match httparse::Request::new(&mut headers).parse(b) {
-                Ok(httparse::Status::Complete(n)) => Some(n),
-                _ => None,
-            }
-        })?;
+        let head = self.read_until(|b| head_length(b, true))?;
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Request::new(&mut headers);
         parsed.parse(&head).ok()?;
@@ -120,13 +114,7 @@ impl Conn {
     /// The next answer as it came: head, and the Content-Length body unless it answers a
     /// HEAD.
     pub fn answer(&mut self, to_head: bool) -> Option<Vec<u8>> {
-        let mut answer = self.read_until(|b| {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            match httparse::Response::new(&mut headers).parse(b) {
-                Ok(httparse::Status::Complete(n)) => Some(n),
-                _ => None,
-            }
-        })?;
+        let mut answer = self.read_until(|b| head_length(b, false))?;
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Response::new(&mut headers);
         parsed.parse(&answer).ok()?;
@@ -149,6 +137,21 @@ impl Conn {
     /// Reads and drops what comes until the other end stops sending (or [`LIMIT`]).
     pub fn drain(&mut self) {
         let _ = std::io::copy(&mut self.stream, &mut std::io::sink());
+    }
+}
+
+/// The length of the request (or answer) head at the start of `buffered`, once all of it
+/// has come.
+fn head_length(buffered: &[u8], request: bool) -> Option<usize> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let status = if request {
+        httparse::Request::new(&mut headers).parse(buffered)
+    } else {
+        httparse::Response::new(&mut headers).parse(buffered)
+    };
+    match status {
+        Ok(httparse::Status::Complete(n)) => Some(n),
+        _ => None,
     }
 }
 
