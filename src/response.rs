@@ -12,9 +12,11 @@ impl Response {
         self.header("x-oss-request-id").map(String::from)
     }
 
-    /// A header holding a decimal number.
+    /// A header holding a decimal number: digits only (`parse` alone would take a `+`).
     pub fn number(&self, name: &str) -> Option<u64> {
-        self.header(name).and_then(|v| v.parse().ok())
+        self.header(name)
+            .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse().ok())
     }
 }
 
