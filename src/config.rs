@@ -80,9 +80,19 @@ impl Endpoint {
         if name.is_empty() || name == "[]" {
             return Err(bad("no host"));
         }
+        // Colons and brackets belong only to a bracketed IPv6 address: "a::1" or "a]" is
+        // no host a URL can carry.
+        let host_ok = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+            Some(ip) => ip.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => !name.contains([':', '[', ']']),
+        };
+        if !host_ok {
+            return Err(bad(&format!(
+                "{name:?} is not a host name, an IPv4 address or a bracketed IPv6 address"
+            )));
+        }
         if let Some(port) = port {
-            if !matches!(port.parse::<u16>(), Ok(1..)) || !port.bytes().all(|b| b.is_ascii_digit())
-            {
+            if !valid_port(port) {
                 return Err(bad(&format!(
                     "port {port:?} is not a number from 1 to 65535"
                 )));
@@ -287,6 +297,16 @@ impl Config {
         if parsed.host().is_empty() {
             return Err(bad("no host"));
         }
+        // Ports as endpoints have them: ureq would read 99999, or nothing after the colon,
+        // as the default port, which is another proxy than the one named.
+        let host_port = parsed.uri().authority().map_or("", |a| a.as_str());
+        let after_host = host_port.rsplit('@').next().unwrap_or("");
+        let port = after_host
+            .strip_prefix(parsed.host())
+            .and_then(|p| p.strip_prefix(':'));
+        if port.is_some_and(|port| !valid_port(port)) {
+            return Err(bad("the port must be a number from 1 to 65535"));
+        }
         self.proxy = Some(parsed);
         Ok(self)
     }
@@ -310,6 +330,11 @@ impl Config {
     pub(crate) fn effective_region(&self, endpoint: &Endpoint) -> Option<String> {
         self.region.clone().or_else(|| endpoint.region())
     }
+}
+
+/// Decimal digits only (no sign) for 1 to 65535.
+fn valid_port(port: &str) -> bool {
+    port.bytes().all(|b| b.is_ascii_digit()) && matches!(port.parse::<u16>(), Ok(1..))
 }
 
 /// A zero timeout would fail every request at once, so it is refused where it is set.
