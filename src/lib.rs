@@ -17,6 +17,8 @@ mod direct;
 pub mod error;
 mod ffi;
 mod http;
+#[cfg(test)]
+mod properties;
 mod response;
 mod retry;
 pub mod signer;
