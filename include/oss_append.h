@@ -549,7 +549,8 @@ enum oss_status oss_append_close(struct oss_append *append,
 
 /**
  * Releases an appender, whatever its state; a buffered one's unsent bytes (see
- * `oss_append_pending`) are dropped. Does not wait for a request in flight. NULL is a no-op.
+ * `oss_append_pending`) are dropped. Does not wait for a request in flight, but once it
+ * returns the progress callback is never called again. NULL is a no-op.
  */
 void oss_append_free(struct oss_append *append);
 
@@ -972,7 +973,11 @@ enum oss_status oss_append_options_set_buffer(struct oss_append_options *options
 /**
  * Calls `callback` with `user_data` after each request that landed (see `oss_progress_fn`).
  * `user_data` must stay valid while any appender opened with these options is open; the
- * library does not free it. Pass a NULL callback to remove it.
+ * library does not free it. Once `oss_append_close` succeeds or `oss_append_free` returns,
+ * the callback is not called again (a buffered appender's upload thread may still finish a
+ * request, silently), so `user_data` may then be freed. A buffered appender calls it on its
+ * upload thread; it must not close or free its own appender. Pass a NULL callback to remove
+ * it.
  */
 enum oss_status oss_append_options_set_progress(struct oss_append_options *options,
                                                 oss_progress_fn callback,

@@ -8,7 +8,7 @@
 //! is kept, returned once by the next write, flush or close, and the upload resumes after
 //! that call (a close that failed can simply be called again).
 
-use crate::append::{for_each_chunk, try_buffer, AppendOptions};
+use crate::append::{for_each_chunk, try_buffer, AppendOptions, Progress};
 use crate::client::{check_size, Client, ObjectInfo};
 use crate::direct::DirectAppender;
 use crate::error::{Error, ErrorKind, Result};
@@ -60,6 +60,8 @@ impl BufferOptions {
 /// One thread uses it at a time (`&mut self`); many may exist on one [`Client`].
 pub(crate) struct BufferedAppender {
     shared: Arc<Shared>,
+    /// The caller's progress callback, as the upload thread reaches it.
+    progress: Arc<Mutex<Option<Progress>>>,
     worker: Option<JoinHandle<()>>,
     options: BufferOptions,
     sealed: bool,
@@ -123,6 +125,19 @@ impl BufferedAppender {
     ) -> Result<BufferedAppender> {
         buffer.validate()?;
         let threshold = options.request_size.min(buffer.capacity);
+        // The upload thread calls the caller's progress callback through this slot, which
+        // drop empties: the thread may outlive the handle by a request, the callback may not.
+        let progress = Arc::new(Mutex::new(options.progress));
+        let options = AppendOptions {
+            progress: Some(Box::new({
+                let progress = progress.clone();
+                move |increment, transferred, total| match lock(&progress).as_mut() {
+                    Some(report) => report(increment, transferred, total),
+                    None => true,
+                }
+            })),
+            ..options
+        };
         let appender = DirectAppender::open(client, bucket, key, options)?;
         let (position, crc) = (appender.position(), appender.crc64());
         let shared = Arc::new(Shared {
@@ -157,6 +172,7 @@ impl BufferedAppender {
         };
         Ok(BufferedAppender {
             shared,
+            progress,
             worker: Some(worker),
             options: buffer,
             sealed: false,
@@ -319,10 +335,13 @@ impl BufferedAppender {
 
 impl Drop for BufferedAppender {
     /// Without a close, unsent bytes are dropped (the caller chose to; `pending` said how
-    /// many). The thread is not waited for: it ends after the request in flight.
+    /// many). The thread is not waited for: it ends after the request in flight. The
+    /// progress callback is: once this returns, it is never called again (a call under way
+    /// finishes first), so the caller may free what it uses.
     fn drop(&mut self) {
         lock(&self.shared.state).stop = Stop::Abandon;
         self.shared.work.notify_one();
+        lock(&self.progress).take();
     }
 }
 

@@ -7,6 +7,7 @@ mod common;
 
 use oss_append::{AppendOptions, Appender, BufferOptions, Client, Config, ErrorKind, LogLevel};
 use oss_local_server::{Action, Fault, Op, Server};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -238,6 +239,40 @@ fn the_upload_resumes_without_a_flush_once_a_kept_error_was_returned() {
         std::thread::sleep(max_delay / 4);
     }
     assert_eq!(stored(&server, "resumes"), b"first second");
+}
+
+/// A freed handle's upload thread may finish the request in flight, but never calls the
+/// progress callback again: the caller frees what the callback uses once the handle is gone.
+#[test]
+fn no_progress_is_reported_once_the_handle_is_dropped() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let options = AppendOptions {
+        progress: Some(Box::new(move |_, _, _| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            true
+        })),
+        buffer: Some(BufferOptions {
+            max_delay: Duration::ZERO,
+            ..buffer(10_000, true)
+        }),
+        ..AppendOptions::default()
+    };
+    let mut log = Appender::open(&client, BUCKET, "dropped", options).unwrap();
+    server.add_fault(Fault::new(
+        Action::DelayBeforeApply(Duration::from_millis(500)),
+        Op::Append,
+    ));
+    log.write(b"in flight").unwrap();
+    // The upload has started (the server holds it) when the handle goes.
+    std::thread::sleep(Duration::from_millis(200));
+    drop(log);
+    let after_drop = calls.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(stored(&server, "dropped"), b"in flight", "the request finished");
+    assert_eq!(calls.load(Ordering::SeqCst), after_drop);
 }
 
 #[test]

@@ -347,7 +347,8 @@ pub unsafe extern "C" fn oss_append_close(
 }
 
 /// Releases an appender, whatever its state; a buffered one's unsent bytes (see
-/// `oss_append_pending`) are dropped. Does not wait for a request in flight. NULL is a no-op.
+/// `oss_append_pending`) are dropped. Does not wait for a request in flight, but once it
+/// returns the progress callback is never called again. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_free(append: *mut oss_append) {
     boundary::release(append);

@@ -411,7 +411,11 @@ pub unsafe extern "C" fn oss_append_options_set_buffer(
 
 /// Calls `callback` with `user_data` after each request that landed (see `oss_progress_fn`).
 /// `user_data` must stay valid while any appender opened with these options is open; the
-/// library does not free it. Pass a NULL callback to remove it.
+/// library does not free it. Once `oss_append_close` succeeds or `oss_append_free` returns,
+/// the callback is not called again (a buffered appender's upload thread may still finish a
+/// request, silently), so `user_data` may then be freed. A buffered appender calls it on its
+/// upload thread; it must not close or free its own appender. Pass a NULL callback to remove
+/// it.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_set_progress(
     options: *mut oss_append_options,
