@@ -4,7 +4,7 @@ VENV     := target/venv
 PYTHON   := $(VENV)/bin/python
 SERVER   := target/debug/oss-local-server
 
-.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test bench-server bench-buffered bench
+.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test bench-server bench-buffered bench fuzz
 
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 ABI        := $(firstword $(subst ., ,$(VERSION)))
@@ -56,6 +56,12 @@ interop: build venv
 	OSS_LOCAL_SERVER=$(SERVER) $(PYTHON) -m pytest -q tests/interop
 
 test: lint rust-test install-check go-test interop
+
+# The property tests of src/properties.rs, long: PROPTEST_CASES cases each (1000000 unless
+# set) in a release build, where `make test` runs proptest's default 256 in debug.
+fuzz: PROPTEST_CASES ?= 1000000
+fuzz:
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --release --lib properties
 
 # The libraries (with the SONAME liboss_append.so.$(ABI)), the header and a pkg-config file.
 install:
