@@ -134,7 +134,8 @@ mono:
 
 # The C# library (examples-c/csharp/src) compiled with every public member documented and
 # no unsafe code, and its test program run by mono against the local server, with the
-# shared library staged beside them (where DllImport("oss_append") looks first).
+# shared library staged beside them (where DllImport("oss_append") looks first); then the
+# README's C# example, compiled.
 CS_OUT := $(CURDIR)/target/debug/csharp
 csharp-test: mono build
 	$(call stage_lib,debug,$(CS_OUT))
@@ -143,6 +144,10 @@ csharp-test: mono build
 	mcs -nologo -warnaserror+ -r:$(CS_OUT)/OssAppend.dll -out:$(CS_OUT)/OssAppendTests.exe \
 	  examples-c/csharp/tests/*.cs
 	OSS_LOCAL_SERVER=$(CURDIR)/$(SERVER) mono --debug $(CS_OUT)/OssAppendTests.exe
+	awk '/^```csharp$$/ { on = 1; next } /^```$$/ { on = 0 } on' README.md > $(CS_OUT)/readme.txt
+	{ grep '^using ' $(CS_OUT)/readme.txt; echo 'static class ReadmeExample { static void Main() {'; \
+	  grep -v '^using ' $(CS_OUT)/readme.txt; echo '} }'; } > $(CS_OUT)/ReadmeExample.cs
+	mcs -nologo -warnaserror+ -r:$(CS_OUT)/OssAppend.dll -out:$(CS_OUT)/ReadmeExample.exe $(CS_OUT)/ReadmeExample.cs
 
 # Release build of the library, the server and append_file, then examples-c/demo.sh.
 demo: venv
