@@ -64,9 +64,12 @@ namespace OssAppend
     /// <summary>Owns one object of the library; released once, by Dispose or the finalizer.</summary>
     internal abstract class NativeHandle : SafeHandle
     {
-        protected NativeHandle(IntPtr raw) : base(IntPtr.Zero, true)
+        private readonly Action<IntPtr> free;
+
+        protected NativeHandle(IntPtr raw, Action<IntPtr> free) : base(IntPtr.Zero, true)
         {
             SetHandle(raw);
+            this.free = free;
         }
 
         public override bool IsInvalid
@@ -82,39 +85,29 @@ namespace OssAppend
                 throw new ObjectDisposedException(owner);
             }
         }
-    }
-
-    internal sealed class ConfigHandle : NativeHandle
-    {
-        internal ConfigHandle() : base(Native.NotNull(Native.oss_config_new(), "oss_config_new")) { }
 
         protected override bool ReleaseHandle()
         {
-            Native.oss_config_free(handle);
+            free(handle);
             return true;
         }
+    }
+
+    // One type per object, so that P/Invoke signatures cannot mix them up.
+    internal sealed class ConfigHandle : NativeHandle
+    {
+        internal ConfigHandle() : base(Native.NotNull(Native.oss_config_new(), "oss_config_new"), Native.oss_config_free) { }
     }
 
     internal sealed class ClientHandle : NativeHandle
     {
-        internal ClientHandle(IntPtr raw) : base(raw) { }
-
-        protected override bool ReleaseHandle()
-        {
-            Native.oss_client_free(handle);
-            return true;
-        }
+        internal ClientHandle(IntPtr raw) : base(raw, Native.oss_client_free) { }
     }
 
     internal sealed class OptionsHandle : NativeHandle
     {
-        internal OptionsHandle() : base(Native.NotNull(Native.oss_append_options_new(), "oss_append_options_new")) { }
-
-        protected override bool ReleaseHandle()
-        {
-            Native.oss_append_options_free(handle);
-            return true;
-        }
+        internal OptionsHandle()
+            : base(Native.NotNull(Native.oss_append_options_new(), "oss_append_options_new"), Native.oss_append_options_free) { }
     }
 
     /// <summary>
@@ -124,7 +117,7 @@ namespace OssAppend
     {
         private GCHandle userData;
 
-        internal AppendHandle(IntPtr raw, GCHandle userData) : base(raw)
+        internal AppendHandle(IntPtr raw, GCHandle userData) : base(raw, Native.oss_append_free)
         {
             this.userData = userData;
         }
@@ -138,7 +131,7 @@ namespace OssAppend
 
         protected override bool ReleaseHandle()
         {
-            Native.oss_append_free(handle);
+            base.ReleaseHandle();
             FreeUserData();
             return true;
         }

@@ -218,8 +218,8 @@ namespace OssAppend
     /// A connection to one OSS endpoint with one identity: a connection pool, a credentials cache
     /// and a clock correction, shared by every appender opened on it. The caller owns it and
     /// releases it with Dispose (or, failing that, the finalizer does). Thread-safe: any number
-    /// of threads may use one client at once, and Dispose waits for calls in flight. Appenders
-    /// keep what they need of it, so it may be disposed while they are still open.
+    /// of threads may use one client at once; a Dispose during their calls frees it once they
+    /// end. Appenders keep what they need of it, so it may be disposed while they are open.
     /// </summary>
     public sealed class OssClient : IDisposable
     {
