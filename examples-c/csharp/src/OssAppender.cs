@@ -146,11 +146,8 @@ namespace OssAppend
         [MonoPInvokeCallback(typeof(ProgressFn))]
         private static bool OnProgress(IntPtr userData, ulong increment, ulong transferred, long total)
         {
-            var state = GCHandle.FromIntPtr(userData).Target as ProgressState;
-            if (state == null)
-            {
-                return false;
-            }
+            // Alive: the appender making this call holds it.
+            var state = (ProgressState)GCHandle.FromIntPtr(userData).Target;
             try
             {
                 return state.Progress(increment, transferred, total);
@@ -221,7 +218,7 @@ namespace OssAppend
         private readonly object gate = new object();
         private readonly AppendHandle handle;
         // Reached from C through a weak GCHandle: this field keeps it alive as long as the
-        // appender, and a callback that holds the appender does not keep it alive forever.
+        // appender, so a callback that refers to the appender does not keep it alive forever.
         private readonly ProgressState progress;
 
         internal OssAppender(ClientHandle client, string bucket, string key, OssAppendOptions options)

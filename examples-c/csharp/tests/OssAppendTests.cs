@@ -483,21 +483,26 @@ internal static class OssAppendTests
         }
     }
 
+    // Set on another thread and only cleared on the test's, so no stale copy of the reference
+    // on the test's stack can keep the appender alive.
+    private static OssAppender abandoned;
+
     private static void FinalizerReleasesAppender()
     {
         var baseline = ConnectionsToServer();
-        // On a thread of its own, so no stale reference on this stack keeps the appender.
         var thread = new Thread(() =>
         {
             using (var client = NewClient())
             {
-                client.OpenAppend(Bucket, "abandoned").Write(new byte[3], 0, 3);
+                abandoned = client.OpenAppend(Bucket, "abandoned");
+                abandoned.Write(new byte[3], 0, 3);
             }
         });
         thread.Start();
         thread.Join();
         // The appender keeps the disposed client's pooled connection until it is released.
         Equal(baseline + 1, ConnectionsToServer(), "connections held by the abandoned appender");
+        abandoned = null;
         for (var i = 0; i < 20 && ConnectionsToServer() > baseline; i++)
         {
             GC.Collect();
