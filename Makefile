@@ -4,7 +4,8 @@ VENV     := target/venv
 PYTHON   := $(VENV)/bin/python
 SERVER   := target/debug/oss-local-server
 
-.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test bench-server bench-buffered bench fuzz
+.PHONY: test demo build release venv lint rust-test interop header install install-check go go-test \
+  cmake cmake-check mono csharp-test bench-server bench-buffered bench fuzz
 
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 ABI        := $(firstword $(subst ., ,$(VERSION)))
@@ -55,7 +56,7 @@ rust-test: build
 interop: build venv
 	OSS_LOCAL_SERVER=$(SERVER) $(PYTHON) -m pytest -q tests/interop
 
-test: lint rust-test install-check go-test interop
+test: lint rust-test install-check cmake-check go-test csharp-test interop
 
 # The property tests of src/properties.rs, long: PROPTEST_CASES cases each (1000000 unless
 # set) in a release build, where `make test` runs proptest's default 256 in debug.
@@ -63,7 +64,8 @@ fuzz: PROPTEST_CASES ?= 1000000
 fuzz:
 	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --release --lib properties
 
-# The libraries (with the SONAME liboss_append.so.$(ABI)), the header and a pkg-config file.
+# The libraries (with the SONAME liboss_append.so.$(ABI)), the header, a pkg-config file and
+# a CMake package (find_package(oss-append), from the templates in examples-c/cmake/).
 install:
 	test -f target/$(PROFILE)/liboss_append.so || cargo build $(if $(filter release,$(PROFILE)),--release) -p oss-append
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
@@ -79,6 +81,12 @@ install:
 	  'Cflags: -I$${includedir}' \
 	  'Libs: -L$${libdir} -loss_append' \
 	  'Libs.private: $(STATIC_LIBS)' > $(DESTDIR)$(LIBDIR)/pkgconfig/oss-append.pc
+	install -d $(DESTDIR)$(LIBDIR)/cmake/oss-append
+	for file in oss-append-config oss-append-config-version; do \
+	  sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@ABI@|$(ABI)|g' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|g' \
+	    examples-c/cmake/$$file.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/oss-append/$$file.cmake || exit 1; \
+	done
 
 # Installs the debug build into target/install-check and builds a program with pkg-config
 # against it, dynamically and statically.
@@ -93,6 +101,17 @@ install-check: build
 	    -o misuse-static && \
 	  ldd misuse-dynamic | grep -q "liboss_append.so.$(ABI) => $$PWD/lib/" && \
 	  ./misuse-dynamic && ./misuse-static
+
+# CMake from Debian's cmake when the machine has none.
+cmake:
+	@command -v cmake >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake; }
+
+# examples-c/cpp/CMakeLists.txt finds the install-check prefix with find_package, builds
+# append_files with oss-append::shared and ::static and runs both against the local server.
+cmake-check: cmake install-check
+	examples-c/cpp/cmake-check.sh $(CURDIR)/target/install-check $(CURDIR)/target/debug/cmake-check \
+	  $(SERVER) "$(STATIC_LIBS)"
 
 # Go from Debian's golang-go when the machine has none.
 go:
@@ -113,6 +132,28 @@ go-test: go build
 	  go test -count=1 -tags ossappend_shared -c -o $(GO_SHARED)/ossappend.test . && \
 	  ldd $(GO_SHARED)/ossappend.test | grep -q "liboss_append.so.$(ABI) => $(GO_SHARED)/" && \
 	  $(GO_ENV) $(GO_SHARED)/ossappend.test
+
+# Mono's C# compiler and runtime from Debian when the machine has none.
+mono:
+	@command -v mcs >/dev/null && command -v mono >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mono-mcs mono-runtime; }
+
+# The C# library (examples-c/csharp/src) compiled with every public member documented and
+# no unsafe code, and its test program run by mono against the local server, with the
+# shared library staged beside them (where DllImport("oss_append") looks first); then the
+# README's C# example, compiled.
+CS_OUT := $(CURDIR)/target/debug/csharp
+csharp-test: mono build
+	$(call stage_lib,debug,$(CS_OUT))
+	mcs -nologo -warnaserror+ -target:library -doc:$(CS_OUT)/OssAppend.xml -out:$(CS_OUT)/OssAppend.dll \
+	  examples-c/csharp/src/*.cs
+	mcs -nologo -warnaserror+ -r:$(CS_OUT)/OssAppend.dll -out:$(CS_OUT)/OssAppendTests.exe \
+	  examples-c/csharp/tests/*.cs
+	OSS_LOCAL_SERVER=$(CURDIR)/$(SERVER) mono --debug $(CS_OUT)/OssAppendTests.exe
+	awk '/^```csharp$$/ { on = 1; next } /^```$$/ { on = 0 } on' README.md > $(CS_OUT)/readme.txt
+	{ grep '^using ' $(CS_OUT)/readme.txt; echo 'static class ReadmeExample { static void Main() {'; \
+	  grep -v '^using ' $(CS_OUT)/readme.txt; echo '} }'; } > $(CS_OUT)/ReadmeExample.cs
+	mcs -nologo -warnaserror+ -r:$(CS_OUT)/OssAppend.dll -out:$(CS_OUT)/ReadmeExample.exe $(CS_OUT)/ReadmeExample.cs
 
 # Release build of the library, the server and append_file, then examples-c/demo.sh.
 demo: venv

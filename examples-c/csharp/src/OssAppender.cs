@@ -1,0 +1,439 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
+
+namespace OssAppend
+{
+    /// <summary>
+    /// Called after each request that landed: `increment` bytes just stored, `transferred` so
+    /// far in this call, `total` the call's size. Never goes backwards, even across retries.
+    /// Return false to stop: the call throws OssException (Cancelled), keeping what was stored.
+    /// Runs on the writing thread, inside the write. An exception it throws stops the write the
+    /// same way and becomes the OssException's InnerException: it never unwinds through C.
+    /// </summary>
+    public delegate bool OssProgress(ulong increment, ulong transferred, long total);
+
+    /// <summary>
+    /// How an appender writes, and what a new object is created with: null and zero mean the
+    /// library's defaults. Plain data, not thread-safe; opening copies it, so it may be changed
+    /// or reused for many appenders afterwards.
+    /// </summary>
+    public sealed class OssAppendOptions
+    {
+        /// <summary>Content-Type of a new object, such as "text/plain".</summary>
+        public string ContentType { get; set; }
+
+        /// <summary>Cache-Control of a new object.</summary>
+        public string CacheControl { get; set; }
+
+        /// <summary>Content-Disposition of a new object.</summary>
+        public string ContentDisposition { get; set; }
+
+        /// <summary>Content-Encoding of a new object.</summary>
+        public string ContentEncoding { get; set; }
+
+        /// <summary>Expires of a new object, an HTTP date.</summary>
+        public string Expires { get; set; }
+
+        /// <summary>A new object's ACL: "private", "public-read", "public-read-write" or "default".</summary>
+        public string Acl { get; set; }
+
+        /// <summary>A new object's storage class: "Standard", "IA", "Archive", "ColdArchive" or "DeepColdArchive".</summary>
+        public string StorageClass { get; set; }
+
+        /// <summary>A new object's tags, URL-encoded: "k1=v1&amp;k2=v2".</summary>
+        public string Tagging { get; set; }
+
+        /// <summary>x-oss-request-payer on every append, "requester" for requester-pays buckets.</summary>
+        public string RequestPayer { get; set; }
+
+        /// <summary>User metadata x-oss-meta-&lt;name&gt; of a new object (names: letters, digits, '-', '_', '.').</summary>
+        public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
+
+        /// <summary>A bandwidth limit for every append in bit/s, 245760 to 838860800; 0 for none.</summary>
+        public ulong TrafficLimit { get; set; }
+
+        /// <summary>Whether to check the server's CRC-64 of the whole object after every append (default true).</summary>
+        public bool CheckCrc { get; set; } = true;
+
+        /// <summary>The largest body of one request in bytes; 0 keeps the library's 8 MiB.</summary>
+        public int RequestSize { get; set; }
+
+        /// <summary>
+        /// Buffered mode when above 0: Write copies into a buffer of this many bytes and returns,
+        /// and a background thread uploads it in requests of up to RequestSize.
+        /// </summary>
+        public int BufferCapacity { get; set; }
+
+        /// <summary>Buffered: a shorter request is sent once a byte has waited this long (default 1 s).</summary>
+        public TimeSpan BufferMaxDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>Buffered: a write into a full buffer waits for room (true, the default) or throws WouldBlock taking nothing.</summary>
+        public bool BlockWhenFull { get; set; } = true;
+
+        /// <summary>
+        /// Called after each request that landed (see <see cref="OssProgress"/>). Unbuffered only:
+        /// a buffered appender's upload thread may still be in a request when the appender is
+        /// released, and a callback then would reach freed user data.
+        /// </summary>
+        public OssProgress Progress { get; set; }
+
+        /// <summary>Native options with these settings; `progress` is the user_data of the progress callback.</summary>
+        internal OptionsHandle Build(GCHandle progress)
+        {
+            if (Progress != null && BufferCapacity > 0)
+            {
+                throw new ArgumentException("Progress is for unbuffered appenders (BufferCapacity 0)");
+            }
+            var options = new OptionsHandle();
+            try
+            {
+                IntPtr err;
+                Native.Set(options, ContentType, "ContentType", Native.oss_append_options_set_content_type);
+                Native.Set(options, CacheControl, "CacheControl", Native.oss_append_options_set_cache_control);
+                Native.Set(options, ContentDisposition, "ContentDisposition", Native.oss_append_options_set_content_disposition);
+                Native.Set(options, ContentEncoding, "ContentEncoding", Native.oss_append_options_set_content_encoding);
+                Native.Set(options, Expires, "Expires", Native.oss_append_options_set_expires);
+                Native.Set(options, Acl, "Acl", Native.oss_append_options_set_acl);
+                Native.Set(options, StorageClass, "StorageClass", Native.oss_append_options_set_storage_class);
+                Native.Set(options, Tagging, "Tagging", Native.oss_append_options_set_tagging);
+                Native.Set(options, RequestPayer, "RequestPayer", Native.oss_append_options_set_request_payer);
+                foreach (var entry in Metadata)
+                {
+                    Native.Check(Native.oss_append_options_add_metadata(options, Native.Utf8(entry.Key, "Metadata"),
+                        Native.Utf8(entry.Value, "Metadata"), out err), err);
+                }
+                if (TrafficLimit != 0)
+                {
+                    Native.Check(Native.oss_append_options_set_traffic_limit(options, TrafficLimit, out err), err);
+                }
+                Native.Check(Native.oss_append_options_set_check_crc(options, CheckCrc, out err), err);
+                if (RequestSize != 0)
+                {
+                    Native.Check(Native.oss_append_options_set_request_size(options, Size(RequestSize, "RequestSize"), out err), err);
+                }
+                if (BufferCapacity != 0)
+                {
+                    Native.Check(Native.oss_append_options_set_buffer(options, Size(BufferCapacity, "BufferCapacity"),
+                        OssConfig.Milliseconds(BufferMaxDelay), BlockWhenFull, out err), err);
+                }
+                if (progress.IsAllocated)
+                {
+                    Native.Check(Native.oss_append_options_set_progress(options, ProgressThunk, GCHandle.ToIntPtr(progress), out err), err);
+                }
+                return options;
+            }
+            catch
+            {
+                options.Dispose();
+                throw;
+            }
+        }
+
+        private static UIntPtr Size(int value, string name)
+        {
+            if (value < 0)
+            {
+                throw new ArgumentOutOfRangeException(name, "may not be negative");
+            }
+            return (UIntPtr)value;
+        }
+
+        // Held in a static field so the delegate C calls is never collected.
+        private static readonly ProgressFn ProgressThunk = OnProgress;
+
+        [MonoPInvokeCallback(typeof(ProgressFn))]
+        private static bool OnProgress(IntPtr userData, ulong increment, ulong transferred, long total)
+        {
+            // Alive: the appender making this call holds it.
+            var state = (ProgressState)GCHandle.FromIntPtr(userData).Target;
+            try
+            {
+                return state.Progress(increment, transferred, total);
+            }
+            catch (Exception e)
+            {
+                // Unwinding into C is undefined behaviour (IL2CPP aborts): the write stops
+                // instead, and the appender throws this as the cause.
+                state.Thrown = e;
+                return false;
+            }
+        }
+    }
+
+    /// <summary>What a progress callback's user_data leads to, and what the callback threw.</summary>
+    internal sealed class ProgressState
+    {
+        internal OssProgress Progress;
+        internal Exception Thrown;
+    }
+
+    /// <summary>What kind of object OSS says it is.</summary>
+    public enum OssObjectType
+    {
+        /// <summary>Made by appends.</summary>
+        Appendable = 1,
+        /// <summary>Made by PutObject.</summary>
+        Normal = 2,
+        /// <summary>Made by a multipart upload.</summary>
+        Multipart = 3,
+        /// <summary>Anything else.</summary>
+        Other = 4,
+    }
+
+    /// <summary>An object as the server sees it (<see cref="OssAppender.Stat"/>). Plain data.</summary>
+    public sealed class OssObjectInfo
+    {
+        /// <summary>The object's length in bytes.</summary>
+        public ulong Length { get; internal set; }
+
+        /// <summary>The CRC-64 of the whole object; null when the server did not say.</summary>
+        public ulong? Crc64 { get; internal set; }
+
+        /// <summary>What kind of object it is.</summary>
+        public OssObjectType ObjectType { get; internal set; }
+
+        /// <summary>When it was last modified; null when the server did not say.</summary>
+        public DateTimeOffset? LastModified { get; internal set; }
+
+        /// <summary>The ETag, quotes included as OSS sends it; empty when absent.</summary>
+        public string ETag { get; internal set; }
+
+        /// <summary>The HEAD request's x-oss-request-id; empty when absent.</summary>
+        public string RequestId { get; internal set; }
+    }
+
+    /// <summary>
+    /// An open appendable object, written as a write-only Stream: every byte goes to its end,
+    /// exactly once. Made by <see cref="OssClient.OpenAppend"/>; the caller owns it and ends it
+    /// with Close or Dispose (or, failing that, the finalizer releases it, dropping what a
+    /// buffered one had not stored). Thread-safe: calls from several threads are serialised,
+    /// one at a time; a call from its own progress callback throws OssException
+    /// (InvalidArgument). Different appenders may be used from different threads at once.
+    /// After Dispose every member but Dispose and Close throws ObjectDisposedException.
+    /// </summary>
+    public sealed class OssAppender : Stream
+    {
+        private readonly object gate = new object();
+        private readonly AppendHandle handle;
+        // Reached from C through a weak GCHandle: this field keeps it alive as long as the
+        // appender, so a callback that refers to the appender does not keep it alive forever.
+        private readonly ProgressState progress;
+
+        internal OssAppender(ClientHandle client, string bucket, string key, OssAppendOptions options)
+        {
+            var userData = default(GCHandle);
+            if (options.Progress != null)
+            {
+                progress = new ProgressState { Progress = options.Progress };
+                userData = GCHandle.Alloc(progress, GCHandleType.Weak);
+            }
+            try
+            {
+                using (var native = options.Build(userData))
+                {
+                    IntPtr append, err;
+                    Native.Check(Native.oss_append_open(client, Native.Utf8(bucket, "bucket"), Native.Utf8(key, "key"),
+                        native, out append, out err), err);
+                    handle = new AppendHandle(append, userData);
+                }
+            }
+            catch
+            {
+                if (userData.IsAllocated)
+                {
+                    userData.Free();
+                }
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// Appends buffer[offset .. offset + count), in requests of at most RequestSize, and
+        /// returns once all are stored (buffered: once copied). The data is only read during the
+        /// call. On failure the requests before the failing one are stored and Position says how
+        /// far; no byte is ever stored twice.
+        /// </summary>
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            int index;
+            var data = Native.Range(buffer, offset, count, out index);
+            lock (gate)
+            {
+                handle.ThrowIfClosed("OssAppender");
+                IntPtr err;
+                Check(Native.oss_append_write(handle, ref data[index], (UIntPtr)count, out err), err);
+            }
+        }
+
+        /// <summary>Waits until everything written is stored in OSS, without a time limit (nothing to wait for unbuffered).</summary>
+        public override void Flush()
+        {
+            Flush(TimeSpan.Zero);
+        }
+
+        /// <summary>
+        /// Waits until everything written is stored in OSS, at most `timeout` (zero: no limit).
+        /// Throws OssException (Timeout) when time runs out, the bytes staying buffered and
+        /// uploading, or with a kept upload error; the upload resumes after it, so calling
+        /// Flush again retries.
+        /// </summary>
+        public void Flush(TimeSpan timeout)
+        {
+            var milliseconds = OssConfig.Milliseconds(timeout);
+            lock (gate)
+            {
+                handle.ThrowIfClosed("OssAppender");
+                IntPtr err;
+                Check(Native.oss_append_flush(handle, milliseconds, out err), err);
+            }
+        }
+
+        /// <summary>The object's length as far as this appender knows: where the next byte goes. No request is sent. Cannot be set.</summary>
+        public override long Position
+        {
+            get { return (long)Query(Native.oss_append_position); }
+            set { throw new NotSupportedException("an appender writes at the object's end only"); }
+        }
+
+        /// <summary>The CRC-64 of the whole object as far as this appender knows (buffered: of the bytes stored). No request is sent.</summary>
+        public ulong Crc64
+        {
+            get { return Query(Native.oss_append_crc64); }
+        }
+
+        /// <summary>Bytes written but not stored in OSS yet (always 0 unbuffered).</summary>
+        public long Pending
+        {
+            get { return (long)Query(Native.oss_append_pending); }
+        }
+
+        /// <summary>
+        /// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification and
+        /// type. Throws OssException (NoSuchKey) if nothing was written yet.
+        /// </summary>
+        public OssObjectInfo Stat()
+        {
+            NativeObjectInfo info;
+            lock (gate)
+            {
+                handle.ThrowIfClosed("OssAppender");
+                IntPtr err;
+                Check(Native.oss_append_stat(handle, out info, out err), err);
+            }
+            return new OssObjectInfo
+            {
+                Length = info.Length,
+                Crc64 = info.HasCrc64 ? info.Crc64 : (ulong?)null,
+                ObjectType = info.ObjectType,
+                LastModified = info.LastModified >= 0 ? DateTimeOffset.FromUnixTimeSeconds(info.LastModified) : (DateTimeOffset?)null,
+                ETag = Native.FromUtf8(info.Etag),
+                RequestId = Native.FromUtf8(info.RequestId),
+            };
+        }
+
+        /// <summary>
+        /// Close and Dispose end the appender, a buffered one after uploading what it holds (no
+        /// time limit). They always release it: on failure they throw the OssException and the
+        /// bytes not stored (Pending) are dropped, so call Flush first where an upload error
+        /// must be retried. Calling them again does nothing.
+        /// </summary>
+        protected override void Dispose(bool disposing)
+        {
+            if (!disposing)
+            {
+                return;
+            }
+            lock (gate)
+            {
+                if (handle.IsClosed)
+                {
+                    return;
+                }
+                IntPtr err;
+                var status = Native.oss_append_close(handle, out err);
+                if (status == OssStatus.Ok)
+                {
+                    handle.ClosedByLibrary();
+                    return;
+                }
+                handle.Dispose();
+                Check(status, err);
+            }
+        }
+
+        /// <summary>False: an appender cannot be read.</summary>
+        public override bool CanRead
+        {
+            get { return false; }
+        }
+
+        /// <summary>False: writes go to the object's end.</summary>
+        public override bool CanSeek
+        {
+            get { return false; }
+        }
+
+        /// <summary>True until disposed.</summary>
+        public override bool CanWrite
+        {
+            get { return !handle.IsClosed; }
+        }
+
+        /// <summary>Not supported: use Position, or Stat for the server's answer.</summary>
+        public override long Length
+        {
+            get { throw new NotSupportedException("use Position, or Stat for the server's answer"); }
+        }
+
+        /// <summary>Not supported: an appender cannot be read.</summary>
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            throw new NotSupportedException("an appender cannot be read");
+        }
+
+        /// <summary>Not supported: writes go to the object's end.</summary>
+        public override long Seek(long offset, SeekOrigin origin)
+        {
+            throw new NotSupportedException("an appender writes at the object's end only");
+        }
+
+        /// <summary>Not supported: an appendable object only grows.</summary>
+        public override void SetLength(long value)
+        {
+            throw new NotSupportedException("an appendable object only grows");
+        }
+
+        private delegate OssStatus Getter(AppendHandle append, out ulong value, out IntPtr err);
+
+        private ulong Query(Getter getter)
+        {
+            lock (gate)
+            {
+                handle.ThrowIfClosed("OssAppender");
+                ulong value;
+                IntPtr err;
+                Check(getter(handle, out value, out err), err);
+                return value;
+            }
+        }
+
+        /// <summary>Like Native.Check, naming what the progress callback threw as the cause.</summary>
+        private void Check(OssStatus status, IntPtr err)
+        {
+            if (status == OssStatus.Ok)
+            {
+                return;
+            }
+            Exception thrown = null;
+            if (progress != null)
+            {
+                // Set by the callback on this thread, during the call that failed.
+                thrown = progress.Thrown;
+                progress.Thrown = null;
+            }
+            throw OssException.Take(status, err, thrown);
+        }
+    }
+}

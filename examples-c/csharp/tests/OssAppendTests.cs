@@ -1,0 +1,672 @@
+// The C# binding against the local OSS server (OSS_LOCAL_SERVER, started here with faults
+// enabled). What is stored is checked with the server's own GET, signed here, never by asking
+// the binding. Prints one line per test and closes with "N passed, N failed"; exits non-zero
+// on any failure.
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading;
+using OssAppend;
+
+internal static class OssAppendTests
+{
+    private const string AccessKeyId = "cs-ak";
+    private const string AccessKeySecret = "cs-sk";
+    private const string Bucket = "cs-test";
+    private static string endpoint;
+
+    private static int Main()
+    {
+        var binary = Environment.GetEnvironmentVariable("OSS_LOCAL_SERVER");
+        if (string.IsNullOrEmpty(binary))
+        {
+            Console.Error.WriteLine("set OSS_LOCAL_SERVER to the oss-local-server binary (make test does)");
+            return 2;
+        }
+        var start = new ProcessStartInfo(binary, string.Format(
+            "--access-key-id {0} --access-key-secret {1} --bucket {2} --enable-faults", AccessKeyId, AccessKeySecret, Bucket))
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+        };
+        using (var server = Process.Start(start))
+        {
+            endpoint = server.StandardOutput.ReadLine().Replace("listening on ", "");
+            try
+            {
+                return Run();
+            }
+            finally
+            {
+                server.Kill();
+                server.WaitForExit();
+            }
+        }
+    }
+
+    private static int Run()
+    {
+        var tests = new Dictionary<string, Action>
+        {
+            { "the library loaded is the one staged beside this program", LoadedLibraryIsStagedOne },
+            { "create, then resume: each byte stored once, offsets honoured", CreateThenResume },
+            { "AppendObject creates, and a wrong position is an error with its details", AppendObjectAndItsErrors },
+            { "a wrong previous CRC-64 is a CRC mismatch", PreviousCrcIsChecked },
+            { "buffered writes from a loop are held until flushed, then stored", BufferedWritesFromALoop },
+            { "a progress callback sees each request and can cancel", ProgressCancels },
+            { "a progress callback that throws becomes the error's cause", ThrowingProgressIsAnError },
+            { "progress with a buffer is refused", ProgressWithBufferIsRefused },
+            { "the log callback hears a retry; its exception stays in C#", LogCallbackAndItsException },
+            { "a bad secret is a signature mismatch without the secret", BadSecretIsSignatureMismatch },
+            { "timeouts and retries are the configured ones", TimeoutsAndRetries },
+            { "V1, path style, UTF-8 key, content type and metadata", V1PathStyleUtf8AndCreateParameters },
+            { "credentials from the environment", CredentialsFromTheEnvironment },
+            { "bad settings and names are refused", BadSettingsAreRefused },
+            { "Stat reports the object", StatReportsTheObject },
+            { "disposing twice, and use after dispose", DisposeTwiceAndUseAfterDispose },
+            { "threads sharing an appender are serialised", ThreadsAreSerialised },
+            { "the finalizer releases an appender never disposed", FinalizerReleasesAppender },
+        };
+        int passed = 0, failed = 0;
+        foreach (var test in tests)
+        {
+            try
+            {
+                test.Value();
+                passed++;
+                Console.WriteLine("ok   " + test.Key);
+            }
+            catch (Exception e)
+            {
+                failed++;
+                Console.WriteLine("FAIL " + test.Key + ": " + e);
+            }
+        }
+        Console.WriteLine("{0} passed, {1} failed", passed, failed);
+        return failed == 0 ? 0 : 1;
+    }
+
+    // ---- Tests ----
+
+    private static void LoadedLibraryIsStagedOne()
+    {
+        Expect(OssClient.Version.StartsWith("0."), "version " + OssClient.Version);
+        var here = Path.GetDirectoryName(typeof(OssAppendTests).Assembly.Location);
+        var mapped = File.ReadAllLines("/proc/self/maps").Where(l => l.Contains("liboss_append.so")).ToList();
+        Expect(mapped.Count > 0 && mapped.All(l => l.Contains(here + "/liboss_append.so")), string.Join("\n", mapped));
+    }
+
+    private static void CreateThenResume()
+    {
+        using (var client = NewClient())
+        {
+            var first = Pattern(50000, 1);
+            var second = Pattern(20000, 2);
+            using (var log = client.OpenAppend(Bucket, "create"))
+            {
+                Equal(0L, log.Position, "a new object's position");
+                log.Write(first, 0, 30000);
+                log.Write(first, 30000, 20000);
+                log.Write(first, 0, 0);
+            }
+            using (var log = client.OpenAppend(Bucket, "create", new OssAppendOptions { RequestSize = 4096 }))
+            {
+                Equal(50000L, log.Position, "the resumed position");
+                log.Write(second, 7, 10000);
+                Equal(60000L, log.Position, "the position");
+                Equal(Crc64(Concat(first, Slice(second, 7, 10000))), log.Crc64, "the CRC-64");
+            }
+            Same(Concat(first, Slice(second, 7, 10000)), Get("create"), "the object");
+        }
+    }
+
+    private static void AppendObjectAndItsErrors()
+    {
+        using (var client = NewClient())
+        {
+            var hello = Encoding.ASCII.GetBytes("hello");
+            var result = client.AppendObject(Bucket, "one-request", 0, hello, 0, 5);
+            Equal(5UL, result.NextPosition, "next position");
+            Equal(Crc64(hello), result.Crc64, "CRC-64");
+            Equal(24, result.RequestId.Length, "request id length");
+            var e = Throws<OssException>(() => client.AppendObject(Bucket, "one-request", 3, hello, 1, 2));
+            Equal(OssStatus.PositionNotEqualToLength, e.Status, "status");
+            Equal("PositionNotEqualToLength", e.Code, "code");
+            Equal(409, e.HttpStatus, "HTTP status");
+            Equal((ulong?)5, e.NextPosition, "next position");
+            Expect(!string.IsNullOrEmpty(e.RequestId) && !string.IsNullOrEmpty(e.Ec), "request id and EC: " + e.RequestId + " " + e.Ec);
+            Expect(e.Message.Contains("PositionNotEqualToLength") && e.Message.Contains(e.RequestId), e.Message);
+            Same(hello, Get("one-request"), "the object");
+        }
+    }
+
+    private static void PreviousCrcIsChecked()
+    {
+        using (var client = NewClient())
+        {
+            var hello = Encoding.ASCII.GetBytes("hello");
+            client.AppendObject(Bucket, "previous-crc", 0, hello, 0, 5);
+            var next = client.AppendObject(Bucket, "previous-crc", 5, hello, 0, 5, null, Crc64(hello));
+            Equal(Crc64(Concat(hello, hello)), next.Crc64, "CRC-64 after the checked append");
+            var e = Throws<OssException>(() => client.AppendObject(Bucket, "previous-crc", 10, hello, 0, 5, null, 12345));
+            Equal(OssStatus.CrcMismatch, e.Status, "status");
+        }
+    }
+
+    private static void BufferedWritesFromALoop()
+    {
+        using (var client = NewClient())
+        {
+            var options = new OssAppendOptions
+            {
+                RequestSize = 4096,
+                BufferCapacity = 1 << 20,
+                BufferMaxDelay = TimeSpan.FromMinutes(1),
+            };
+            var want = new MemoryStream();
+            using (var log = client.OpenAppend(Bucket, "buffered", options))
+            {
+                var line = Encoding.UTF8.GetBytes("frame 00000 ✓\n");
+                // Less than a request, and a minute before the delay sends it: all held.
+                log.Write(line, 0, line.Length);
+                want.Write(line, 0, line.Length);
+                Equal((long)line.Length, log.Pending, "pending before any upload");
+                for (var i = 1; i < 10000; i++)
+                {
+                    line = Encoding.UTF8.GetBytes(string.Format("frame {0:D5} ✓\n", i));
+                    log.Write(line, 0, line.Length);
+                    want.Write(line, 0, line.Length);
+                }
+                Equal(want.Length, log.Position, "the position counts bytes written");
+                log.Flush();
+                Equal(0L, log.Pending, "pending after Flush");
+                Equal(Crc64(want.ToArray()), log.Crc64, "the CRC-64 after Flush");
+            }
+            Same(want.ToArray(), Get("buffered"), "the object");
+        }
+    }
+
+    private static void ProgressCancels()
+    {
+        using (var client = NewClient())
+        {
+            var calls = new List<string>();
+            var options = new OssAppendOptions
+            {
+                RequestSize = 1000,
+                Progress = (increment, transferred, total) =>
+                {
+                    calls.Add(increment + "/" + transferred + "/" + total);
+                    return calls.Count < 3;
+                },
+            };
+            var data = Pattern(10000, 3);
+            using (var log = client.OpenAppend(Bucket, "progress", options))
+            {
+                var e = Throws<OssException>(() => log.Write(data, 0, data.Length));
+                Equal(OssStatus.Cancelled, e.Status, "status");
+                Equal(null, e.InnerException, "the cause");
+                Equal("1000/1000/10000 1000/2000/10000 1000/3000/10000", string.Join(" ", calls), "calls");
+                Equal(3000L, log.Position, "position");
+            }
+            Same(Slice(data, 0, 3000), Get("progress"), "the object");
+        }
+    }
+
+    private static void ThrowingProgressIsAnError()
+    {
+        using (var client = NewClient())
+        {
+            var thrown = new InvalidOperationException("the game loop is gone");
+            var calls = 0;
+            var options = new OssAppendOptions
+            {
+                RequestSize = 1000,
+                Progress = (increment, transferred, total) =>
+                {
+                    if (++calls == 2)
+                    {
+                        throw thrown;
+                    }
+                    return true;
+                },
+            };
+            var data = Pattern(5000, 4);
+            using (var log = client.OpenAppend(Bucket, "progress-throws", options))
+            {
+                var e = Throws<OssException>(() => log.Write(data, 0, data.Length));
+                Equal(OssStatus.Cancelled, e.Status, "status");
+                Expect(ReferenceEquals(thrown, e.InnerException), "the cause is the exception thrown: " + e.InnerException);
+                Expect(e.Message.Contains("the game loop is gone"), e.Message);
+                Equal(2000L, log.Position, "position");
+                // The appender is still usable, and the cause is not reported again.
+                log.Write(data, 2000, 3000);
+            }
+            Same(data, Get("progress-throws"), "the object");
+        }
+    }
+
+    private static void ProgressWithBufferIsRefused()
+    {
+        using (var client = NewClient())
+        {
+            var options = new OssAppendOptions { BufferCapacity = 4096, Progress = (i, t, n) => true };
+            Throws<ArgumentException>(() => client.OpenAppend(Bucket, "progress-buffered", options));
+        }
+    }
+
+    private static void LogCallbackAndItsException()
+    {
+        var lines = new List<string>();
+        var config = Config();
+        config.Log = (level, message) =>
+        {
+            lock (lines)
+            {
+                lines.Add(level + ": " + message);
+            }
+            throw new InvalidOperationException("a log sink that fails");
+        };
+        Fault("action=error&status=503&op=append&key=logged&count=1");
+        using (var client = new OssClient(config))
+        using (var log = client.OpenAppend(Bucket, "logged"))
+        {
+            log.Write(Pattern(100, 5), 0, 100);
+        }
+        Same(Pattern(100, 5), Get("logged"), "the object");
+        lock (lines)
+        {
+            Expect(lines.Any(l => l.StartsWith("Warn: ") && l.Contains("503")), string.Join("\n", lines));
+        }
+    }
+
+    private static void BadSecretIsSignatureMismatch()
+    {
+        var config = Config();
+        config.AccessKeySecret = "not-the-secret";
+        using (var client = new OssClient(config))
+        {
+            var e = Throws<OssException>(() => client.OpenAppend(Bucket, "denied"));
+            Equal(OssStatus.SignatureMismatch, e.Status, "status");
+            Equal("SignatureDoesNotMatch", e.Code, "code");
+            Equal(403, e.HttpStatus, "HTTP status");
+            Expect(!e.Message.Contains("not-the-secret"), "the secret is in the message: " + e.Message);
+        }
+    }
+
+    private static void TimeoutsAndRetries()
+    {
+        var once = Config();
+        once.MaxAttempts = 1;
+        using (var client = new OssClient(once))
+        {
+            Fault("action=error&status=503&op=head&key=retry&count=1");
+            var e = Throws<OssException>(() => client.OpenAppend(Bucket, "retry"));
+            Equal(OssStatus.Unavailable, e.Status, "with one attempt, status");
+            Equal(503, e.HttpStatus, "HTTP status");
+        }
+        var twice = Config();
+        twice.MaxAttempts = 2;
+        twice.RetryBaseDelay = TimeSpan.FromMilliseconds(1);
+        using (var client = new OssClient(twice))
+        {
+            Fault("action=error&status=503&op=head&key=retry&count=1");
+            client.OpenAppend(Bucket, "retry").Dispose();
+            Equal("pending 0", FaultsPending(), "the fault was met, then retried");
+        }
+        var quick = Config();
+        quick.MaxAttempts = 1;
+        quick.RequestTimeout = TimeSpan.FromMilliseconds(300);
+        using (var client = new OssClient(quick))
+        {
+            Fault("action=delay-before-apply&delay_ms=3000&op=head&key=slow&count=1");
+            var clock = Stopwatch.StartNew();
+            var e = Throws<OssException>(() => client.OpenAppend(Bucket, "slow"));
+            Equal(OssStatus.Timeout, e.Status, "status");
+            Expect(clock.ElapsedMilliseconds < 2500, "gave up after " + clock.ElapsedMilliseconds + " ms");
+        }
+    }
+
+    private static void V1PathStyleUtf8AndCreateParameters()
+    {
+        var config = Config();
+        config.SignatureVersion = OssSignatureVersion.V1;
+        config.UrlStyle = OssUrlStyle.Path;
+        config.UserAgent = "csharp-tests";
+        const string key = "日志/über 1.log";
+        var options = new OssAppendOptions { ContentType = "text/plain; charset=utf-8" };
+        options.Metadata["player"] = "one";
+        using (var client = new OssClient(config))
+        using (var log = client.OpenAppend(Bucket, key, options))
+        {
+            var text = Encoding.UTF8.GetBytes("héllo wörld\n");
+            log.Write(text, 0, text.Length);
+            WebHeaderCollection headers;
+            Same(text, Get(key, out headers), "the object");
+            Equal("text/plain; charset=utf-8", headers["Content-Type"], "Content-Type");
+            Equal("one", headers["x-oss-meta-player"], "metadata");
+        }
+    }
+
+    private static void CredentialsFromTheEnvironment()
+    {
+        var config = Config();
+        config.AccessKeyId = null;
+        config.AccessKeySecret = null;
+        using (var client = new OssClient(config))
+        {
+            var e = Throws<OssException>(() => client.OpenAppend(Bucket, "from-env"));
+            Equal(OssStatus.CredentialsMissing, e.Status, "without the variables");
+            Environment.SetEnvironmentVariable("OSS_ACCESS_KEY_ID", AccessKeyId);
+            Environment.SetEnvironmentVariable("OSS_ACCESS_KEY_SECRET", AccessKeySecret);
+            try
+            {
+                var data = Pattern(10, 6);
+                Equal(10UL, client.AppendObject(Bucket, "from-env", 0, data, 0, 10).NextPosition, "with them");
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable("OSS_ACCESS_KEY_ID", null);
+                Environment.SetEnvironmentVariable("OSS_ACCESS_KEY_SECRET", null);
+            }
+        }
+    }
+
+    private static void BadSettingsAreRefused()
+    {
+        var proxy = Config();
+        proxy.Proxy = "ftp://proxy.example:21";
+        Equal(OssStatus.InvalidArgument, Throws<OssException>(() => new OssClient(proxy)).Status, "an ftp proxy");
+        var ca = Config();
+        ca.CaFile = "/nonexistent/ca.pem";
+        var e = Throws<OssException>(() => new OssClient(ca));
+        Expect(e.Status == OssStatus.InvalidArgument && e.Message.Contains("/nonexistent/ca.pem"), e.Message);
+        var agent = Config();
+        agent.UserAgent = "line\r\nX-Injected: 1";
+        Equal(OssStatus.InvalidArgument, Throws<OssException>(() => new OssClient(agent)).Status, "a user agent with a line break");
+        using (var client = NewClient())
+        {
+            e = Throws<OssException>(() => client.OpenAppend("Bad_Bucket", "key"));
+            Expect(e.Status == OssStatus.InvalidArgument && e.Message.Contains("Bad_Bucket"), e.Message);
+            e = Throws<OssException>(() => client.OpenAppend(Bucket, "key", new OssAppendOptions { Acl = "everyone" }));
+            Equal(OssStatus.InvalidArgument, e.Status, "an unknown ACL");
+            Throws<ArgumentException>(() => client.OpenAppend(Bucket, "nul\0key"));
+            using (var log = client.OpenAppend(Bucket, "ranges"))
+            {
+                Throws<ArgumentOutOfRangeException>(() => log.Write(new byte[10], 5, 6));
+                Throws<ArgumentOutOfRangeException>(() => log.Write(new byte[10], -1, 1));
+                Throws<ArgumentNullException>(() => log.Write(null, 0, 0));
+                Throws<NotSupportedException>(() => log.Position = 0);
+            }
+        }
+    }
+
+    private static void StatReportsTheObject()
+    {
+        using (var client = NewClient())
+        using (var log = client.OpenAppend(Bucket, "stat"))
+        {
+            Equal(OssStatus.NoSuchKey, Throws<OssException>(() => log.Stat()).Status, "before any write");
+            var data = Pattern(12345, 7);
+            log.Write(data, 0, data.Length);
+            var info = log.Stat();
+            Equal(12345UL, info.Length, "length");
+            Equal((ulong?)Crc64(data), info.Crc64, "CRC-64");
+            Equal(OssObjectType.Appendable, info.ObjectType, "type");
+            Expect(info.ETag.StartsWith("\"") && info.ETag.Length > 2, "ETag " + info.ETag);
+            Expect(info.LastModified.HasValue && Math.Abs((DateTimeOffset.UtcNow - info.LastModified.Value).TotalMinutes) < 5,
+                "last modified " + info.LastModified);
+            Equal(24, info.RequestId.Length, "request id length");
+        }
+    }
+
+    private static void DisposeTwiceAndUseAfterDispose()
+    {
+        var client = NewClient();
+        var log = client.OpenAppend(Bucket, "disposed");
+        client.Dispose();
+        client.Dispose();
+        Throws<ObjectDisposedException>(() => client.OpenAppend(Bucket, "after"));
+        Throws<ObjectDisposedException>(() => client.AppendObject(Bucket, "after", 0, new byte[1], 0, 1));
+        // An appender outlives its client.
+        log.Write(Pattern(10, 8), 0, 10);
+        log.Dispose();
+        log.Dispose();
+        log.Close();
+        Expect(!log.CanWrite, "CanWrite after Dispose");
+        Throws<ObjectDisposedException>(() => log.Write(new byte[1], 0, 1));
+        Throws<ObjectDisposedException>(() => log.Flush());
+        Throws<ObjectDisposedException>(() => Console.Write(log.Position));
+        Throws<ObjectDisposedException>(() => Console.Write(log.Crc64));
+        Throws<ObjectDisposedException>(() => Console.Write(log.Pending));
+        Throws<ObjectDisposedException>(() => log.Stat());
+        Same(Pattern(10, 8), Get("disposed"), "the object");
+    }
+
+    private static void ThreadsAreSerialised()
+    {
+        using (var client = NewClient())
+        {
+            var pieces = new[] { Enumerable.Repeat((byte)'a', 3000).ToArray(), Enumerable.Repeat((byte)'b', 3000).ToArray() };
+            Exception failure = null;
+            using (var log = client.OpenAppend(Bucket, "threads"))
+            {
+                var threads = pieces.Select(piece => new Thread(() =>
+                {
+                    try
+                    {
+                        for (var i = 0; i < 10; i++)
+                        {
+                            log.Write(piece, 0, piece.Length);
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        failure = e;
+                    }
+                })).ToList();
+                threads.ForEach(t => t.Start());
+                threads.ForEach(t => t.Join());
+            }
+            Expect(failure == null, "a writer failed: " + failure);
+            var stored = Get("threads");
+            Equal(60000, stored.Length, "length");
+            for (var at = 0; at < stored.Length; at += 3000)
+            {
+                Expect(pieces.Any(p => Slice(stored, at, 3000).SequenceEqual(p)), "a write was split or mixed at " + at);
+            }
+        }
+    }
+
+    // Set on another thread and only cleared on the test's, so no stale copy of the reference
+    // on the test's stack can keep the appender alive.
+    private static OssAppender abandoned;
+
+    private static void FinalizerReleasesAppender()
+    {
+        var baseline = ConnectionsToServer();
+        var thread = new Thread(() =>
+        {
+            using (var client = NewClient())
+            {
+                abandoned = client.OpenAppend(Bucket, "abandoned");
+                abandoned.Write(new byte[3], 0, 3);
+            }
+        });
+        thread.Start();
+        thread.Join();
+        // The appender keeps the disposed client's pooled connection until it is released.
+        Equal(baseline + 1, ConnectionsToServer(), "connections held by the abandoned appender");
+        abandoned = null;
+        for (var i = 0; i < 20 && ConnectionsToServer() > baseline; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        Equal(baseline, ConnectionsToServer(), "connections after the finalizer ran");
+    }
+
+    // ---- Helpers ----
+
+    private static OssConfig Config()
+    {
+        return new OssConfig
+        {
+            Endpoint = endpoint,
+            Region = "cn-hangzhou",
+            AccessKeyId = AccessKeyId,
+            AccessKeySecret = AccessKeySecret,
+            MaxAttempts = 2,
+        };
+    }
+
+    private static OssClient NewClient()
+    {
+        return new OssClient(Config());
+    }
+
+    /// <summary>The object's bytes, by a GET this program signs (V1) and sends itself.</summary>
+    private static byte[] Get(string key)
+    {
+        WebHeaderCollection headers;
+        return Get(key, out headers);
+    }
+
+    private static byte[] Get(string key, out WebHeaderCollection headers)
+    {
+        var now = DateTime.UtcNow;
+        string signature;
+        using (var mac = new HMACSHA1(Encoding.UTF8.GetBytes(AccessKeySecret)))
+        {
+            var signed = string.Format("GET\n\n\n{0:r}\n/{1}/{2}", now, Bucket, key);
+            signature = Convert.ToBase64String(mac.ComputeHash(Encoding.UTF8.GetBytes(signed)));
+        }
+        var request = Request("GET", "/" + Bucket + "/" + Uri.EscapeDataString(key).Replace("%2F", "/"));
+        request.Date = now;
+        request.Headers["Authorization"] = "OSS " + AccessKeyId + ":" + signature;
+        return Send(request, out headers);
+    }
+
+    /// <summary>Scripts a fault on the server (POST /-/faults).</summary>
+    private static void Fault(string query)
+    {
+        var request = Request("POST", "/-/faults?" + query);
+        request.ContentLength = 0;
+        WebHeaderCollection headers;
+        Send(request, out headers);
+    }
+
+    /// <summary>The server's count of requests still to be faulted ("pending N").</summary>
+    private static string FaultsPending()
+    {
+        WebHeaderCollection headers;
+        return Encoding.ASCII.GetString(Send(Request("GET", "/-/faults"), out headers)).Trim();
+    }
+
+    /// <summary>
+    /// A request of this program's own to the server, on a connection closed after it, so
+    /// that every connection left open to the server is the library's.
+    /// </summary>
+    private static HttpWebRequest Request(string method, string pathAndQuery)
+    {
+        var request = (HttpWebRequest)WebRequest.Create(endpoint + pathAndQuery);
+        request.Method = method;
+        request.KeepAlive = false;
+        return request;
+    }
+
+    private static byte[] Send(HttpWebRequest request, out WebHeaderCollection headers)
+    {
+        using (var response = (HttpWebResponse)request.GetResponse())
+        using (var body = new MemoryStream())
+        {
+            response.GetResponseStream().CopyTo(body);
+            headers = response.Headers;
+            return body.ToArray();
+        }
+    }
+
+    /// <summary>Established connections to the server (from /proc/net/tcp), all the library's.</summary>
+    private static int ConnectionsToServer()
+    {
+        var port = ":" + new Uri(endpoint).Port.ToString("X4");
+        return File.ReadAllLines("/proc/net/tcp").Skip(1)
+            .Select(line => line.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries))
+            .Count(fields => fields[2].EndsWith(port) && fields[3] == "01");
+    }
+
+    /// <summary>CRC-64/XZ (ECMA-182 reflected), as OSS reports it, computed bit by bit.</summary>
+    private static ulong Crc64(byte[] data)
+    {
+        var crc = ulong.MaxValue;
+        foreach (var b in data)
+        {
+            crc ^= b;
+            for (var bit = 0; bit < 8; bit++)
+            {
+                crc = (crc >> 1) ^ ((crc & 1) == 1 ? 0xC96C5795D7870F42UL : 0);
+            }
+        }
+        return ~crc;
+    }
+
+    private static byte[] Pattern(int length, int seed)
+    {
+        var data = new byte[length];
+        for (var i = 0; i < length; i++)
+        {
+            data[i] = (byte)(i * 7 + seed);
+        }
+        return data;
+    }
+
+    private static byte[] Slice(byte[] data, int offset, int count)
+    {
+        return data.Skip(offset).Take(count).ToArray();
+    }
+
+    private static byte[] Concat(byte[] a, byte[] b)
+    {
+        return a.Concat(b).ToArray();
+    }
+
+    private static void Expect(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new Exception("expected: " + what);
+        }
+    }
+
+    private static void Equal<T>(T want, T got, string what)
+    {
+        Expect(EqualityComparer<T>.Default.Equals(want, got), what + ": want " + want + ", got " + got);
+    }
+
+    private static void Same(byte[] want, byte[] got, string what)
+    {
+        Expect(want.SequenceEqual(got), what + ": " + got.Length + " bytes differ from the " + want.Length + " wanted");
+    }
+
+    private static T Throws<T>(Action action) where T : Exception
+    {
+        try
+        {
+            action();
+        }
+        catch (T e)
+        {
+            return e;
+        }
+        catch (Exception e)
+        {
+            throw new Exception("expected " + typeof(T).Name + ", got " + e.GetType().Name + ": " + e.Message, e);
+        }
+        throw new Exception("expected " + typeof(T).Name + ", nothing was thrown");
+    }
+}
