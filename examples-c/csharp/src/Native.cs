@@ -51,6 +51,8 @@ namespace OssAppend
         public long LastModified;
         [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.EtagCapacity)] public byte[] Etag;
         [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.RequestIdCapacity)] public byte[] RequestId;
+        [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.TimeCapacity)] public byte[] SealedTime;
+        [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.VersionIdCapacity)] public byte[] VersionId;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -155,6 +157,8 @@ namespace OssAppend
 #endif
         internal const int RequestIdCapacity = 64;
         internal const int EtagCapacity = 80;
+        internal const int TimeCapacity = 32;
+        internal const int VersionIdCapacity = 256;
 
         /// <summary>Throws the OssException for a failed call; status and err are what it returned.</summary>
         internal static void Check(OssStatus status, IntPtr err)
@@ -397,6 +401,10 @@ namespace OssAppend
             [MarshalAs(UnmanagedType.U1)] bool check, out IntPtr err);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_append_options_set_seal_on_close(OptionsHandle options,
+            [MarshalAs(UnmanagedType.U1)] bool seal, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_options_set_request_size(OptionsHandle options, UIntPtr bytes,
             out IntPtr err);
 
@@ -431,6 +439,9 @@ namespace OssAppend
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_stat(AppendHandle append, out NativeObjectInfo info, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_append_seal(AppendHandle append, out IntPtr err);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_close(AppendHandle append, out IntPtr err);

@@ -57,6 +57,9 @@ namespace OssAppend
         /// <summary>Whether to check the server's CRC-64 of the whole object after every append (default true).</summary>
         public bool CheckCrc { get; set; } = true;
 
+        /// <summary>Whether Close and Dispose seal the object (see <see cref="OssAppender.Seal"/>; default false).</summary>
+        public bool SealOnClose { get; set; }
+
         /// <summary>The largest body of one request in bytes; 0 keeps the library's 8 MiB.</summary>
         public int RequestSize { get; set; }
 
@@ -73,9 +76,9 @@ namespace OssAppend
         public bool BlockWhenFull { get; set; } = true;
 
         /// <summary>
-        /// Called after each request that landed (see <see cref="OssProgress"/>). Unbuffered only:
-        /// a buffered appender's upload thread may still be in a request when the appender is
-        /// released, and a callback then would reach freed user data.
+        /// Called after each request that landed (see <see cref="OssProgress"/>), on the writing
+        /// thread. Unbuffered only in this binding: a buffered appender would call it on the
+        /// library's own upload thread, which IL2CPP does not attach to the managed runtime.
         /// </summary>
         public OssProgress Progress { get; set; }
 
@@ -109,6 +112,7 @@ namespace OssAppend
                     Native.Check(Native.oss_append_options_set_traffic_limit(options, TrafficLimit, out err), err);
                 }
                 Native.Check(Native.oss_append_options_set_check_crc(options, CheckCrc, out err), err);
+                Native.Check(Native.oss_append_options_set_seal_on_close(options, SealOnClose, out err), err);
                 if (RequestSize != 0)
                 {
                     Native.Check(Native.oss_append_options_set_request_size(options, Size(RequestSize, "RequestSize"), out err), err);
@@ -199,6 +203,12 @@ namespace OssAppend
 
         /// <summary>The ETag, quotes included as OSS sends it; empty when absent.</summary>
         public string ETag { get; internal set; }
+
+        /// <summary>When the object was sealed; null while it is not.</summary>
+        public DateTimeOffset? SealedTime { get; internal set; }
+
+        /// <summary>On a versioned bucket, the version the HEAD described; empty when absent.</summary>
+        public string VersionId { get; internal set; }
 
         /// <summary>The HEAD request's x-oss-request-id; empty when absent.</summary>
         public string RequestId { get; internal set; }
@@ -310,8 +320,8 @@ namespace OssAppend
         }
 
         /// <summary>
-        /// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification and
-        /// type. Throws OssException (NoSuchKey) if nothing was written yet.
+        /// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
+        /// sealed time and version id. Throws OssException (NoSuchKey) if nothing was written yet.
         /// </summary>
         public OssObjectInfo Stat()
         {
@@ -329,8 +339,37 @@ namespace OssAppend
                 ObjectType = info.ObjectType,
                 LastModified = info.LastModified >= 0 ? DateTimeOffset.FromUnixTimeSeconds(info.LastModified) : (DateTimeOffset?)null,
                 ETag = Native.FromUtf8(info.Etag),
+                SealedTime = SealedAt(Native.FromUtf8(info.SealedTime)),
+                VersionId = Native.FromUtf8(info.VersionId),
                 RequestId = Native.FromUtf8(info.RequestId),
             };
+        }
+
+        /// <summary>The library writes the sealed time as HTTP dates are written (RFC 1123, GMT).</summary>
+        private static DateTimeOffset? SealedAt(string text)
+        {
+            if (text.Length == 0)
+            {
+                return null;
+            }
+            return DateTimeOffset.ParseExact(text, "r", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        /// <summary>
+        /// Seals the object at this appender's position, after uploading what a buffered one
+        /// holds: it then takes no more appends (Write throws OssException with
+        /// ObjectNotAppendable) and <see cref="Stat"/> gives its SealedTime. OSS seals only at
+        /// the object's length, so a seal never cuts off another writer's bytes (Conflict).
+        /// Sealing again changes nothing. The appender stays open: Close or Dispose it as usual.
+        /// </summary>
+        public void Seal()
+        {
+            lock (gate)
+            {
+                handle.ThrowIfClosed("OssAppender");
+                IntPtr err;
+                Check(Native.oss_append_seal(handle, out err), err);
+            }
         }
 
         /// <summary>

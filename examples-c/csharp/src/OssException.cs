@@ -59,6 +59,8 @@ namespace OssAppend
         Internal = 24,
         /// <summary>A buffered write found the buffer full and took nothing (set not to wait).</summary>
         WouldBlock = 25,
+        /// <summary>A buffer of the request size or buffer capacity set could not be allocated; nothing was taken.</summary>
+        OutOfMemory = 26,
     }
 
     /// <summary>

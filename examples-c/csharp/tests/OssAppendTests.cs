@@ -68,6 +68,7 @@ internal static class OssAppendTests
             { "credentials from the environment", CredentialsFromTheEnvironment },
             { "bad settings and names are refused", BadSettingsAreRefused },
             { "Stat reports the object", StatReportsTheObject },
+            { "a sealed object takes no more appends; Stat says since when", SealEndsAppends },
             { "disposing twice, and use after dispose", DisposeTwiceAndUseAfterDispose },
             { "threads sharing an appender are serialised", ThreadsAreSerialised },
             { "the finalizer releases an appender never disposed", FinalizerReleasesAppender },
@@ -422,6 +423,27 @@ internal static class OssAppendTests
             Expect(info.LastModified.HasValue && Math.Abs((DateTimeOffset.UtcNow - info.LastModified.Value).TotalMinutes) < 5,
                 "last modified " + info.LastModified);
             Equal(24, info.RequestId.Length, "request id length");
+            Expect(info.SealedTime == null && info.VersionId == "", "not sealed, not versioned");
+        }
+    }
+
+    private static void SealEndsAppends()
+    {
+        var options = new OssAppendOptions { BufferCapacity = 1 << 16, SealOnClose = true };
+        using (var client = NewClient())
+        {
+            using (var log = client.OpenAppend(Bucket, "sealed", options))
+            {
+                var data = Pattern(1000, 3);
+                log.Write(data, 0, data.Length);
+                log.Seal();
+                Equal(OssStatus.ObjectNotAppendable, Throws<OssException>(() => log.Write(data, 0, 1)).Status, "a write");
+                var info = log.Stat();
+                Equal(1000UL, info.Length, "length");
+                Expect(info.SealedTime.HasValue && Math.Abs((DateTimeOffset.UtcNow - info.SealedTime.Value).TotalMinutes) < 5,
+                    "sealed time " + info.SealedTime);
+            }
+            Equal(OssStatus.ObjectNotAppendable, Throws<OssException>(() => client.OpenAppend(Bucket, "sealed")).Status, "reopening");
         }
     }
 
