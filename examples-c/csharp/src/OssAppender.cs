@@ -78,7 +78,7 @@ namespace OssAppend
         /// <summary>
         /// Called after each request that landed (see <see cref="OssProgress"/>), on the writing
         /// thread. Unbuffered only in this binding: a buffered appender would call it on the
-        /// library's own upload thread, which IL2CPP does not attach to the managed runtime.
+        /// library's own upload thread, where a Unity script may not call Unity's API.
         /// </summary>
         public OssProgress Progress { get; set; }
 
