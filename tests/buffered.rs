@@ -271,7 +271,11 @@ fn no_progress_is_reported_once_the_handle_is_dropped() {
     drop(log);
     let after_drop = calls.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(stored(&server, "dropped"), b"in flight", "the request finished");
+    assert_eq!(
+        stored(&server, "dropped"),
+        b"in flight",
+        "the request finished"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), after_drop);
 }
 
