@@ -4,6 +4,7 @@
 //! whose 404 lost its error document on the way (a gateway drops `x-oss-err`).
 
 mod common;
+mod peers;
 
 use oss_append::{AppendOptions, Appender, BufferOptions, Client, ErrorKind, ObjectInfo};
 use oss_local_server::{Action, Fault, Op, Server};
@@ -195,5 +196,37 @@ fn an_opening_head_404_without_its_error_document_is_an_absent_object() {
         (err.http_status(), err.code()),
         (Some(403), None),
         "{err:?}"
+    );
+}
+
+/// The local server keeps no versions; a scripted one answers as a versioned bucket does.
+#[test]
+fn a_head_reports_the_version_id_and_sealed_time_oss_sends() {
+    let version = "CAEQNhiBgMDJgZCA0BYiIDc4MGZjZGI2OTBjOTRmNTE5NmU5NmFmZjM2NmUwMzM0";
+    let peer = peers::serve(move |mut conn| {
+        while conn.request(false).is_some() {
+            conn.send(&peers::answer(
+                "200 OK",
+                &[
+                    ("x-oss-object-type", "Appendable"),
+                    ("x-oss-hash-crc64ecma", "0"),
+                    ("x-oss-version-id", version),
+                    ("x-oss-sealed-time", "Wed, 02 Dec 2026 09:30:00 GMT"),
+                ],
+                b"",
+            ));
+        }
+    });
+    let client = Client::new(&common::client_config_for(&peer.url(), AK, SK)).unwrap();
+    let info = head(&client, "k");
+    assert_eq!(info.version_id.as_deref(), Some(version));
+    let sealed = httpdate::parse_http_date("Wed, 02 Dec 2026 09:30:00 GMT").unwrap();
+    assert_eq!(info.sealed_time, Some(sealed));
+    let err = Appender::open(&client, BUCKET, "k", AppendOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ObjectNotAppendable, "{err:?}");
+    assert!(
+        err.message()
+            .contains("sealed at Wed, 02 Dec 2026 09:30:00 GMT"),
+        "{err}"
     );
 }
