@@ -198,7 +198,13 @@ fn an_upload_error_surfaces_on_the_next_call_then_the_upload_resumes() {
         error.request_id().is_some(),
         "the server's details are kept: {error:?}"
     );
-    assert_eq!(log.pending(), 5, "the bytes stay buffered");
+    // Not lost: still buffered, or stored by the upload that resumed once the error was
+    // returned.
+    let pending = log.pending();
+    assert!(
+        pending == 5 || stored(&server, "surfaces") == b"first",
+        "{pending} bytes pending"
+    );
     log.write(b" second").unwrap();
     log.flush(None).unwrap();
     assert_eq!(stored(&server, "surfaces"), b"first second");
@@ -288,7 +294,12 @@ fn a_failed_close_keeps_the_handle_and_can_be_retried() {
     server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
     let error = log.close().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
-    assert_eq!(log.pending(), 16);
+    // Not lost: still buffered, or stored by the upload that resumed after the error.
+    let pending = log.pending();
+    assert!(
+        pending == 16 || stored(&server, "close") == b"must not be lost",
+        "{pending} bytes pending"
+    );
     log.close().unwrap();
     assert_eq!(stored(&server, "close"), b"must not be lost");
     assert_eq!(log.write(b"late").unwrap_err().kind(), ErrorKind::Closed);
