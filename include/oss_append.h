@@ -172,7 +172,9 @@ typedef enum oss_status {
   OSS_ERR_WOULD_BLOCK = 25,
   /**
    * Memory for a buffer of the size the caller set (a request size, a buffer capacity)
-   * could not be allocated; nothing was taken or sent. Choose a smaller size.
+   * could not be allocated: nothing of the part that needed it was taken or sent (a
+   * buffered write larger than the buffer may have taken earlier parts:
+   * `oss_append_position` tells). Choose a smaller size.
    */
   OSS_ERR_OUT_OF_MEMORY = 26,
 } oss_status;
@@ -243,8 +245,10 @@ typedef enum oss_log_level {
  * `oss_append_open`, owned by the caller, ended by `oss_append_close` or released by
  * `oss_append_free`. One thread uses it at a time: a call made while another is running
  * on the same appender (from another thread, or from its own progress callback) fails
- * with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. Different appenders may be used
- * from different threads at once, on one shared client.
+ * with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. A buffered appender calls its
+ * progress callback on its upload thread, outside any call: that callback must not call
+ * the appender at all. Different appenders may be used from different threads at once, on
+ * one shared client.
  *
  * Buffered (see `oss_append_options_set_buffer`), writes return once copied and a
  * background thread uploads; `oss_append_position` then counts bytes written,
@@ -463,7 +467,10 @@ enum oss_status oss_append_write(struct oss_append *append,
  * Appends everything `read` gives (see `oss_read_fn`) until it reports the end, through one
  * buffer of the request size, so memory stays flat however long the stream. `read` is
  * called on this thread with `user_data`. On success `*written` (when not NULL) receives
- * the number of bytes appended; on failure `oss_append_position` tells what was stored.
+ * the number of bytes appended; on failure `oss_append_position` tells what was stored
+ * (buffered: taken). Buffered, bytes once read are always taken: this waits for room even
+ * when writes are set not to wait, and an upload error kept from earlier is returned after
+ * the piece that met it was taken.
  */
 enum oss_status oss_append_write_from(struct oss_append *append,
                                       oss_read_fn read,
@@ -531,7 +538,8 @@ enum oss_status oss_append_seal(struct oss_append *append,
 /**
  * Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
  * sealed time and version id, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing
- * was written yet.
+ * was written yet (or, where a gateway dropped OSS's error document, with `OSS_ERR_SERVICE`
+ * and HTTP status 404).
  */
 enum oss_status oss_append_stat(const struct oss_append *append,
                                 struct oss_object_info *out,
@@ -956,9 +964,9 @@ enum oss_status oss_append_options_set_request_size(struct oss_append_options *o
 /**
  * Buffered mode: `oss_append_write` copies into a buffer of `capacity` bytes (1 to
  * `OSS_MAX_BUFFER_CAPACITY`; memory is taken as data comes, a request's worth at a time,
- * and a write that cannot have it fails with `OSS_ERR_OUT_OF_MEMORY` taking nothing) and
- * returns at once, and a background thread uploads it in requests of up to the request size, sending
- * a shorter one once a byte has waited `max_delay_ms`. When the buffer is full, a write
+ * and a write that cannot have it fails with `OSS_ERR_OUT_OF_MEMORY`, taking nothing of the
+ * part that needed it) and returns at once, and a background thread uploads it in requests
+ * of up to the request size, sending a shorter one once a byte has waited `max_delay_ms`. When the buffer is full, a write
  * waits for room if `block_when_full`, else fails with `OSS_ERR_WOULD_BLOCK` taking
  * nothing. `oss_append_flush` waits for storage and `oss_append_pending` counts what is not
  * stored yet; an upload error is returned by the next write, flush or close, and the upload

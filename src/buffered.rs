@@ -75,7 +75,12 @@ struct Shared {
     /// Wakes callers: bytes stored (room, flush progress) or an error.
     stored: Condvar,
     appender: Mutex<DirectAppender>,
+    /// Logs an upload error that is kept for the caller.
+    log_error: ErrorLog,
 }
+
+/// Logs an upload error and how many bytes stay buffered.
+type ErrorLog = Box<dyn Fn(&Error, usize) + Send + Sync>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -156,6 +161,7 @@ impl BufferedAppender {
             }),
             work: Condvar::new(),
             stored: Condvar::new(),
+            log_error: Box::new(appender.error_log()),
             appender: Mutex::new(appender),
         });
         let worker = {
@@ -209,17 +215,42 @@ impl BufferedAppender {
     pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
         self.check_writable()?;
         let capacity = self.options.capacity;
-        let block = self.options.block_when_full;
-        if !block && data.len() > capacity {
+        if !self.options.block_when_full && data.len() > capacity {
             return Err(Error::invalid_argument(format!(
                 "a write of {} bytes can never fit a buffer of {capacity} bytes; \
                  write less at a time or let writes block",
                 data.len()
             )));
         }
+        self.put(data, self.options.block_when_full, Kept::Refuse)
+    }
+
+    /// Writes everything `reader` gives, a request's worth at a time. Returns the bytes taken.
+    /// Bytes read from `reader` cannot be given back, so each chunk is taken whatever
+    /// happens: it waits for room even when writes do not, and a kept upload error is
+    /// returned after the chunk that met it was taken.
+    pub(crate) fn write_from(&mut self, reader: impl Read) -> Result<u64> {
+        self.check_writable()?;
+        let size = lock(&self.shared.state).threshold;
+        for_each_chunk(reader, size, |chunk, _| self.put(chunk, true, Kept::After))
+    }
+
+    /// Copies `data` into the buffer, waiting for room (`block`) or failing with
+    /// [`ErrorKind::WouldBlock`]; a kept upload error is returned before anything is taken
+    /// or, with [`Kept::After`], once all of `data` is.
+    fn put(&mut self, data: &[u8], block: bool, kept_errors: Kept) -> Result<()> {
+        let capacity = self.options.capacity;
         let shared = &*self.shared;
         let mut state = lock(&shared.state);
-        shared.take_error(&mut state)?;
+        let mut kept = None;
+        let mut take_error = |state: &mut State| match (shared.take_error(state), kept_errors) {
+            (Err(e), Kept::After) => {
+                kept.get_or_insert(e);
+                Ok(())
+            }
+            (result, _) => result,
+        };
+        take_error(&mut state)?;
         check_size(state.accepted, data.len() as u64)?;
         let mut rest = data;
         while !rest.is_empty() {
@@ -243,7 +274,7 @@ impl BufferedAppender {
                     .stored
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
-                shared.take_error(&mut state)?;
+                take_error(&mut state)?;
                 continue;
             }
             let (taken, later) = rest.split_at(room.min(rest.len()));
@@ -267,14 +298,7 @@ impl BufferedAppender {
             }
             rest = later;
         }
-        Ok(())
-    }
-
-    /// Writes everything `reader` gives, a request's worth at a time. Returns the bytes taken.
-    pub(crate) fn write_from(&mut self, reader: impl Read) -> Result<u64> {
-        self.check_writable()?;
-        let size = lock(&self.shared.state).threshold;
-        for_each_chunk(reader, size, |chunk, _| self.write(chunk))
+        kept.map_or(Ok(()), Err)
     }
 
     /// Waits until everything written so far is stored, `timeout` passes (None: no limit;
@@ -287,7 +311,11 @@ impl BufferedAppender {
     /// Flushes, then seals the object as [`DirectAppender::seal`] does; later writes fail with
     /// [`ErrorKind::ObjectNotAppendable`]. A failed flush or seal leaves the handle as it was.
     pub(crate) fn seal(&mut self) -> Result<SystemTime> {
-        self.check_writable()?;
+        self.check_open()?;
+        if self.sealed {
+            // Sealing again changes nothing: the appender gives the first seal's time.
+            return lock(&self.shared.appender).seal();
+        }
         flush(&self.shared, None)?;
         let time = lock(&self.shared.appender).seal()?;
         self.sealed = true;
@@ -399,6 +427,15 @@ impl State {
     }
 }
 
+/// When a write reports an upload error kept from earlier.
+#[derive(Clone, Copy)]
+enum Kept {
+    /// Before taking anything: the write may simply be made again.
+    Refuse,
+    /// After taking all of it: its bytes had already been read from a reader.
+    After,
+}
+
 impl Shared {
     /// Returns a kept upload error once, and wakes the upload thread: it waits without a
     /// deadline while an error is kept, and resumes (its max delay with it) once the caller
@@ -483,23 +520,23 @@ fn upload(shared: &Shared) {
         drop(state);
 
         let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut appender = lock(&shared.appender);
-            let result = appender.write(&chunk);
-            (result, appender.position(), appender.crc64())
+            lock(&shared.appender).write(&chunk)
         }));
-        state = lock(&shared.state);
-        let (result, position, crc) = match sent {
-            Ok(sent) => sent,
-            Err(_) => (
-                Err(Error::new(
-                    ErrorKind::Internal,
-                    "internal error in the upload thread (please report it)",
-                )),
-                state.durable,
-                state.crc,
-            ),
+        // What is stored is the appender's account, also after a panic in a callback it ran
+        // (a piece may have landed before it): anything else would send those bytes again.
+        let (position, crc) = {
+            let appender = lock(&shared.appender);
+            (appender.position(), appender.crc64())
         };
-        let stored = (position - state.durable) as usize;
+        let result = sent.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Internal,
+                "internal error in the upload thread (please report it)",
+            ))
+        });
+        state = lock(&shared.state);
+        // One chunk is one write, so at most all of it was stored.
+        let stored = ((position - state.durable) as usize).min(chunk.len());
         state.durable = position;
         state.crc = crc;
         if stored == chunk.len() {
@@ -516,8 +553,15 @@ fn upload(shared: &Shared) {
             state.oldest = None;
         }
         if let Err(error) = result {
-            lock(&shared.appender).log_error(&error, state.held());
-            state.error = Some(error);
+            let held = state.held();
+            state.error = Some(error.clone());
+            shared.stored.notify_all();
+            // The caller's logger runs with no lock of ours held: it may write to this very
+            // appender (a log shipper shipping its own log), and a slow one stalls no write.
+            drop(state);
+            (shared.log_error)(&error, held);
+            state = lock(&shared.state);
+            continue;
         }
         shared.stored.notify_all();
     }

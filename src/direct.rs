@@ -63,6 +63,15 @@ impl DirectAppender {
         options.request.validate()?;
         let (position, crc, exists) = match client.head_object(bucket, key) {
             Ok(info) => {
+                if let Some(time) = info.sealed_time {
+                    return Err(Error::new(
+                        ErrorKind::ObjectNotAppendable,
+                        format!(
+                            "{key:?} was sealed at {} and takes no more appends",
+                            httpdate::fmt_http_date(time)
+                        ),
+                    ));
+                }
                 let (length, crc) = appendable_state(&info, key)?;
                 (length, crc, true)
             }
@@ -161,9 +170,10 @@ impl DirectAppender {
                 },
             };
             let found = self.observe(&cause)?;
-            let state = found
-                .as_ref()
-                .map_or((0, 0), |info| (info.length, info.crc64.unwrap_or(self.crc)));
+            let state = match &found {
+                Some(info) => appendable_state(info, &self.key)?,
+                None => (0, 0),
+            };
             if state != (self.position, self.crc) {
                 let expected = format!("length {} (CRC-64 {}) to seal", self.position, self.crc);
                 let here = (self.position, self.crc);
@@ -194,21 +204,26 @@ impl DirectAppender {
         if self.closed {
             return Ok(());
         }
-        if self.options.seal_on_close {
+        // An object never created has nothing to seal (and a seal of it would fail forever).
+        if self.options.seal_on_close && self.exists {
             self.seal()?;
         }
         self.closed = true;
         Ok(())
     }
 
-    /// Logs an error a background upload keeps for the caller.
-    pub(crate) fn log_error(&self, error: &Error, buffered: usize) {
-        self.client.log(LogLevel::Error, || {
-            format!(
-                "upload to oss://{}/{} failed: {error}; {buffered} bytes stay buffered",
-                self.bucket, self.key
-            )
-        });
+    /// Logs an error a background upload keeps for the caller, through a logger of its own
+    /// (called with no lock held, so it may itself write to the appender).
+    pub(crate) fn error_log(&self) -> impl Fn(&Error, usize) + Send + Sync + 'static {
+        let (client, name) = (
+            self.client.clone(),
+            format!("oss://{}/{}", self.bucket, self.key),
+        );
+        move |error, buffered| {
+            client.log(LogLevel::Error, || {
+                format!("upload to {name} failed: {error}; {buffered} bytes stay buffered")
+            })
+        }
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -445,16 +460,10 @@ fn absent(error: &Error) -> bool {
         || (error.http_status() == Some(404) && error.code().is_none())
 }
 
+/// The length and CRC-64 of an object written by appends, sealed or not: a HEAD that settles
+/// a request compares them before anything else (our append may have landed just before
+/// another writer sealed the object).
 fn appendable_state(info: &ObjectInfo, key: &str) -> Result<(u64, u64)> {
-    if let Some(time) = info.sealed_time {
-        return Err(Error::new(
-            ErrorKind::ObjectNotAppendable,
-            format!(
-                "{key:?} was sealed at {} and takes no more appends",
-                httpdate::fmt_http_date(time)
-            ),
-        ));
-    }
     if info.object_type != ObjectType::Appendable {
         return Err(Error::new(
             ErrorKind::ObjectNotAppendable,

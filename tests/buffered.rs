@@ -49,6 +49,14 @@ fn buffer(capacity: usize, block_when_full: bool) -> BufferOptions {
     }
 }
 
+/// A buffer that uploads a byte 10 ms after it came.
+fn soon() -> BufferOptions {
+    BufferOptions {
+        max_delay: Duration::from_millis(10),
+        ..buffer(10_000, true)
+    }
+}
+
 fn lines(count: usize) -> Vec<Vec<u8>> {
     (0..count)
         .map(|i| format!("{i:06} a line of a log stream\n").into_bytes())
@@ -387,4 +395,94 @@ fn the_log_hears_recoveries_retries_and_errors_without_secrets() {
     assert!(has(LogLevel::Warn, "was not stored: "), "{lines:?}");
     assert!(has(LogLevel::Error, "7 bytes stay buffered"), "{lines:?}");
     assert!(lines.iter().all(|(_, m)| !m.contains(SK)), "{lines:?}");
+}
+
+/// The upload thread logs a kept error with no lock held: a logger that takes its time (or
+/// writes to the appender itself, as a log shipper shipping its own log would) stalls no
+/// write of the caller.
+#[test]
+fn a_slow_logger_stalls_no_write() {
+    let server = start();
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let hold = Mutex::new(hold);
+    let config = config(&server, Duration::from_secs(5)).logger(Arc::new(move |level, _: &str| {
+        if level == LogLevel::Error {
+            let _ = hold.lock().unwrap().recv_timeout(Duration::from_secs(10));
+        }
+    }));
+    let client = Client::new(&config).unwrap();
+    let mut log = open(&client, "slow-log", 1000, soon());
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
+    log.write(b"first").unwrap();
+    // The error is kept while the logger still holds the upload thread.
+    let (done, finished) = std::sync::mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let error = loop {
+            match log.write(b"") {
+                Err(e) => break e,
+                Ok(()) => assert!(Instant::now() < deadline, "the error never surfaced"),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        done.send(error.kind()).unwrap();
+        log
+    });
+    let kind = finished.recv_timeout(Duration::from_secs(8));
+    release.send(()).unwrap();
+    assert_eq!(
+        kind,
+        Ok(ErrorKind::Unavailable),
+        "a write waited for the logger"
+    );
+    let mut log = writer.join().unwrap();
+    log.flush(None).unwrap();
+    assert_eq!(stored(&server, "slow-log"), b"first");
+}
+
+/// Bytes a buffered `write_from` has read from its reader are never dropped: a kept upload
+/// error is returned after the piece that met it was taken.
+#[test]
+fn write_from_takes_what_it_read_before_it_reports_a_kept_error() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let mut log = open(&client, "from", 10, soon());
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
+    log.write(b"abc").unwrap();
+    // Wait until the upload has failed and kept its error.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.pending_faults() > 0 {
+        assert!(Instant::now() < deadline, "the upload never failed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let mut reader: &[u8] = b"0123456789abcdefghij";
+    let err = log.write_from(&mut reader).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    // The first request's worth was read, and taken.
+    assert_eq!(reader, b"abcdefghij");
+    assert_eq!(log.position(), 13);
+    log.flush(None).unwrap();
+    assert_eq!(stored(&server, "from"), b"abc0123456789");
+}
+
+/// A panic in a callback the upload thread runs (after its piece was stored) is an error,
+/// not a second copy of the piece or a hang.
+#[test]
+fn a_panicking_progress_callback_neither_duplicates_nor_hangs() {
+    let server = start();
+    let client = client(&server, Duration::from_secs(5));
+    let options = AppendOptions {
+        request_size: 1000,
+        progress: Some(Box::new(|_, _, _| panic!("a callback's bug"))),
+        buffer: Some(buffer(10_000, true)),
+        ..AppendOptions::default()
+    };
+    let mut log = Appender::open(&client, BUCKET, "panics", options).unwrap();
+    log.write(b"once").unwrap();
+    let err = log.flush(None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err:?}");
+    log.flush(None).unwrap();
+    assert_eq!(stored(&server, "panics"), b"once");
+    assert_eq!(log.pending(), 0);
 }

@@ -131,6 +131,11 @@ fn close_seals_when_asked_and_a_failed_seal_keeps_the_handle_open() {
         server.object_bytes(BUCKET, "buffered").unwrap(),
         b"buffered"
     );
+
+    // Nothing written to an object that never existed: nothing to seal, and close succeeds.
+    let mut unused = Appender::open(&client, BUCKET, "unused", options()).unwrap();
+    unused.close().unwrap();
+    assert_eq!(server.object_bytes(BUCKET, "unused"), None);
 }
 
 #[test]
@@ -161,6 +166,8 @@ fn a_buffered_seal_flushes_first() {
     );
     let err = log.write(b"!").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ObjectNotAppendable, "{err:?}");
+    // Sealing again changes nothing.
+    assert_eq!(log.seal().unwrap(), sealed);
 }
 
 #[test]

@@ -25,16 +25,21 @@ const KEPT_BY_FREE: usize = 16;
 /// never reallocated: formatting would leave digits on the stack, and a reallocation an
 /// unwiped copy on the heap.
 fn secrets(seed: u64) -> (Zeroizing<String>, Zeroizing<String>) {
-    let derive = |prefix: &str, mut x: u64| {
-        let mut out = Zeroizing::new(String::with_capacity(64));
+    let derive = |prefix: &str, mut x: u64, len: usize| {
+        let mut out = Zeroizing::new(String::with_capacity(prefix.len() + len));
         out.push_str(prefix);
-        for _ in 0..24 {
+        for _ in 0..len {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             out.push(char::from(b'a' + ((x >> 58) % 26) as u8));
         }
         out
     };
-    (derive("wipe-secret-", seed), derive("wipe-token-", !seed))
+    // Real STS tokens run to well over a thousand characters: longer than the signer's
+    // first guess at a buffer, so a buffer that grew would show here.
+    (
+        derive("wipe-secret-", seed, 24),
+        derive("wipe-token-", !seed, 1500),
+    )
 }
 
 #[test]

@@ -280,6 +280,11 @@ func (a *Appender) Close() error {
 	if a.a == nil {
 		return nil
 	}
+	// Flushed first, so that the position and CRC-64 kept for after Close cover every byte
+	// written (a buffered appender's CRC lags its position until then).
+	if err := call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_flush(a.a, 0, e) }); err != nil {
+		return err
+	}
 	position, crc := a.stored(0), uint64(0)
 	var c C.uint64_t
 	C.oss_append_crc64(a.a, &c, nil)

@@ -416,6 +416,24 @@ func TestBufferedWritesReturnAtOnceAndFlushStoresThem(t *testing.T) {
 	if !bytes.Equal(object(t, "buffered"), want.Bytes()) {
 		t.Fatal("the object differs from what was written")
 	}
+	// Written without a Flush, then closed: what Close kept covers every byte.
+	if _, err := io.WriteString(a, "after"); asError(t, err).Status != ossappend.StatusClosed {
+		t.Fatalf("%v", err)
+	}
+	late, err := client.OpenAppend(context.Background(), bucket, "buffered", ossappend.WithBuffer(1<<20, time.Minute, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(late, "late line\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := late.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want.WriteString("late line\n")
+	if late.Position() != uint64(want.Len()) || late.CRC64() != crc64.Checksum(want.Bytes(), ecma) {
+		t.Fatalf("after Close: position %d, CRC-64 %d", late.Position(), late.CRC64())
+	}
 	small, err := client.OpenAppend(context.Background(), bucket, "buffered-small", ossappend.WithBuffer(10, time.Minute, false))
 	if err != nil {
 		t.Fatal(err)

@@ -25,8 +25,10 @@ pub const OSS_VERSION_ID_CAPACITY: usize = 256;
 /// `oss_append_open`, owned by the caller, ended by `oss_append_close` or released by
 /// `oss_append_free`. One thread uses it at a time: a call made while another is running
 /// on the same appender (from another thread, or from its own progress callback) fails
-/// with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. Different appenders may be used
-/// from different threads at once, on one shared client.
+/// with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. A buffered appender calls its
+/// progress callback on its upload thread, outside any call: that callback must not call
+/// the appender at all. Different appenders may be used from different threads at once, on
+/// one shared client.
 ///
 /// Buffered (see `oss_append_options_set_buffer`), writes return once copied and a
 /// background thread uploads; `oss_append_position` then counts bytes written,
@@ -160,7 +162,10 @@ pub unsafe extern "C" fn oss_append_write(
 /// Appends everything `read` gives (see `oss_read_fn`) until it reports the end, through one
 /// buffer of the request size, so memory stays flat however long the stream. `read` is
 /// called on this thread with `user_data`. On success `*written` (when not NULL) receives
-/// the number of bytes appended; on failure `oss_append_position` tells what was stored.
+/// the number of bytes appended; on failure `oss_append_position` tells what was stored
+/// (buffered: taken). Buffered, bytes once read are always taken: this waits for room even
+/// when writes are set not to wait, and an upload error kept from earlier is returned after
+/// the piece that met it was taken.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_write_from(
     append: *mut oss_append,
@@ -288,7 +293,8 @@ pub unsafe extern "C" fn oss_append_seal(
 
 /// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
 /// sealed time and version id, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing
-/// was written yet.
+/// was written yet (or, where a gateway dropped OSS's error document, with `OSS_ERR_SERVICE`
+/// and HTTP status 404).
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_stat(
     append: *const oss_append,

@@ -68,7 +68,9 @@ pub enum oss_status {
     /// to wait): write again later, or flush.
     OSS_ERR_WOULD_BLOCK = 25,
     /// Memory for a buffer of the size the caller set (a request size, a buffer capacity)
-    /// could not be allocated; nothing was taken or sent. Choose a smaller size.
+    /// could not be allocated: nothing of the part that needed it was taken or sent (a
+    /// buffered write larger than the buffer may have taken earlier parts:
+    /// `oss_append_position` tells). Choose a smaller size.
     OSS_ERR_OUT_OF_MEMORY = 26,
 }
 

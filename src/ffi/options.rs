@@ -384,9 +384,9 @@ pub unsafe extern "C" fn oss_append_options_set_request_size(
 
 /// Buffered mode: `oss_append_write` copies into a buffer of `capacity` bytes (1 to
 /// `OSS_MAX_BUFFER_CAPACITY`; memory is taken as data comes, a request's worth at a time,
-/// and a write that cannot have it fails with `OSS_ERR_OUT_OF_MEMORY` taking nothing) and
-/// returns at once, and a background thread uploads it in requests of up to the request size, sending
-/// a shorter one once a byte has waited `max_delay_ms`. When the buffer is full, a write
+/// and a write that cannot have it fails with `OSS_ERR_OUT_OF_MEMORY`, taking nothing of the
+/// part that needed it) and returns at once, and a background thread uploads it in requests
+/// of up to the request size, sending a shorter one once a byte has waited `max_delay_ms`. When the buffer is full, a write
 /// waits for room if `block_when_full`, else fails with `OSS_ERR_WOULD_BLOCK` taking
 /// nothing. `oss_append_flush` waits for storage and `oss_append_pending` counts what is not
 /// stored yet; an upload error is returned by the next write, flush or close, and the upload

@@ -30,6 +30,25 @@ impl<'a> Request<'a> {
             .map(|(_, v)| *v)
     }
 
+    /// More than any canonical text of the request takes (a key or a query part at most
+    /// triples when percent-encoded; a header name may appear twice): a buffer of this
+    /// capacity never reallocates, so no copy of a signed value (the STS token) is left
+    /// behind in freed memory when it grows.
+    fn canonical_capacity(&self) -> usize {
+        let key = 3 * self.key.map_or(0, str::len);
+        let query: usize = self
+            .query
+            .iter()
+            .map(|(n, v)| 3 * (n.len() + v.map_or(0, str::len)) + 2)
+            .sum();
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| 2 * n.len() + v.len() + 3)
+            .sum();
+        256 + self.method.len() + self.bucket.map_or(0, str::len) + key + query + headers
+    }
+
     /// Headers whose lowercased name passes `wanted`, as sorted `(name, trimmed value)`.
     fn canonical_headers(&self, wanted: impl Fn(&str) -> bool) -> Vec<(Cow<'a, str>, &'a str)> {
         // Names are mostly sent lowercase already: those are borrowed, not copied.

@@ -86,7 +86,7 @@ pub const SIGNED_SUBRESOURCES: &[&str] = &[
 
 /// `VERB\nContent-MD5\nContent-Type\nDate\nCanonicalizedOSSHeaders CanonicalizedResource`.
 pub fn string_to_sign(req: &Request) -> String {
-    let mut out = String::with_capacity(256);
+    let mut out = String::with_capacity(req.canonical_capacity());
     for part in [
         req.method,
         req.header("content-md5").unwrap_or(""),

@@ -72,7 +72,7 @@ fn is_default_signed(lower_name: &str) -> bool {
 
 /// The canonical request; `additional` as returned by [`additional_headers`].
 pub fn canonical_request(req: &Request, additional: &[String]) -> String {
-    let mut out = String::with_capacity(512);
+    let mut out = String::with_capacity(req.canonical_capacity());
     out.push_str(req.method);
     out.push('\n');
 
