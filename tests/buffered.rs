@@ -280,8 +280,12 @@ fn no_progress_is_reported_once_the_handle_is_dropped() {
         Op::Append,
     ));
     log.write(b"in flight").unwrap();
-    // The upload has started (the server holds it) when the handle goes.
-    std::thread::sleep(Duration::from_millis(200));
+    // The upload has reached the server, which holds it, when the handle goes.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.requests_received(Op::Append) == 0 {
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     drop(log);
     let after_drop = calls.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(800));
@@ -455,7 +459,8 @@ fn write_from_takes_what_it_read_before_it_reports_a_kept_error() {
         assert!(Instant::now() < deadline, "the upload never failed");
         std::thread::sleep(Duration::from_millis(10));
     }
-    std::thread::sleep(Duration::from_millis(100));
+    // The last refusal is read and the error kept well within this.
+    std::thread::sleep(Duration::from_millis(300));
     let mut reader: &[u8] = b"0123456789abcdefghij";
     let err = log.write_from(&mut reader).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
