@@ -401,7 +401,10 @@ typedef void (*oss_free_fn)(void *user_data);
 /**
  * Receives one log line: an `oss_log_level` and a NUL-terminated message valid only during
  * the call. Lines never hold secrets. Called from whichever thread sends requests
- * (including a buffered appender's upload thread), so it must be thread-safe.
+ * (including a buffered appender's upload thread), so it must be thread-safe. It may write
+ * its line to a buffered appender (a log shipper shipping its own log) if that appender is
+ * set not to wait when full: a write that waits for the upload thread, from the upload
+ * thread, would wait forever.
  */
 typedef void (*oss_log_fn)(void *user_data,
                            int level,
