@@ -1,7 +1,7 @@
 //! The appendable-file handle: open an object (creating or resuming it), write bytes to its
 //! end, seal it. One type, written straight through or through a buffer as its options say:
-//! [`crate::direct`] stores each write before it returns and settles every unknown outcome;
-//! [`crate::buffered`] copies writes into a buffer that a background thread uploads through
+//! `direct` stores each write before it returns and settles every unknown outcome;
+//! `buffered` copies writes into a buffer that a background thread uploads through
 //! the direct engine.
 
 use crate::buffered::{BufferOptions, BufferedAppender};

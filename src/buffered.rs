@@ -18,7 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-/// How a [`BufferedAppender`] buffers.
+/// How an appender buffers ([`crate::AppendOptions::buffer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BufferOptions {
     /// The most bytes the buffer holds.

@@ -2,7 +2,7 @@
 //! status code will be; the rest is the detail a user of a storage SDK needs: the server's
 //! code, message, request id and EC, the object's length where OSS gave it, and both sides'
 //! lengths and CRCs when they disagree. A leaf: what an answer means is read in
-//! [`crate::response`], which builds these.
+//! `response`, which builds these.
 
 use std::fmt;
 

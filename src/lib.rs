@@ -1,7 +1,7 @@
 //! oss-append: stream data into Alibaba Cloud OSS appendable objects.
 //!
 //! The crate is a blocking Rust core with a C ABI on top. Data flows one way:
-//! C caller -> `ffi` -> `append` handle -> `client` (OSS requests, [`retry`] policy) ->
+//! C caller -> `ffi` -> `append` handle -> `client` (OSS requests, `retry` policy) ->
 //! `transport` ([`signer`]) -> `http` (ureq) -> OSS, and back through `response`.
 //! The pieces here are the ones every layer shares: the CRC-64 OSS reports for whole
 //! objects ([`crc64`]) and the two request signature versions ([`signer`]).
