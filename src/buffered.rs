@@ -132,15 +132,18 @@ impl BufferedAppender {
         let threshold = options.request_size.min(buffer.capacity);
         // The upload thread calls the caller's progress callback through this slot, which
         // drop empties: the thread may outlive the handle by a request, the callback may not.
+        let had_progress = options.progress.is_some();
         let progress = Arc::new(Mutex::new(options.progress));
+        let slot = progress.clone();
         let options = AppendOptions {
-            progress: Some(Box::new({
-                let progress = progress.clone();
-                move |increment, transferred, total| match lock(&progress).as_mut() {
-                    Some(report) => report(increment, transferred, total),
-                    None => true,
-                }
-            })),
+            progress: had_progress.then(|| -> Progress {
+                Box::new(
+                    move |increment, transferred, total| match lock(&slot).as_mut() {
+                        Some(report) => report(increment, transferred, total),
+                        None => true,
+                    },
+                )
+            }),
             ..options
         };
         let appender = DirectAppender::open(client, bucket, key, options)?;

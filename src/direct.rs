@@ -186,14 +186,13 @@ impl DirectAppender {
                 self.sealed = Some(time);
                 return Ok(time);
             }
-            if !attempts.again(&cause, || format!("{} was not applied", what())) {
-                let message = format!(
-                    "{} (after {} attempts; the object was not sealed)",
-                    cause.message(),
-                    attempts.made()
-                );
-                return Err(cause.with_message(message));
-            }
+            let not_applied = || format!("{} was not applied", what());
+            resend_or_report(
+                &mut attempts,
+                cause,
+                not_applied,
+                "the object was not sealed",
+            )?;
         }
     }
 
@@ -323,14 +322,13 @@ impl DirectAppender {
                 let ours = (expected_length, expected_crc);
                 return Err(self.conflict(&expected, (length, crc), ours, &cause));
             }
-            if !attempts.again(&cause, || format!("{} was not stored", what())) {
-                let message = format!(
-                    "{} (after {} attempts; nothing of this request was stored)",
-                    cause.message(),
-                    attempts.made()
-                );
-                return Err(cause.with_message(message));
-            }
+            let not_stored = || format!("{} was not stored", what());
+            resend_or_report(
+                &mut attempts,
+                cause,
+                not_stored,
+                "nothing of this request was stored",
+            )?;
         }
     }
 
@@ -436,6 +434,25 @@ fn after_failure(error: Error, attempts: &mut Attempts, what: impl FnOnce() -> S
     } else {
         Next::Fail(error)
     }
+}
+
+/// After a HEAD showed that a request was not applied: `Ok` to send it again, within the
+/// budget, or `cause` saying how many attempts it had and that `ended`.
+fn resend_or_report(
+    attempts: &mut Attempts,
+    cause: Error,
+    what: impl FnOnce() -> String,
+    ended: &str,
+) -> Result<()> {
+    if attempts.again(&cause, what) {
+        return Ok(());
+    }
+    let message = format!(
+        "{} (after {} attempts; {ended})",
+        cause.message(),
+        attempts.made()
+    );
+    Err(cause.with_message(message))
 }
 
 /// Whether an append that failed this way may have been applied anyway: nothing answered it

@@ -63,6 +63,18 @@ fn lines(count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The upload error `log` keeps, once the upload has met it (empty writes ask for it).
+fn kept_error(log: &mut Appender) -> oss_append::Error {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match log.write(b"") {
+            Err(e) => return e,
+            Ok(()) => assert!(Instant::now() < deadline, "the error never surfaced"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn stored(server: &Server, key: &str) -> Vec<u8> {
     server.object_bytes(BUCKET, key).unwrap_or_default()
 }
@@ -232,14 +244,7 @@ fn the_upload_resumes_without_a_flush_once_a_kept_error_was_returned() {
     let mut log = open(&client, "resumes", 1000, buffer);
     server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
     log.write(b"first").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let error = loop {
-        match log.write(b"") {
-            Err(e) => break e,
-            Ok(()) => assert!(Instant::now() < deadline, "the error never surfaced"),
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let error = kept_error(&mut log);
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
     log.write(b" second").unwrap();
     // Far longer than the max delay, far shorter than a stalled upload waits.
@@ -421,14 +426,7 @@ fn a_slow_logger_stalls_no_write() {
     // The error is kept while the logger still holds the upload thread.
     let (done, finished) = std::sync::mpsc::channel();
     let writer = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let error = loop {
-            match log.write(b"") {
-                Err(e) => break e,
-                Ok(()) => assert!(Instant::now() < deadline, "the error never surfaced"),
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let error = kept_error(&mut log);
         done.send(error.kind()).unwrap();
         log
     });
