@@ -340,6 +340,29 @@ fn an_append_answer_without_numbers_is_settled_by_a_head() {
 }
 
 #[test]
+fn a_seal_answer_without_its_sealed_time_is_settled_by_a_head() {
+    let server = server();
+    let relay = peers::relay(server.addr(), |request, answer| {
+        let seal = request.method == "POST" && request.target.contains("?seal");
+        vec![Step::Send(if seal {
+            peers::without_header(&answer, "x-oss-sealed-time")
+        } else {
+            answer
+        })]
+    });
+    let client = client(&relay.url());
+    let mut handle = Appender::open(&client, BUCKET, "k", AppendOptions::default()).unwrap();
+    handle.write(b"sealed").unwrap();
+    let sealed = handle.seal().unwrap();
+    assert_eq!(
+        client.head_object(BUCKET, "k").unwrap().sealed_time,
+        Some(sealed)
+    );
+    // The seal was stored the first time: the HEAD told, and nothing was sent again.
+    assert_eq!(server.requests_received(Op::Seal), 1);
+}
+
+#[test]
 fn append_object_reports_an_answer_without_a_next_position_as_unknown() {
     let server = server();
     let relay = peers::relay(server.addr(), |_, answer| {
