@@ -5,7 +5,8 @@ PYTHON   := $(VENV)/bin/python
 SERVER   := target/debug/oss-local-server
 
 .PHONY: test demo build release venv lint rust-test interop header install install-check go go-test \
-  cmake cmake-check mono csharp-test bench-server bench-buffered bench fuzz
+  cmake cmake-check mono csharp-test abigail abi-check abi-baseline bench-server bench-buffered bench \
+  fuzz
 
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 ABI        := $(firstword $(subst ., ,$(VERSION)))
@@ -56,7 +57,7 @@ rust-test: build
 interop: build venv
 	OSS_LOCAL_SERVER=$(SERVER) $(PYTHON) -m pytest -q tests/interop
 
-test: lint rust-test install-check cmake-check go-test csharp-test interop
+test: lint rust-test abi-check install-check cmake-check go-test csharp-test interop
 
 # The property tests of src/properties.rs, long: PROPTEST_CASES cases each (1000000 unless
 # set) in a release build, where `make test` runs proptest's default 256 in debug.
@@ -101,6 +102,26 @@ install-check: build
 	    -o misuse-static && \
 	  ldd misuse-dynamic | grep -q "liboss_append.so.$(ABI) => $$PWD/lib/" && \
 	  ./misuse-dynamic && ./misuse-static
+
+# libabigail's abidw and abidiff from Debian when the machine has none.
+abigail:
+	@command -v abidw >/dev/null && command -v abidiff >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq abigail-tools; }
+
+# The ABI that the header and the built library give, against the 1.0 baseline: additions
+# pass, any other change fails (tests/abi/check.sh); then that check's own test, on changes
+# made to a copy of the header.
+ABI_BASELINE        := tests/abi/baseline.abi
+ABI_BASELINE_HEADER := tests/abi/oss_append-1.0.h
+abi-check: abigail build
+	tests/abi/check.sh include/oss_append.h target/debug/liboss_append.so $(ABI_BASELINE)
+	tests/abi/check_test.sh include/oss_append.h target/debug/liboss_append.so
+
+# Takes the baseline afresh, with the copy of the header that tests/abi/old_program.c is
+# built against. Only for a new major version, whose ABI is meant to differ.
+abi-baseline: abigail header
+	tests/abi/dump.sh include/oss_append.h target/debug/liboss_append.so $(ABI_BASELINE)
+	cp include/oss_append.h $(ABI_BASELINE_HEADER)
 
 # CMake from Debian's cmake when the machine has none.
 cmake:

@@ -6,14 +6,28 @@
  *    `oss_error **err` last. On failure, if `err` is not NULL, `*err` receives an error the
  *    caller frees with oss_error_free; on success `*err` is left untouched. Other
  *    out-parameters are written only on success.
- *  - Objects made by `*_new` or `oss_append_open` belong to the caller until their `*_free`
- *    (or a successful oss_append_close). `*_free(NULL)` does nothing.
+ *  - Objects made by the library (`*_new`, `oss_append_open`, and the results and errors
+ *    handed out through `**out` and `**err`) belong to the caller until their `*_free` (or
+ *    a successful oss_append_close). `*_free(NULL)` does nothing. Every type is opaque
+ *    and read through functions: no struct's size or layout is part of the ABI, so a later
+ *    release tells more without breaking a program built against this header. Strings
+ *    returned are owned by the object they come from, live as long as it, and are whole
+ *    (never cut to a buffer's size).
  *  - Strings are NUL-terminated UTF-8 and are copied when kept; data is a pointer and a
  *    length (NULL with length 0 is fine). NULL where a value is needed, invalid UTF-8 and
  *    out-of-range values fail with OSS_ERR_INVALID_ARGUMENT naming the argument.
  *  - Callbacks take `void *user_data` first.
- *  - oss_client and oss_error may be used from any thread at once. An oss_append is used by
- *    one thread at a time: a concurrent call on it is refused with OSS_ERR_INVALID_ARGUMENT.
+ *  - Threads: oss_config, oss_append_options, oss_client and the result objects may be
+ *    used from any thread at once. An oss_append takes one call at a time: a concurrent
+ *    call on it is refused with OSS_ERR_INVALID_ARGUMENT.
+ *  - A handle freed during a call on it (from another thread, or from one of its own
+ *    callbacks) is never freed under that call: the free gives up the caller's hold, and
+ *    the object goes when the call returns (oss_append_free says what the call does then).
+ *    Using a handle after its free has returned is the caller's error.
+ *  - The ABI only grows within a major version: a minor release adds functions and status
+ *    values (at the end of the enum), and changes nothing a program compiled against an
+ *    earlier 1.x header relies on. Every export carries the symbol version of its major,
+ *    liboss_append.so.1 (the SONAME).
  *  - The library never aborts the program: an internal error becomes OSS_ERR_INTERNAL.
  */
 
@@ -28,24 +42,15 @@
 #include <stdint.h>
 
 /**
- * Room for OSS request ids (24 characters) and the NUL.
+ * The version of this header (the library's when it was made); the running library
+ * may be newer, as `oss_version` and `oss_version_number` tell. The number is
+ * major * 1000000 + minor * 1000 + patch.
  */
-#define OSS_REQUEST_ID_CAPACITY 64
+#define OSS_APPEND_VERSION_MAJOR 1
+#define OSS_APPEND_VERSION_MINOR 0
+#define OSS_APPEND_VERSION_PATCH 0
+#define OSS_APPEND_VERSION_NUMBER 1000000
 
-/**
- * Room for an ETag as OSS sends it (quoted, at most 40 characters) and the NUL.
- */
-#define OSS_ETAG_CAPACITY 80
-
-/**
- * Room for an RFC 1123 date (29 characters) and the NUL.
- */
-#define OSS_TIME_CAPACITY 32
-
-/**
- * Room for an OSS version id (about 64 characters) and the NUL.
- */
-#define OSS_VERSION_ID_CAPACITY 256
 
 /**
  * The largest request size `oss_append_options_set_request_size` takes: 5 GiB, the largest
@@ -243,16 +248,22 @@ typedef enum oss_log_level {
 /**
  * An open appendable object: writes go to its end, each byte exactly once. Made by
  * `oss_append_open`, owned by the caller, ended by `oss_append_close` or released by
- * `oss_append_free`. One thread uses it at a time: a call made while another is running
- * on the same appender (from another thread, or from its own progress callback) fails
- * with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. A buffered appender calls its
- * progress callback on its upload thread, outside any call: that callback must not call
- * the appender at all. Different appenders may be used from different threads at once, on
+ * `oss_append_free`. Different appenders may be used from different threads at once, on
  * one shared client.
+ *
+ * One call at a time: a call made while another is running on the same appender (from
+ * another thread, or from one of its callbacks) fails with `OSS_ERR_INVALID_ARGUMENT` and
+ * changes nothing. `oss_append_free` is the exception: it may be called at any time, from
+ * any thread or callback, and never frees memory under a call (see it).
  *
  * Buffered (see `oss_append_options_set_buffer`), writes return once copied and a
  * background thread uploads; `oss_append_position` then counts bytes written,
  * `oss_append_crc64` covers the bytes stored, and `oss_append_pending` the difference.
+ * Callbacks running on that upload thread (progress, and the client's log and credentials
+ * callbacks) may use the appender without waiting for the upload: a call that would wait
+ * for it (a write into a full buffer that waits, a flush with bytes pending, a seal, a
+ * stat, a close) fails from there with `OSS_ERR_WOULD_BLOCK` or `OSS_ERR_INVALID_ARGUMENT`
+ * instead of waiting forever.
  *
  * Methods: `oss_append_write`, `oss_append_write_from`, `oss_append_write_file`,
  * `oss_append_flush`, `oss_append_pending`, `oss_append_position`, `oss_append_crc64`,
@@ -275,11 +286,26 @@ typedef struct oss_append oss_append;
 typedef struct oss_append_options oss_append_options;
 
 /**
+ * What one AppendObject returned (`oss_append_object`): the next position, the CRC-64 of
+ * the whole object, and the answer's ETag, version id and request id. Made by the library,
+ * owned by the caller, freed with `oss_append_result_free`; its strings live as long as it
+ * does. Immutable: may be read from any thread. Every accessor takes NULL and then gives its
+ * "absent" value.
+ *
+ * Methods: `oss_append_result_next_position`, `oss_append_result_crc64`,
+ * `oss_append_result_etag`, `oss_append_result_version_id`,
+ * `oss_append_result_request_id`, `oss_append_result_free`.
+ */
+typedef struct oss_append_result oss_append_result;
+
+/**
  * A connection to one OSS endpoint with one identity: a connection pool, a credentials
  * cache and a clock correction, shared by every appender opened on it. Made by
  * `oss_client_new`, owned by the caller, freed with `oss_client_free`. Thread-safe: any
  * number of threads may use one client at once. Appenders keep what they need of it, so
- * the client may be freed while they are still open.
+ * the client may be freed while they are still open, and also during a call on it (from
+ * another thread, or from its credentials or log callback): the call goes on, and the
+ * client is released when the last call returns.
  */
 typedef struct oss_client oss_client;
 
@@ -321,6 +347,21 @@ typedef struct oss_credentials oss_credentials;
 typedef struct oss_error oss_error;
 
 /**
+ * An object as the server described it (`oss_append_stat`): length, CRC-64, type, times,
+ * ETag, content type, user metadata, version id and the HEAD's request id. Made by the
+ * library, owned by the caller, freed with `oss_object_info_free`; its strings live as long
+ * as it does. Immutable: may be read from any thread. Every accessor takes NULL and then
+ * gives its "absent" value.
+ *
+ * Methods: `oss_object_info_length`, `oss_object_info_crc64`, `oss_object_info_type`,
+ * `oss_object_info_last_modified`, `oss_object_info_sealed_time`, `oss_object_info_etag`,
+ * `oss_object_info_content_type`, `oss_object_info_version_id`,
+ * `oss_object_info_request_id`, `oss_object_info_metadata_count`,
+ * `oss_object_info_metadata`, `oss_object_info_free`.
+ */
+typedef struct oss_object_info oss_object_info;
+
+/**
  * Fills `buf` with up to `len` bytes of the caller's data: it sets `*read` to the number of
  * bytes (0 at the end of the data) and returns 0, or returns a nonzero error code (such as
  * an errno value) to fail the write with `OSS_ERR_IO`.
@@ -329,59 +370,6 @@ typedef int (*oss_read_fn)(void *user_data,
                            uint8_t *buf,
                            size_t len,
                            size_t *read);
-
-/**
- * An object as the server sees it (`oss_append_stat`). Plain data, filled by the library.
- */
-typedef struct oss_object_info {
-  uint64_t length;
-  /**
-   * The CRC-64 of the whole object; meaningful when `has_crc64` is true.
-   */
-  uint64_t crc64;
-  bool has_crc64;
-  enum oss_object_type object_type;
-  /**
-   * Seconds since 1970; -1 when the server did not say.
-   */
-  int64_t last_modified;
-  /**
-   * NUL-terminated, quotes included as OSS sends it; empty when absent.
-   */
-  char etag[OSS_ETAG_CAPACITY];
-  /**
-   * NUL-terminated; empty when absent.
-   */
-  char request_id[OSS_REQUEST_ID_CAPACITY];
-  /**
-   * When the object was sealed, as OSS sent it (`x-oss-sealed-time`, an RFC 1123 date
-   * such as `Wed, 02 Dec 2026 09:30:00 GMT`), NUL-terminated; empty while it is not sealed.
-   */
-  char sealed_time[OSS_TIME_CAPACITY];
-  /**
-   * On a versioned bucket, the version the HEAD described; NUL-terminated, empty when
-   * absent.
-   */
-  char version_id[OSS_VERSION_ID_CAPACITY];
-} oss_object_info;
-
-/**
- * What one AppendObject returned (`oss_append_object`). Plain data, filled by the library.
- */
-typedef struct oss_append_result {
-  /**
-   * The object's length after the append: where the next one goes.
-   */
-  uint64_t next_position;
-  /**
-   * The CRC-64 of the whole object after the append, as the server computed it.
-   */
-  uint64_t crc64;
-  /**
-   * NUL-terminated; empty when absent.
-   */
-  char request_id[OSS_REQUEST_ID_CAPACITY];
-} oss_append_result;
 
 /**
  * Asked for credentials when the client first needs them and again whenever OSS says the
@@ -426,9 +414,18 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library's version, such as "0.1.0". A static string: never freed, never NULL.
+ * The library's version, such as "1.0.0": the one running, which may be newer than the
+ * header's `OSS_APPEND_VERSION_*` a program was compiled with. A static string: never
+ * freed, never NULL. Thread-safe.
  */
 const char *oss_version(void);
+
+/**
+ * The running library's version as one number, major * 1000000 + minor * 1000 + patch
+ * (1.2.3 is 1002003), to compare with the header's `OSS_APPEND_VERSION_NUMBER`: a program
+ * runs on any library of its major version that is at least as new. Thread-safe.
+ */
+uint32_t oss_version_number(void);
 
 /**
  * Continues the CRC-64 (ECMA-182, as OSS reports in `x-oss-hash-crc64ecma`) in `*crc` with
@@ -539,13 +536,14 @@ enum oss_status oss_append_seal(struct oss_append *append,
                                 struct oss_error **err);
 
 /**
- * Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
- * sealed time and version id, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing
- * was written yet (or, where a gateway dropped OSS's error document, with `OSS_ERR_SERVICE`
- * and HTTP status 404).
+ * Asks the server (a HEAD) for the object's length, CRC-64, type, times, ETag, content
+ * type, user metadata and version id. On success `*out` receives an `oss_object_info` the
+ * caller owns and frees with `oss_object_info_free`. Fails with `OSS_ERR_NO_SUCH_KEY` if
+ * nothing was written yet (or, where a gateway dropped OSS's error document, with
+ * `OSS_ERR_SERVICE` and HTTP status 404).
  */
 enum oss_status oss_append_stat(const struct oss_append *append,
-                                struct oss_object_info *out,
+                                struct oss_object_info **out,
                                 struct oss_error **err);
 
 /**
@@ -560,8 +558,17 @@ enum oss_status oss_append_close(struct oss_append *append,
 
 /**
  * Releases an appender, whatever its state; a buffered one's unsent bytes (see
- * `oss_append_pending`) are dropped. Does not wait for a request in flight, but once it
- * returns the progress callback is never called again. NULL is a no-op.
+ * `oss_append_pending`) are dropped. NULL is a no-op. Does not wait for a request in
+ * flight, but once it returns the appender's progress and read callbacks are never called
+ * again: one under way on another thread is waited for (so it must not itself wait for
+ * the thread calling this).
+ *
+ * May be called at any time: from another thread while a call on the appender is under
+ * way, or from one of its callbacks (progress, read, or the client's log and credentials
+ * callbacks). Memory is then never freed under that call: the call goes on without its
+ * callbacks, stopping with `OSS_ERR_CLOSED` where it would have called one, and the
+ * appender is released when it returns. Any other use of the appender after this returns
+ * is the caller's error, as with any freed pointer.
  */
 void oss_append_free(struct oss_append *append);
 
@@ -577,7 +584,8 @@ enum oss_status oss_client_new(const struct oss_config *config,
 
 /**
  * Frees a client. NULL is a no-op. Open appenders keep working; the connection pool goes
- * when the last of them is freed.
+ * when the last of them is freed. May be called during a call on the client (see
+ * `oss_client`).
  */
 void oss_client_free(struct oss_client *client);
 
@@ -587,8 +595,8 @@ void oss_client_free(struct oss_client *client);
  * of `options`, which may be NULL). Not retried when its outcome is unknown (a timeout,
  * a lost connection, a 5xx): the caller owns the position and must find out (the appender
  * does this itself). With `previous_crc` (the object's CRC-64 before, or NULL) the server's
- * CRC-64 afterwards is checked. On success `*out` (when not NULL) receives the next
- * position, the CRC-64 and the request id. Thread-safe.
+ * CRC-64 afterwards is checked. On success `*out` (when not NULL) receives a result the
+ * caller owns and frees with `oss_append_result_free`. Thread-safe.
  */
 enum oss_status oss_append_object(const struct oss_client *client,
                                   const char *bucket,
@@ -598,7 +606,7 @@ enum oss_status oss_append_object(const struct oss_client *client,
                                   size_t len,
                                   const struct oss_append_options *options,
                                   const uint64_t *previous_crc,
-                                  struct oss_append_result *out,
+                                  struct oss_append_result **out,
                                   struct oss_error **err);
 
 /**
@@ -986,14 +994,117 @@ enum oss_status oss_append_options_set_buffer(struct oss_append_options *options
  * `user_data` must stay valid while any appender opened with these options is open; the
  * library does not free it. Once `oss_append_close` succeeds or `oss_append_free` returns,
  * the callback is not called again (a buffered appender's upload thread may still finish a
- * request, silently), so `user_data` may then be freed. A buffered appender calls it on its
- * upload thread; it must not close or free its own appender. Pass a NULL callback to remove
- * it.
+ * request, silently), so `user_data` may then be freed. The callback may free its own
+ * appender (the call under way then stops with `OSS_ERR_CLOSED`); calling anything else on
+ * it is refused while the call that runs the callback is under way. A buffered appender
+ * calls it on its upload thread, where calls that would wait for that thread are refused
+ * (see `oss_append`). Pass a NULL callback to remove it.
  */
 enum oss_status oss_append_options_set_progress(struct oss_append_options *options,
                                                 oss_progress_fn callback,
                                                 void *user_data,
                                                 struct oss_error **err);
+
+/**
+ * The object's length in bytes; 0 for a NULL `info`.
+ */
+uint64_t oss_object_info_length(const struct oss_object_info *info);
+
+/**
+ * Writes the CRC-64 of the whole object (`x-oss-hash-crc64ecma`) to `*out` and returns
+ * true; returns false, writing nothing, when the server sent none or an argument is NULL.
+ */
+bool oss_object_info_crc64(const struct oss_object_info *info,
+                           uint64_t *out);
+
+/**
+ * The object's type; `OSS_OBJECT_OTHER` for a NULL `info`.
+ */
+enum oss_object_type oss_object_info_type(const struct oss_object_info *info);
+
+/**
+ * When the object was last modified, in seconds since 1970; -1 when the server did not
+ * say (or `info` is NULL).
+ */
+int64_t oss_object_info_last_modified(const struct oss_object_info *info);
+
+/**
+ * When the object was sealed (`x-oss-sealed-time`), in seconds since 1970; -1 while it is
+ * not sealed (or `info` is NULL).
+ */
+int64_t oss_object_info_sealed_time(const struct oss_object_info *info);
+
+/**
+ * The ETag, quotes included as OSS sends it; NULL when absent. Owned by `info`.
+ */
+const char *oss_object_info_etag(const struct oss_object_info *info);
+
+/**
+ * The object's `Content-Type`; NULL when absent. Owned by `info`.
+ */
+const char *oss_object_info_content_type(const struct oss_object_info *info);
+
+/**
+ * On a versioned bucket, the version the HEAD described; NULL when absent. Owned by `info`.
+ */
+const char *oss_object_info_version_id(const struct oss_object_info *info);
+
+/**
+ * The HEAD's `x-oss-request-id`; NULL when absent. Owned by `info`.
+ */
+const char *oss_object_info_request_id(const struct oss_object_info *info);
+
+/**
+ * How many user metadata entries (`x-oss-meta-*`) the object has; 0 for a NULL `info`.
+ */
+size_t oss_object_info_metadata_count(const struct oss_object_info *info);
+
+/**
+ * User metadata entry `index` (from 0 to the count less one): writes its name (without
+ * `x-oss-meta-`, lowercase as OSS stores it) to `*name` and its value to `*value` and
+ * returns true. Both strings are owned by `info`. Returns false, writing nothing, for an
+ * index past the end or a NULL argument.
+ */
+bool oss_object_info_metadata(const struct oss_object_info *info,
+                              size_t index,
+                              const char **name,
+                              const char **value);
+
+/**
+ * Frees an object info and its strings. NULL is a no-op.
+ */
+void oss_object_info_free(struct oss_object_info *info);
+
+/**
+ * The object's length after the append: where the next one goes. 0 for a NULL `result`.
+ */
+uint64_t oss_append_result_next_position(const struct oss_append_result *result);
+
+/**
+ * The CRC-64 of the whole object after the append, as the server computed it. 0 for a NULL
+ * `result`.
+ */
+uint64_t oss_append_result_crc64(const struct oss_append_result *result);
+
+/**
+ * The object's ETag after the append; NULL when absent. Owned by `result`.
+ */
+const char *oss_append_result_etag(const struct oss_append_result *result);
+
+/**
+ * On a versioned bucket, the version the append made; NULL when absent. Owned by `result`.
+ */
+const char *oss_append_result_version_id(const struct oss_append_result *result);
+
+/**
+ * The append's `x-oss-request-id`; NULL when absent. Owned by `result`.
+ */
+const char *oss_append_result_request_id(const struct oss_append_result *result);
+
+/**
+ * Frees an append result and its strings. NULL is a no-op.
+ */
+void oss_append_result_free(struct oss_append_result *result);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -14,8 +14,9 @@ use crate::direct::DirectAppender;
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::VecDeque;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How an appender buffers ([`crate::AppendOptions::buffer`]).
@@ -61,8 +62,11 @@ impl BufferOptions {
 pub(crate) struct BufferedAppender {
     shared: Arc<Shared>,
     /// The caller's progress callback, as the upload thread reaches it.
-    progress: Arc<Mutex<Option<Progress>>>,
+    progress: Arc<ProgressSlot>,
     worker: Option<JoinHandle<()>>,
+    /// The upload thread's id: callbacks run there, and a call from them must not wait for
+    /// the thread it is on.
+    upload_thread: ThreadId,
     options: BufferOptions,
     sealed: bool,
     closed: bool,
@@ -81,6 +85,15 @@ struct Shared {
 
 /// Logs an upload error and how many bytes stay buffered.
 type ErrorLog = Box<dyn Fn(&Error, usize) + Send + Sync>;
+
+/// Where the upload thread finds the caller's progress callback. Drop empties it, waiting
+/// out a call under way; dropped from that very call (a callback that frees its own
+/// appender) it cannot wait, and marks it abandoned instead.
+#[derive(Default)]
+struct ProgressSlot {
+    callback: Mutex<Option<Progress>>,
+    abandoned: AtomicBool,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -133,16 +146,22 @@ impl BufferedAppender {
         // The upload thread calls the caller's progress callback through this slot, which
         // drop empties: the thread may outlive the handle by a request, the callback may not.
         let had_progress = options.progress.is_some();
-        let progress = Arc::new(Mutex::new(options.progress));
+        let progress = Arc::new(ProgressSlot {
+            callback: Mutex::new(options.progress),
+            abandoned: AtomicBool::new(false),
+        });
         let slot = progress.clone();
         let options = AppendOptions {
             progress: had_progress.then(|| -> Progress {
-                Box::new(
-                    move |increment, transferred, total| match lock(&slot).as_mut() {
+                Box::new(move |increment, transferred, total| {
+                    if slot.abandoned.load(Ordering::Acquire) {
+                        return true;
+                    }
+                    match lock(&slot.callback).as_mut() {
                         Some(report) => report(increment, transferred, total),
                         None => true,
-                    },
-                )
+                    }
+                })
             }),
             ..options
         };
@@ -182,6 +201,7 @@ impl BufferedAppender {
         Ok(BufferedAppender {
             shared,
             progress,
+            upload_thread: worker.thread().id(),
             worker: Some(worker),
             options: buffer,
             sealed: false,
@@ -207,6 +227,7 @@ impl BufferedAppender {
     /// The object as the server sees it now (a HEAD, after the request in flight).
     pub(crate) fn stat(&self) -> Result<ObjectInfo> {
         self.check_open()?;
+        self.check_not_upload_thread("stat")?;
         lock(&self.shared.appender).stat()
     }
 
@@ -260,12 +281,19 @@ impl BufferedAppender {
             let room = capacity - state.held();
             let needed = rest.len().min(capacity);
             if room < needed {
-                if !block {
+                let from_upload = self.on_upload_thread();
+                if !block || from_upload {
                     return Err(Error::new(
                         ErrorKind::WouldBlock,
                         format!(
-                            "the buffer is full: {} of {capacity} bytes wait for upload",
-                            state.held()
+                            "the buffer is full: {} of {capacity} bytes wait for upload{}",
+                            state.held(),
+                            if from_upload {
+                                ", and this write comes from the appender's own upload \
+                                 thread (a callback), which cannot wait for itself"
+                            } else {
+                                ""
+                            }
                         ),
                     ));
                 }
@@ -308,6 +336,9 @@ impl BufferedAppender {
     /// [`ErrorKind::Timeout`], nothing lost) or an upload error is known (returned).
     pub(crate) fn flush(&mut self, timeout: Option<Duration>) -> Result<()> {
         self.check_open()?;
+        if self.pending() > 0 {
+            self.check_not_upload_thread("flush")?;
+        }
         flush(&self.shared, timeout)
     }
 
@@ -315,6 +346,7 @@ impl BufferedAppender {
     /// [`ErrorKind::ObjectNotAppendable`]. A failed flush or seal leaves the handle as it was.
     pub(crate) fn seal(&mut self) -> Result<SystemTime> {
         self.check_open()?;
+        self.check_not_upload_thread("seal")?;
         if self.sealed {
             // Sealing again changes nothing: the appender gives the first seal's time.
             return lock(&self.shared.appender).seal();
@@ -332,6 +364,7 @@ impl BufferedAppender {
         if self.closed {
             return Ok(());
         }
+        self.check_not_upload_thread("close")?;
         flush(&self.shared, None)?;
         // Everything is stored, so the upload thread is idle while the appender closes.
         lock(&self.shared.appender).close()?;
@@ -352,6 +385,22 @@ impl BufferedAppender {
         Ok(())
     }
 
+    fn on_upload_thread(&self) -> bool {
+        thread::current().id() == self.upload_thread
+    }
+
+    /// Refuses a call that would wait for the upload thread when made on it (from a
+    /// callback): it would wait forever.
+    fn check_not_upload_thread(&self, call: &str) -> Result<()> {
+        if self.on_upload_thread() {
+            return Err(Error::invalid_argument(format!(
+                "{call} called from the appender's own upload thread (one of its callbacks), \
+                 where it would wait for itself"
+            )));
+        }
+        Ok(())
+    }
+
     fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         if self.sealed {
@@ -368,11 +417,17 @@ impl Drop for BufferedAppender {
     /// Without a close, unsent bytes are dropped (the caller chose to; `pending` said how
     /// many). The thread is not waited for: it ends after the request in flight. The
     /// progress callback is: once this returns, it is never called again (a call under way
-    /// finishes first), so the caller may free what it uses.
+    /// finishes first), so the caller may free what it uses. Dropped on the upload thread
+    /// itself (by one of its callbacks), there is nothing to wait for: the thread ends when
+    /// the callback returns.
     fn drop(&mut self) {
         lock(&self.shared.state).stop = Stop::Abandon;
         self.shared.work.notify_one();
-        lock(&self.progress).take();
+        self.progress.abandoned.store(true, Ordering::Release);
+        if !self.on_upload_thread() {
+            // The upload thread may hold the slot, in a callback: wait for it to return.
+            lock(&self.progress.callback).take();
+        }
     }
 }
 
@@ -559,11 +614,14 @@ fn upload(shared: &Shared) {
             let held = state.held();
             state.error = Some(error.clone());
             shared.stored.notify_all();
-            // The caller's logger runs with no lock of ours held: it may write to this very
-            // appender (a log shipper shipping its own log), and a slow one stalls no write.
-            drop(state);
-            (shared.log_error)(&error, held);
-            state = lock(&shared.state);
+            if error.kind() != ErrorKind::Cancelled {
+                // The caller's logger runs with no lock of ours held: it may write to this
+                // very appender (a log shipper shipping its own log), and a slow one stalls
+                // no write. A cancel is the caller's own word, no failure to log.
+                drop(state);
+                (shared.log_error)(&error, held);
+                state = lock(&shared.state);
+            }
             continue;
         }
         shared.stored.notify_all();

@@ -1,5 +1,6 @@
 //! The C ABI as C and C++ programs meet it: the committed header is what cbindgen makes,
-//! the shared library exports only `oss_*` symbols and has a SONAME, every example and
+//! the shared library exports only `oss_*` symbols, versioned, and has a SONAME, a program
+//! built against the 1.0 header runs against it (tests/abi/), every example and
 //! test program compiles with `-Wall -Wextra -Wpedantic -Werror` under AddressSanitizer
 //! and UBSan, links dynamically and statically, and runs against the local server, whose
 //! objects must then hold exactly the bytes the programs sent. One run is under valgrind.
@@ -93,12 +94,15 @@ enum Link {
     Static,
 }
 
+/// The SONAME, and the version node of every export: the major version's.
+const SONAME: &str = concat!("liboss_append.so.", env!("CARGO_PKG_VERSION_MAJOR"));
+
 /// A lib/ holding the shared library under its SONAME, as an installation would.
 fn shared_lib_dir(dir: &Path) -> PathBuf {
     let lib = dir.join("lib");
     std::fs::create_dir_all(&lib).unwrap();
-    std::fs::copy(library("liboss_append.so"), lib.join("liboss_append.so.0")).unwrap();
-    std::os::unix::fs::symlink("liboss_append.so.0", lib.join("liboss_append.so")).unwrap();
+    std::fs::copy(library("liboss_append.so"), lib.join(SONAME)).unwrap();
+    std::os::unix::fs::symlink(SONAME, lib.join("liboss_append.so")).unwrap();
     lib
 }
 
@@ -272,23 +276,32 @@ fn exported_functions() -> Vec<String> {
 }
 
 #[test]
-fn shared_library_exports_only_oss_functions_under_a_soname() {
+fn shared_library_exports_only_oss_functions_versioned_under_a_soname() {
     let so = library("liboss_append.so");
+    // `NAME@@VERSION`, one line per defined dynamic symbol.
     let nm = Command::new("nm")
-        .args(["-D", "--defined-only"])
+        .args(["-D", "--defined-only", "--with-symbol-versions"])
         .arg(&so)
         .output()
         .unwrap();
     assert!(nm.status.success());
-    let symbols: Vec<String> = String::from_utf8(nm.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(2).map(String::from))
-        .collect();
-    let foreign: Vec<&String> = symbols.iter().filter(|s| !s.starts_with("oss_")).collect();
-    assert!(foreign.is_empty(), "exported beyond oss_*: {foreign:?}");
+    let listing = String::from_utf8(nm.stdout).unwrap();
+    let mut exported = Vec::new();
+    for line in listing.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields[..] {
+            // The definition of the version node itself.
+            [_, "A", name] if name == SONAME => {}
+            [_, "T", symbol] => {
+                let (name, version) = symbol.split_once("@@").unwrap_or((symbol, ""));
+                assert!(name.starts_with("oss_"), "exported beyond oss_*: {line}");
+                assert_eq!(version, SONAME, "{name} is not in the version node");
+                exported.push(name.to_string());
+            }
+            _ => panic!("exported beyond oss_ functions: {line}"),
+        }
+    }
     let mut declared = exported_functions();
-    let mut exported = symbols.clone();
     declared.sort();
     exported.sort();
     assert_eq!(
@@ -299,9 +312,43 @@ fn shared_library_exports_only_oss_functions_under_a_soname() {
     let readelf = Command::new("readelf").arg("-d").arg(&so).output().unwrap();
     let dynamic = String::from_utf8(readelf.stdout).unwrap();
     assert!(
-        dynamic.contains("Library soname: [liboss_append.so.0]"),
+        dynamic.contains(&format!("Library soname: [{SONAME}]")),
         "{dynamic}"
     );
+}
+
+#[test]
+fn header_macros_and_library_tell_the_crate_version() {
+    let dir = scratch("version");
+    for link in [Link::Dynamic, Link::Static] {
+        let exe = compile(
+            &dir,
+            &format!("version-{link:?}"),
+            &["tests/abi/version.c"],
+            link,
+            true,
+        );
+        let out = succeed(Command::new(&exe).arg(env!("CARGO_PKG_VERSION")), None);
+        assert!(out.contains("agree"), "{out}");
+    }
+}
+
+/// tests/abi/old_program.c includes the 1.0 header kept with the ABI baseline, not
+/// include/: what a program built against 1.0 finds in this library must still work.
+#[test]
+fn program_built_against_the_1_0_header_runs_against_this_library() {
+    let server = start();
+    let dir = scratch("old-program");
+    let exe = compile(
+        &dir,
+        "old_program",
+        &["tests/abi/old_program.c"],
+        Link::Dynamic,
+        true,
+    );
+    let out = succeed(program(&exe, &server).arg(server.url()).arg(BUCKET), None);
+    assert!(out.contains("all passed"), "{out}");
+    assert!(object(&server, "old/object") == pattern(100_000, 11));
 }
 
 #[test]
@@ -630,4 +677,89 @@ fn append_file_under_valgrind_has_no_errors_and_no_leaks() {
     ]);
     succeed(&mut cmd, None);
     assert!(object(&server, "valgrind") == data);
+}
+
+/// The server's faults for tests/c/lifetime.c: every request of the cases freed from another
+/// thread is held 200 ms, so the free lands while the call is under way; one 503 makes a
+/// retry for the log callback to see.
+fn lifetime_server() -> Server {
+    let server = start();
+    for key in ["life/thread", "life/thread-buffered"] {
+        server.add_fault(
+            Fault::new(
+                Action::DelayBeforeApply(std::time::Duration::from_millis(200)),
+                Op::Append,
+            )
+            .key(key)
+            .count(10),
+        );
+    }
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).key("life/log"));
+    server
+}
+
+/// What tests/c/lifetime.c leaves in each object: what landed before each free, whole.
+fn check_lifetime_objects(server: &Server) {
+    let data = pattern(20_000, 3);
+    for (key, len) in [
+        ("life/progress", 1000),
+        ("life/read", 3000),
+        ("life/upload", 4096),
+        ("life/log", 1000),
+        ("life/credentials", 500),
+    ] {
+        let stored = object(server, key);
+        assert!(stored == data[..len], "{key}: {} bytes", stored.len());
+    }
+    // Freed while requests were held: some whole requests landed, never all ten.
+    for key in ["life/thread", "life/thread-buffered"] {
+        let stored = object(server, key);
+        assert!(
+            !stored.is_empty() && stored.len() < 10_000 && stored.len().is_multiple_of(1000),
+            "{key}: {} bytes",
+            stored.len()
+        );
+        assert!(stored == data[..stored.len()], "{key}");
+    }
+}
+
+#[test]
+fn handles_freed_during_their_own_calls_are_released_after_them_under_asan() {
+    let server = lifetime_server();
+    let dir = scratch("lifetime");
+    let exe = compile(
+        &dir,
+        "lifetime",
+        &["tests/c/lifetime.c"],
+        Link::Dynamic,
+        true,
+    );
+    let out = succeed(program(&exe, &server).arg(server.url()).arg(BUCKET), None);
+    assert!(out.contains("all passed"), "{out}");
+    check_lifetime_objects(&server);
+}
+
+#[test]
+fn handles_freed_during_their_own_calls_are_released_after_them_under_valgrind() {
+    let server = lifetime_server();
+    let dir = scratch("lifetime-valgrind");
+    let exe = compile(
+        &dir,
+        "lifetime",
+        &["tests/c/lifetime.c"],
+        Link::Dynamic,
+        false,
+    );
+    let mut cmd = program(Path::new("valgrind"), &server);
+    cmd.current_dir(&dir).args([
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,indirect",
+        "--errors-for-leak-kinds=definite,indirect",
+        "--quiet",
+    ]);
+    cmd.arg(&exe).arg(server.url()).arg(BUCKET);
+    let out = succeed(&mut cmd, None);
+    assert!(out.contains("all passed"), "{out}");
+    check_lifetime_objects(&server);
 }

@@ -4,10 +4,14 @@
 //
 // With --seal the object is sealed after the last file: it then takes no more appends.
 // Endpoint and credentials from OSS_ENDPOINT, OSS_REGION, OSS_ACCESS_KEY_ID,
-// OSS_ACCESS_KEY_SECRET and OSS_SESSION_TOKEN. Prints "oss://BUCKET/KEY length=N crc64=C".
+// OSS_ACCESS_KEY_SECRET and OSS_SESSION_TOKEN. Prints "oss://BUCKET/KEY length=N crc64=C"
+// as the server reports them.
 #include "oss_append.hpp"
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
+#include <iomanip>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -43,6 +47,21 @@ int main(int argc, char **argv) {
         }
         const auto length = object.position();
         const auto crc = object.crc64();
+        // Checked with the server (a HEAD), so that what is printed is what OSS holds. Only
+        // once something is stored: empty files create no object.
+        if (length > 0) {
+            const oss::ObjectInfo info = object.stat();
+            if (info.length != length || info.crc64 != crc) {
+                std::cerr << "append_files: the server's length or CRC-64 differs from what was "
+                             "appended\n";
+                return 1;
+            }
+            if (info.sealed_time) {
+                const std::time_t when = std::chrono::system_clock::to_time_t(*info.sealed_time);
+                std::cerr << "sealed at " << std::put_time(std::gmtime(&when), "%Y-%m-%dT%H:%M:%SZ")
+                          << "\n";
+            }
+        }
         object.close();
         std::cout << target << " length=" << length << " crc64=" << crc << "\n";
     } catch (const oss::Error &e) {

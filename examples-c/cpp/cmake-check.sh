@@ -12,23 +12,28 @@ here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$build"
 mkdir -p "$build/versions"
 
-# What the build below cannot show: that the version file refuses versions, and that the
-# static target lists the system libraries one by one (glibc 2.34 and later would link
-# without them, older ones not).
-cat > "$build/versions/CMakeLists.txt" <<'EOF'
+# What the build below cannot show: that the version file takes this major up to the
+# installed version and refuses the rest, and that the static target lists the system
+# libraries one by one (glibc 2.34 and later would link without them, older ones not).
+version=$(sed -n 's/^set(PACKAGE_VERSION "\(.*\)")$/\1/p' \
+    "$prefix/lib/cmake/oss-append/oss-append-config-version.cmake")
+IFS=. read -r major minor _ <<< "$version"
+requests="$major.0 $version $((major - 1)).9 $major.$((minor + 1)) $((major + 1)).0"
+cat > "$build/versions/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.16)
 project(versions NONE)
-foreach(request 0.1 0.1.0 0.2 1.0)
-  find_package(oss-append ${request} CONFIG QUIET)
-  message(STATUS "oss-append ${request}: ${oss-append_FOUND}")
+foreach(request $requests)
+  find_package(oss-append \${request} CONFIG QUIET)
+  message(STATUS "oss-append \${request}: \${oss-append_FOUND}")
   unset(oss-append_FOUND)
 endforeach()
 get_target_property(libs oss-append::static INTERFACE_LINK_LIBRARIES)
-message(STATUS "oss-append static: ${libs}")
+message(STATUS "oss-append static: \${libs}")
 EOF
 found=$(cmake -S "$build/versions" -B "$build/versions/build" -DCMAKE_PREFIX_PATH="$prefix" |
     sed -n 's/^-- oss-append //p' | tr '\n' ' ')
-want="0.1: 1 0.1.0: 1 0.2: 0 1.0: 0 static: ${static_libs// /;} "
+read -r same installed older newer next <<< "$requests"
+want="$same: 1 $installed: 1 $older: 0 $newer: 0 $next: 0 static: ${static_libs// /;} "
 if [ "$found" != "$want" ]; then
     echo "cmake-check: found '$found', want '$want'" >&2
     exit 1

@@ -222,40 +222,74 @@ type ObjectInfo struct {
 	HasCRC64     bool
 	Type         ObjectType
 	ETag         string
-	LastModified time.Time // zero when the server did not say
-	SealedTime   time.Time // zero while the object is not sealed
+	ContentType  string    // empty when the server sent none
+	LastModified time.Time // UTC; zero when the server did not say
+	SealedTime   time.Time // UTC; zero while the object is not sealed
 	VersionID    string    // empty unless the bucket is versioned
 	RequestID    string
+	// Metadata is the user metadata (x-oss-meta-*), keyed by name without the prefix and
+	// lowercase, as OSS stores it; nil when the object has none. A name the server sent
+	// more than once has its values joined by ", ", as HTTP combines repeated headers.
+	Metadata map[string]string
 }
 
-// Stat asks the server (a HEAD) for the object's state.
+// Stat asks the server (a HEAD) for the object's state: length, CRC-64, type, times, ETag,
+// content type, user metadata and version id.
 func (a *Appender) Stat() (ObjectInfo, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.a == nil {
 		return ObjectInfo{}, errClosed
 	}
-	var info C.oss_object_info
+	var info *C.oss_object_info
 	if err := call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_stat(a.a, &info, e) }); err != nil {
 		return ObjectInfo{}, err
 	}
+	// Everything is copied into Go values, so the C object goes when Stat returns.
+	defer C.oss_object_info_free(info)
+	return objectInfo(info), nil
+}
+
+func objectInfo(info *C.oss_object_info) ObjectInfo {
 	out := ObjectInfo{
-		Length:    uint64(info.length),
-		CRC64:     uint64(info.crc64),
-		HasCRC64:  bool(info.has_crc64),
-		Type:      ObjectType(info.object_type),
-		ETag:      C.GoString(&info.etag[0]),
-		VersionID: C.GoString(&info.version_id[0]),
-		RequestID: C.GoString(&info.request_id[0]),
+		Length:       uint64(C.oss_object_info_length(info)),
+		Type:         ObjectType(C.oss_object_info_type(info)),
+		ETag:         goStringOrEmpty(C.oss_object_info_etag(info)),
+		ContentType:  goStringOrEmpty(C.oss_object_info_content_type(info)),
+		LastModified: unixTime(C.oss_object_info_last_modified(info)),
+		SealedTime:   unixTime(C.oss_object_info_sealed_time(info)),
+		VersionID:    goStringOrEmpty(C.oss_object_info_version_id(info)),
+		RequestID:    goStringOrEmpty(C.oss_object_info_request_id(info)),
 	}
-	if info.last_modified >= 0 {
-		out.LastModified = time.Unix(int64(info.last_modified), 0)
+	var crc C.uint64_t
+	if C.oss_object_info_crc64(info, &crc) {
+		out.CRC64, out.HasCRC64 = uint64(crc), true
 	}
-	if sealed := C.GoString(&info.sealed_time[0]); sealed != "" {
-		// The library writes it as HTTP dates are written; one it wrote always parses.
-		out.SealedTime, _ = time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", sealed)
+	count := C.oss_object_info_metadata_count(info)
+	if count > 0 {
+		out.Metadata = make(map[string]string, int(count))
 	}
-	return out, nil
+	for i := C.size_t(0); i < count; i++ {
+		var name, value *C.char
+		if !C.oss_object_info_metadata(info, i, &name, &value) {
+			continue
+		}
+		n, v := C.GoString(name), C.GoString(value)
+		if earlier, repeated := out.Metadata[n]; repeated {
+			v = earlier + ", " + v
+		}
+		out.Metadata[n] = v
+	}
+	return out
+}
+
+// unixTime converts the library's seconds since 1970, -1 meaning absent, to the zero
+// time or a UTC time (as net/http parses header dates).
+func unixTime(seconds C.int64_t) time.Time {
+	if seconds < 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(seconds), 0).UTC()
 }
 
 // Seal seals the object at the appender's position, after flushing a buffered appender.

@@ -14,7 +14,9 @@ type Option func(*optionSet) error
 
 // Progress is called after each request that landed: increment bytes just stored,
 // transferred so far in this call, total the call's size or -1 for a stream. Return false
-// to stop the write with StatusCancelled. It runs on the writing goroutine.
+// to stop the write with StatusCancelled. It runs on the writing goroutine (buffered, on the
+// upload thread). It must not call its Appender's methods: they wait for the Appender's
+// lock, which a write waiting on the callback (or, buffered, on the upload) holds.
 type Progress func(increment, transferred uint64, total int64) bool
 
 type optionSet struct {

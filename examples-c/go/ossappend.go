@@ -23,8 +23,12 @@ import (
 	"unsafe"
 )
 
-// Version is the library's version.
+// Version is the running library's version, such as "1.0.0".
 func Version() string { return C.GoString(C.oss_version()) }
+
+// VersionNumber is the running library's version as one number, major*1000000 +
+// minor*1000 + patch (1.2.3 is 1002003), for comparing versions without parsing Version.
+func VersionNumber() uint32 { return uint32(C.oss_version_number()) }
 
 // SignatureVersion selects how requests are signed.
 type SignatureVersion int
@@ -223,9 +227,13 @@ func (c *Client) Close() error {
 
 // AppendResult is what one AppendObject returned.
 type AppendResult struct {
+	// NextPosition is the object's length after the append: where the next one goes.
 	NextPosition uint64
-	CRC64        uint64
-	RequestID    string
+	// CRC64 is the CRC-64 of the whole object after the append, as the server computed it.
+	CRC64     uint64
+	ETag      string
+	VersionID string // empty unless the bucket is versioned
+	RequestID string
 }
 
 // AppendObject is the single AppendObject request at an explicit position (0 creates the
@@ -244,7 +252,7 @@ func (c *Client) AppendObject(ctx context.Context, bucket, key string, position 
 	cb, ck := C.CString(bucket), C.CString(key)
 	defer C.free(unsafe.Pointer(cb))
 	defer C.free(unsafe.Pointer(ck))
-	var result C.oss_append_result
+	var result *C.oss_append_result
 	err = call(func(e **C.oss_error) C.enum_oss_status {
 		// Go memory passed for the duration of the call only, as cgo allows.
 		return C.oss_append_object(c.c, cb, ck, C.uint64_t(position), bytesPointer(data), C.size_t(len(data)), options, nil, &result, e)
@@ -254,10 +262,14 @@ func (c *Client) AppendObject(ctx context.Context, bucket, key string, position 
 	if err != nil {
 		return AppendResult{}, err
 	}
+	// Everything is copied into Go values, so the C object goes when AppendObject returns.
+	defer C.oss_append_result_free(result)
 	return AppendResult{
-		NextPosition: uint64(result.next_position),
-		CRC64:        uint64(result.crc64),
-		RequestID:    C.GoString(&result.request_id[0]),
+		NextPosition: uint64(C.oss_append_result_next_position(result)),
+		CRC64:        uint64(C.oss_append_result_crc64(result)),
+		ETag:         goStringOrEmpty(C.oss_append_result_etag(result)),
+		VersionID:    goStringOrEmpty(C.oss_append_result_version_id(result)),
+		RequestID:    goStringOrEmpty(C.oss_append_result_request_id(result)),
 	}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -216,7 +217,8 @@ func TestWrongPositionReportsTheObjectLength(t *testing.T) {
 	client := newClient(t, nil)
 	ctx := context.Background()
 	first, err := client.AppendObject(ctx, bucket, "position", 0, []byte("hello"), ossappend.WithContentType("text/plain"))
-	if err != nil || first.NextPosition != 5 || first.CRC64 != crc64.Checksum([]byte("hello"), ecma) || len(first.RequestID) != 24 {
+	if err != nil || first.NextPosition != 5 || first.CRC64 != crc64.Checksum([]byte("hello"), ecma) ||
+		len(first.RequestID) != 24 || first.ETag == "" || first.VersionID != "" {
 		t.Fatalf("first append: %+v, %v", first, err)
 	}
 	_, err = client.AppendObject(ctx, bucket, "position", 3, []byte("again"))
@@ -488,6 +490,10 @@ func TestSealEndsAppendsAndStatSaysWhen(t *testing.T) {
 	if _, err := a.Write([]byte("last words")); err != nil {
 		t.Fatal(err)
 	}
+	if info, err := a.Stat(); err != nil || !info.SealedTime.IsZero() {
+		t.Fatalf("before the seal: %+v, %v", info, err)
+	}
+	before := time.Now().Truncate(time.Second)
 	if err := a.Seal(); err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +501,9 @@ func TestSealEndsAppendsAndStatSaysWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.SealedTime.IsZero() || time.Since(info.SealedTime) > time.Hour || info.Length != 10 {
+	// Whole seconds, in UTC, from the server's clock (the local server's is this machine's).
+	if info.SealedTime.Before(before) || time.Since(info.SealedTime) > time.Minute ||
+		info.SealedTime.Location() != time.UTC || info.Length != 10 {
 		t.Fatalf("%+v", info)
 	}
 	if _, err := a.Write([]byte("more")); asError(t, err).Status != ossappend.StatusObjectNotAppendable {
@@ -517,5 +525,77 @@ func TestSealEndsAppendsAndStatSaysWhen(t *testing.T) {
 	}
 	if got := object(t, "sealed"); string(got) != "last words" {
 		t.Fatalf("%q", got)
+	}
+}
+
+func TestStatReturnsTheContentTypeAndMetadataTheObjectWasCreatedWith(t *testing.T) {
+	client := newClient(t, nil)
+	ctx := context.Background()
+	a, err := client.OpenAppend(ctx, bucket, "metadata", ossappend.WithContentType("application/x-ndjson"),
+		ossappend.WithMetadata("Owner", "go-test"), ossappend.WithMetadata("batch", "7"),
+		ossappend.WithMetadata("tag", "first"), ossappend.WithMetadata("Tag", "second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write([]byte(`{"n":1}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A second appender, opened without options, reads what the server stored.
+	again, err := client.OpenAppend(ctx, bucket, "metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	info, err := again.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"owner": "go-test", "batch": "7", "tag": "first, second"}
+	if info.ContentType != "application/x-ndjson" || !reflect.DeepEqual(info.Metadata, want) ||
+		info.Length != 8 || len(info.RequestID) != 24 {
+		t.Fatalf("%+v", info)
+	}
+	// An object created without metadata has none.
+	if _, err := client.AppendObject(ctx, bucket, "no-metadata", 0, []byte("plain")); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := client.OpenAppend(ctx, bucket, "no-metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if info, err := plain.Stat(); err != nil || info.Metadata != nil {
+		t.Fatalf("%+v, %v", info, err)
+	}
+}
+
+func TestAppendObjectAndStatAgreeOnTheETag(t *testing.T) {
+	client := newClient(t, nil)
+	ctx := context.Background()
+	result, err := client.AppendObject(ctx, bucket, "etag", 0, []byte("tagged"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := client.OpenAppend(ctx, bucket, "etag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	info, err := a.Stat()
+	if err != nil || info.ETag != result.ETag || info.CRC64 != result.CRC64 || info.Length != result.NextPosition {
+		t.Fatalf("Stat %+v, %v; AppendObject %+v", info, err, result)
+	}
+}
+
+func TestVersionNumberIsVersionAsOneNumber(t *testing.T) {
+	var major, minor, patch uint32
+	if _, err := fmt.Sscanf(ossappend.Version(), "%d.%d.%d", &major, &minor, &patch); err != nil {
+		t.Fatalf("Version %q: %v", ossappend.Version(), err)
+	}
+	if got := ossappend.VersionNumber(); got != major*1000000+minor*1000+patch {
+		t.Fatalf("VersionNumber %d, Version %q", got, ossappend.Version())
 	}
 }

@@ -1,44 +1,44 @@
-//! `oss_append`: the appendable-object handle, and the single AppendObject request.
+//! `oss_append`: the appendable-object handle.
 
 use super::client::oss_client;
 use super::error::{oss_error, oss_status};
+use super::gate::CallbackGate;
 use super::options::oss_append_options;
-use super::{arg_bytes, arg_out, arg_ref, arg_str, boundary, copy_to_buffer, write_out, UserData};
+use super::results::oss_object_info;
+use super::{arg_bytes, arg_out, arg_str, boundary, handle, write_out, UserData};
 use crate::append::Appender;
-use crate::client::ObjectType;
 use crate::error::{Error, ErrorKind, Result};
 use std::ffi::{c_char, c_int, c_void};
 use std::io;
-use std::sync::{Mutex, TryLockError};
-use std::time::{Duration, UNIX_EPOCH};
-
-/// Room for OSS request ids (24 characters) and the NUL.
-pub const OSS_REQUEST_ID_CAPACITY: usize = 64;
-/// Room for an ETag as OSS sends it (quoted, at most 40 characters) and the NUL.
-pub const OSS_ETAG_CAPACITY: usize = 80;
-/// Room for an RFC 1123 date (29 characters) and the NUL.
-pub const OSS_TIME_CAPACITY: usize = 32;
-/// Room for an OSS version id (about 64 characters) and the NUL.
-pub const OSS_VERSION_ID_CAPACITY: usize = 256;
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::Duration;
 
 /// An open appendable object: writes go to its end, each byte exactly once. Made by
 /// `oss_append_open`, owned by the caller, ended by `oss_append_close` or released by
-/// `oss_append_free`. One thread uses it at a time: a call made while another is running
-/// on the same appender (from another thread, or from its own progress callback) fails
-/// with `OSS_ERR_INVALID_ARGUMENT` and changes nothing. A buffered appender calls its
-/// progress callback on its upload thread, outside any call: that callback must not call
-/// the appender at all. Different appenders may be used from different threads at once, on
+/// `oss_append_free`. Different appenders may be used from different threads at once, on
 /// one shared client.
+///
+/// One call at a time: a call made while another is running on the same appender (from
+/// another thread, or from one of its callbacks) fails with `OSS_ERR_INVALID_ARGUMENT` and
+/// changes nothing. `oss_append_free` is the exception: it may be called at any time, from
+/// any thread or callback, and never frees memory under a call (see it).
 ///
 /// Buffered (see `oss_append_options_set_buffer`), writes return once copied and a
 /// background thread uploads; `oss_append_position` then counts bytes written,
 /// `oss_append_crc64` covers the bytes stored, and `oss_append_pending` the difference.
+/// Callbacks running on that upload thread (progress, and the client's log and credentials
+/// callbacks) may use the appender without waiting for the upload: a call that would wait
+/// for it (a write into a full buffer that waits, a flush with bytes pending, a seal, a
+/// stat, a close) fails from there with `OSS_ERR_WOULD_BLOCK` or `OSS_ERR_INVALID_ARGUMENT`
+/// instead of waiting forever.
 ///
 /// Methods: `oss_append_write`, `oss_append_write_from`, `oss_append_write_file`,
 /// `oss_append_flush`, `oss_append_pending`, `oss_append_position`, `oss_append_crc64`,
 /// `oss_append_stat`, `oss_append_seal`, `oss_append_close`, `oss_append_free`.
 pub struct oss_append {
     appender: Mutex<Appender>,
+    /// Closed by the free: the callbacks are not called after it.
+    callbacks: Arc<CallbackGate>,
 }
 
 /// Fills `buf` with up to `len` bytes of the caller's data: it sets `*read` to the number of
@@ -53,49 +53,21 @@ pub type oss_read_fn = Option<
     ) -> c_int,
 >;
 
-/// What kind of object OSS says it is.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub enum oss_object_type {
-    OSS_OBJECT_APPENDABLE = 1,
-    OSS_OBJECT_NORMAL = 2,
-    OSS_OBJECT_MULTIPART = 3,
-    OSS_OBJECT_OTHER = 4,
-}
-
-/// An object as the server sees it (`oss_append_stat`). Plain data, filled by the library.
-#[repr(C)]
-pub struct oss_object_info {
-    pub length: u64,
-    /// The CRC-64 of the whole object; meaningful when `has_crc64` is true.
-    pub crc64: u64,
-    pub has_crc64: bool,
-    pub object_type: oss_object_type,
-    /// Seconds since 1970; -1 when the server did not say.
-    pub last_modified: i64,
-    /// NUL-terminated, quotes included as OSS sends it; empty when absent.
-    pub etag: [c_char; OSS_ETAG_CAPACITY],
-    /// NUL-terminated; empty when absent.
-    pub request_id: [c_char; OSS_REQUEST_ID_CAPACITY],
-    /// When the object was sealed, as OSS sent it (`x-oss-sealed-time`, an RFC 1123 date
-    /// such as `Wed, 02 Dec 2026 09:30:00 GMT`), NUL-terminated; empty while it is not sealed.
-    pub sealed_time: [c_char; OSS_TIME_CAPACITY],
-    /// On a versioned bucket, the version the HEAD described; NUL-terminated, empty when
-    /// absent.
-    pub version_id: [c_char; OSS_VERSION_ID_CAPACITY],
-}
-
-/// Runs `body` on the appender, refusing a second concurrent caller rather than blocking it.
+/// Runs `body` on the appender, held for the call, refusing a second concurrent caller
+/// rather than blocking it.
 ///
 /// # Safety
 /// `append` is NULL or a live `oss_append`.
 unsafe fn with_appender<T>(
     append: *const oss_append,
-    body: impl FnOnce(&mut Appender) -> Result<T>,
+    body: impl FnOnce(&mut Appender, &Arc<CallbackGate>) -> Result<T>,
 ) -> Result<T> {
-    let handle = arg_ref(append, "append")?;
-    let mut appender = match handle.appender.try_lock() {
-        Ok(appender) => appender,
+    let handle = handle::get(append, "append")?;
+    if handle.callbacks.is_closed() {
+        return Err(freed());
+    }
+    let result = match handle.appender.try_lock() {
+        Ok(mut appender) => body(&mut appender, &handle.callbacks),
         Err(TryLockError::WouldBlock) => {
             return Err(Error::invalid_argument(
                 "append is in use by another call: use an appender from one thread at a time, \
@@ -109,7 +81,27 @@ unsafe fn with_appender<T>(
             ))
         }
     };
-    body(&mut appender)
+    // Freed during the call: the callbacks it met were refused, which it reports as a
+    // cancel or a failed read; the caller is told why.
+    match result {
+        Err(e)
+            if handle.callbacks.is_closed()
+                && matches!(e.kind(), ErrorKind::Cancelled | ErrorKind::Io) =>
+        {
+            Err(Error::new(
+                ErrorKind::Closed,
+                format!("{} ({})", freed().message(), e.message()),
+            ))
+        }
+        result => result,
+    }
+}
+
+fn freed() -> Error {
+    Error::new(
+        ErrorKind::Closed,
+        "the appender was freed (oss_append_free)",
+    )
 }
 
 /// Opens `oss://bucket/key` for appending: an absent object is created by the first write
@@ -130,13 +122,15 @@ pub unsafe extern "C" fn oss_append_open(
     boundary::call(err, || {
         let (client, bucket, key) = oss_client::object(client, bucket, key)?;
         let out = arg_out(out, "out")?;
-        let options = oss_append_options::for_appender(options);
-        let appender = Appender::open(client, bucket, key, options)?;
+        let callbacks = Arc::new(CallbackGate::default());
+        let options = oss_append_options::for_appender(options, &callbacks);
+        let appender = Appender::open(&client.client, bucket, key, options)?;
         write_out(
             out,
-            Box::into_raw(Box::new(oss_append {
+            handle::new(oss_append {
                 appender: Mutex::new(appender),
-            })),
+                callbacks,
+            }),
         );
         Ok(())
     })
@@ -155,7 +149,7 @@ pub unsafe extern "C" fn oss_append_write(
 ) -> oss_status {
     boundary::call(err, || {
         let data = arg_bytes(data, len, "data")?;
-        with_appender(append, |a| a.write(data))
+        with_appender(append, |a, _| a.write(data))
     })
 }
 
@@ -176,11 +170,13 @@ pub unsafe extern "C" fn oss_append_write_from(
 ) -> oss_status {
     boundary::call(err, || {
         let read = read.ok_or_else(|| super::null("read"))?;
-        let reader = CallbackReader {
-            read,
-            user_data: UserData(user_data),
-        };
-        let count = with_appender(append, |a| a.write_from(reader))?;
+        let count = with_appender(append, |a, callbacks| {
+            a.write_from(CallbackReader {
+                read,
+                user_data: UserData(user_data),
+                callbacks,
+            })
+        })?;
         if !written.is_null() {
             write_out(written, count);
         }
@@ -200,7 +196,7 @@ pub unsafe extern "C" fn oss_append_write_file(
 ) -> oss_status {
     boundary::call(err, || {
         let path = arg_str(path, "path")?;
-        let count = with_appender(append, |a| a.write_file(path))?;
+        let count = with_appender(append, |a, _| a.write_file(path))?;
         if !written.is_null() {
             write_out(written, count);
         }
@@ -242,7 +238,7 @@ unsafe fn read_state(
 ) -> oss_status {
     boundary::call(err, || {
         let out = arg_out(out, "out")?;
-        let value = with_appender(append, |a| Ok(read(a)))?;
+        let value = with_appender(append, |a, _| Ok(read(a)))?;
         write_out(out, value);
         Ok(())
     })
@@ -271,7 +267,7 @@ pub unsafe extern "C" fn oss_append_flush(
 ) -> oss_status {
     boundary::call(err, || {
         let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
-        with_appender(append, |a| a.flush(timeout))
+        with_appender(append, |a, _| a.flush(timeout))
     })
 }
 
@@ -288,48 +284,24 @@ pub unsafe extern "C" fn oss_append_seal(
     append: *mut oss_append,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    boundary::call(err, || with_appender(append, |a| a.seal().map(drop)))
+    boundary::call(err, || with_appender(append, |a, _| a.seal().map(drop)))
 }
 
-/// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
-/// sealed time and version id, and fills `*out`. Fails with `OSS_ERR_NO_SUCH_KEY` if nothing
-/// was written yet (or, where a gateway dropped OSS's error document, with `OSS_ERR_SERVICE`
-/// and HTTP status 404).
+/// Asks the server (a HEAD) for the object's length, CRC-64, type, times, ETag, content
+/// type, user metadata and version id. On success `*out` receives an `oss_object_info` the
+/// caller owns and frees with `oss_object_info_free`. Fails with `OSS_ERR_NO_SUCH_KEY` if
+/// nothing was written yet (or, where a gateway dropped OSS's error document, with
+/// `OSS_ERR_SERVICE` and HTTP status 404).
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_stat(
     append: *const oss_append,
-    out: *mut oss_object_info,
+    out: *mut *mut oss_object_info,
     err: *mut *mut oss_error,
 ) -> oss_status {
     boundary::call(err, || {
         let out = arg_out(out, "out")?;
-        let info = with_appender(append, |a| a.stat())?;
-        let mut filled = oss_object_info {
-            length: info.length,
-            crc64: info.crc64.unwrap_or(0),
-            has_crc64: info.crc64.is_some(),
-            object_type: match info.object_type {
-                ObjectType::Appendable => oss_object_type::OSS_OBJECT_APPENDABLE,
-                ObjectType::Normal => oss_object_type::OSS_OBJECT_NORMAL,
-                ObjectType::Multipart => oss_object_type::OSS_OBJECT_MULTIPART,
-                ObjectType::Other => oss_object_type::OSS_OBJECT_OTHER,
-            },
-            last_modified: info
-                .last_modified
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .and_then(|d| i64::try_from(d.as_secs()).ok())
-                .unwrap_or(-1),
-            etag: [0; OSS_ETAG_CAPACITY],
-            request_id: [0; OSS_REQUEST_ID_CAPACITY],
-            sealed_time: [0; OSS_TIME_CAPACITY],
-            version_id: [0; OSS_VERSION_ID_CAPACITY],
-        };
-        let sealed = info.sealed_time.map(httpdate::fmt_http_date);
-        copy_to_buffer(info.etag.as_deref(), &mut filled.etag);
-        copy_to_buffer(info.request_id.as_deref(), &mut filled.request_id);
-        copy_to_buffer(sealed.as_deref(), &mut filled.sealed_time);
-        copy_to_buffer(info.version_id.as_deref(), &mut filled.version_id);
-        write_out(out, filled);
+        let info = with_appender(append, |a, _| a.stat())?;
+        write_out(out, handle::new(oss_object_info::new(info)));
         Ok(())
     })
 }
@@ -344,40 +316,62 @@ pub unsafe extern "C" fn oss_append_close(
     append: *mut oss_append,
     err: *mut *mut oss_error,
 ) -> oss_status {
-    let status = boundary::call(err, || with_appender(append, |a| a.close()));
+    let status = boundary::call(err, || with_appender(append, |a, _| a.close()));
     if status == oss_status::OSS_OK {
         // The caller gives the appender up with a successful close.
-        boundary::release(append);
+        oss_append_free(append);
     }
     status
 }
 
 /// Releases an appender, whatever its state; a buffered one's unsent bytes (see
-/// `oss_append_pending`) are dropped. Does not wait for a request in flight, but once it
-/// returns the progress callback is never called again. NULL is a no-op.
+/// `oss_append_pending`) are dropped. NULL is a no-op. Does not wait for a request in
+/// flight, but once it returns the appender's progress and read callbacks are never called
+/// again: one under way on another thread is waited for (so it must not itself wait for
+/// the thread calling this).
+///
+/// May be called at any time: from another thread while a call on the appender is under
+/// way, or from one of its callbacks (progress, read, or the client's log and credentials
+/// callbacks). Memory is then never freed under that call: the call goes on without its
+/// callbacks, stopping with `OSS_ERR_CLOSED` where it would have called one, and the
+/// appender is released when it returns. Any other use of the appender after this returns
+/// is the caller's error, as with any freed pointer.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_free(append: *mut oss_append) {
-    boundary::release(append);
+    boundary::value((), || {
+        if let Ok(handle) = handle::get(append, "append") {
+            handle.callbacks.close();
+        }
+    });
+    handle::free(append);
 }
 
-/// The caller's read callback as a [`std::io::Read`].
-struct CallbackReader {
+/// The caller's read callback as a [`std::io::Read`], through the appender's door to its
+/// callbacks.
+struct CallbackReader<'a> {
     read: unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut usize) -> c_int,
     user_data: UserData,
+    callbacks: &'a CallbackGate,
 }
 
-impl io::Read for CallbackReader {
+impl io::Read for CallbackReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut count = 0usize;
-        // SAFETY: the caller's callback with its own user_data; `buf` is valid for its length.
-        let code = unsafe {
-            (self.read)(
-                self.user_data.get(),
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut count,
-            )
-        };
+        let code = self
+            .callbacks
+            .enter(|| {
+                // SAFETY: the caller's callback with its own user_data; `buf` is valid for
+                // its length.
+                unsafe {
+                    (self.read)(
+                        self.user_data.get(),
+                        buf.as_mut_ptr(),
+                        buf.len(),
+                        &mut count,
+                    )
+                }
+            })
+            .ok_or_else(|| io::Error::other("the read callback's appender was freed"))?;
         if code != 0 {
             return Err(io::Error::other(format!(
                 "the read callback returned error {code} ({})",

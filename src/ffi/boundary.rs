@@ -31,17 +31,6 @@ pub(super) fn value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
-/// Frees a handle the library boxed for the caller; NULL is a no-op.
-///
-/// # Safety
-/// `handle` is NULL or came from `Box::into_raw` in this library, and the caller gives it
-/// up: it is not used again.
-pub(super) unsafe fn release<T>(handle: *mut T) {
-    if !handle.is_null() {
-        value((), || drop(Box::from_raw(handle)));
-    }
-}
-
 fn internal(panic: &Box<dyn Any + Send>) -> Error {
     let what = panic
         .downcast_ref::<&str>()
@@ -64,14 +53,15 @@ mod tests {
         let status = call(&mut err, || panic!("deliberate test panic"));
         assert_eq!(status, oss_status::OSS_ERR_INTERNAL);
         assert!(!err.is_null());
-        // SAFETY: `call` just made it.
-        let error = unsafe { Box::from_raw(err) };
-        let message =
-            unsafe { std::ffi::CStr::from_ptr(super::super::error::oss_error_message(&*error)) };
-        assert!(
-            message.to_str().unwrap().contains("deliberate test panic"),
-            "{message:?}"
-        );
+        // SAFETY: `call` just made it, and it is freed once, after its message is read.
+        let message = unsafe {
+            let text = std::ffi::CStr::from_ptr(super::super::error::oss_error_message(err))
+                .to_string_lossy()
+                .into_owned();
+            super::super::error::oss_error_free(err);
+            text
+        };
+        assert!(message.contains("deliberate test panic"), "{message:?}");
         assert_eq!(
             call(std::ptr::null_mut(), || panic!("no err")),
             oss_status::OSS_ERR_INTERNAL

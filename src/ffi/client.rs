@@ -1,27 +1,30 @@
 //! `oss_client`: one endpoint and identity, shared by every appender made from it, and the
 //! single AppendObject request made on it.
 
-use super::append::OSS_REQUEST_ID_CAPACITY;
 use super::config::oss_config;
 use super::error::{oss_error, oss_status};
 use super::options::oss_append_options;
-use super::{arg_bytes, arg_out, arg_ref, arg_str, boundary, copy_to_buffer, write_out};
+use super::results::oss_append_result;
+use super::{arg_bytes, arg_out, arg_str, boundary, handle, write_out};
 use crate::client::Client;
 use crate::error::Result;
 use std::ffi::c_char;
+use std::sync::Arc;
 
 /// A connection to one OSS endpoint with one identity: a connection pool, a credentials
 /// cache and a clock correction, shared by every appender opened on it. Made by
 /// `oss_client_new`, owned by the caller, freed with `oss_client_free`. Thread-safe: any
 /// number of threads may use one client at once. Appenders keep what they need of it, so
-/// the client may be freed while they are still open.
+/// the client may be freed while they are still open, and also during a call on it (from
+/// another thread, or from its credentials or log callback): the call goes on, and the
+/// client is released when the last call returns.
 pub struct oss_client {
     pub(super) client: Client,
 }
 
 impl oss_client {
-    /// The client and the object named by the arguments of `oss_append_open` and
-    /// `oss_append_object`.
+    /// The client (held for the call) and the object named by the arguments of
+    /// `oss_append_open` and `oss_append_object`.
     ///
     /// # Safety
     /// Each pointer is NULL or valid: a live `oss_client`, NUL-terminated strings.
@@ -29,8 +32,8 @@ impl oss_client {
         client: *const oss_client,
         bucket: *const c_char,
         key: *const c_char,
-    ) -> Result<(&'a Client, &'a str, &'a str)> {
-        let client = &arg_ref(client, "client")?.client;
+    ) -> Result<(Arc<oss_client>, &'a str, &'a str)> {
+        let client = handle::get(client, "client")?;
         Ok((client, arg_str(bucket, "bucket")?, arg_str(key, "key")?))
     }
 }
@@ -46,30 +49,20 @@ pub unsafe extern "C" fn oss_client_new(
     err: *mut *mut oss_error,
 ) -> oss_status {
     boundary::call(err, || {
-        let config = arg_ref(config, "config")?.snapshot();
+        let config = handle::get(config, "config")?.snapshot();
         let out = arg_out(out, "out")?;
         let client = Client::new(&config)?;
-        write_out(out, Box::into_raw(Box::new(oss_client { client })));
+        write_out(out, handle::new(oss_client { client }));
         Ok(())
     })
 }
 
 /// Frees a client. NULL is a no-op. Open appenders keep working; the connection pool goes
-/// when the last of them is freed.
+/// when the last of them is freed. May be called during a call on the client (see
+/// `oss_client`).
 #[no_mangle]
 pub unsafe extern "C" fn oss_client_free(client: *mut oss_client) {
-    boundary::release(client);
-}
-
-/// What one AppendObject returned (`oss_append_object`). Plain data, filled by the library.
-#[repr(C)]
-pub struct oss_append_result {
-    /// The object's length after the append: where the next one goes.
-    pub next_position: u64,
-    /// The CRC-64 of the whole object after the append, as the server computed it.
-    pub crc64: u64,
-    /// NUL-terminated; empty when absent.
-    pub request_id: [c_char; OSS_REQUEST_ID_CAPACITY],
+    handle::free(client);
 }
 
 /// One AppendObject request: appends `len` bytes at `data` to `oss://bucket/key` at
@@ -77,8 +70,8 @@ pub struct oss_append_result {
 /// of `options`, which may be NULL). Not retried when its outcome is unknown (a timeout,
 /// a lost connection, a 5xx): the caller owns the position and must find out (the appender
 /// does this itself). With `previous_crc` (the object's CRC-64 before, or NULL) the server's
-/// CRC-64 afterwards is checked. On success `*out` (when not NULL) receives the next
-/// position, the CRC-64 and the request id. Thread-safe.
+/// CRC-64 afterwards is checked. On success `*out` (when not NULL) receives a result the
+/// caller owns and frees with `oss_append_result_free`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_object(
     client: *const oss_client,
@@ -89,7 +82,7 @@ pub unsafe extern "C" fn oss_append_object(
     len: usize,
     options: *const oss_append_options,
     previous_crc: *const u64,
-    out: *mut oss_append_result,
+    out: *mut *mut oss_append_result,
     err: *mut *mut oss_error,
 ) -> oss_status {
     boundary::call(err, || {
@@ -97,15 +90,11 @@ pub unsafe extern "C" fn oss_append_object(
         let data = arg_bytes(data, len, "data")?;
         let options =
             oss_append_options::for_append_object(options, previous_crc.as_ref().copied());
-        let result = client.append_object(bucket, key, position, data, &options)?;
+        let result = client
+            .client
+            .append_object(bucket, key, position, data, &options)?;
         if !out.is_null() {
-            let mut filled = oss_append_result {
-                next_position: result.next_position,
-                crc64: result.crc64,
-                request_id: [0; OSS_REQUEST_ID_CAPACITY],
-            };
-            copy_to_buffer(result.request_id.as_deref(), &mut filled.request_id);
-            write_out(out, filled);
+            write_out(out, handle::new(oss_append_result::new(result)));
         }
         Ok(())
     })

@@ -1,7 +1,7 @@
 //! `oss_config`: everything a client is made from, set one value at a time.
 
 use super::error::{oss_error, oss_status};
-use super::{arg_ref, arg_str, boundary, null, UserData};
+use super::{arg_str, boundary, handle, null, UserData};
 use crate::config::{Config, LogLevel, RetryPolicy, SignatureVersion, UrlStyle};
 use crate::credentials::{Credentials, CredentialsProvider};
 use crate::error::{Error, ErrorKind, Result};
@@ -90,16 +90,16 @@ pub struct oss_credentials {
 #[no_mangle]
 pub extern "C" fn oss_config_new() -> *mut oss_config {
     boundary::value(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(oss_config {
+        handle::new(oss_config {
             config: Mutex::new(Config::new()),
-        }))
+        })
     })
 }
 
 /// Frees a config. NULL is a no-op. Clients made from it are not affected.
 #[no_mangle]
 pub unsafe extern "C" fn oss_config_free(config: *mut oss_config) {
-    boundary::release(config);
+    handle::free(config);
 }
 
 impl oss_config {
@@ -122,7 +122,7 @@ unsafe fn update(
     change: impl FnOnce(Config) -> Result<Config>,
 ) -> oss_status {
     boundary::call(err, || {
-        let config = arg_ref(config, "config")?;
+        let config = handle::get(config, "config")?;
         // A setter cannot panic halfway through an assignment, so a poisoned lock still
         // guards a whole config.
         let mut current = config.config.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,6 +1,6 @@
 //! Status codes and the error object: what a failed call tells its caller.
 
-use super::boundary;
+use super::{c_text, handle, text_ptr};
 use crate::error::{Error, ErrorKind};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr;
@@ -174,42 +174,22 @@ pub struct oss_error {
 
 impl oss_error {
     pub(super) fn into_raw(error: Error) -> *mut oss_error {
-        let text = |s: Option<&str>| s.map(c_string);
-        Box::into_raw(Box::new(oss_error {
-            message: c_string(&error.to_string()),
+        let text = |s: Option<&str>| s.map(c_text);
+        handle::new(oss_error {
+            message: c_text(&error.to_string()),
             code: text(error.code()),
             request_id: text(error.request_id()),
             ec: text(error.ec()),
             host_id: text(error.host_id()),
             error,
-        }))
-    }
-}
-
-/// A C string of `text`; a NUL inside (never from OSS) would end it early, so it is dropped.
-fn c_string(text: &str) -> CString {
-    CString::new(text.replace('\0', "")).unwrap_or_default()
-}
-
-fn as_ptr(text: &Option<CString>) -> *const c_char {
-    text.as_ref().map_or(ptr::null(), |t| t.as_ptr())
-}
-
-/// Runs an accessor on a possibly NULL error.
-///
-/// # Safety
-/// `error` is NULL or a live `oss_error`.
-unsafe fn with<T>(error: *const oss_error, fallback: T, read: impl FnOnce(&oss_error) -> T) -> T {
-    match error.as_ref() {
-        Some(error) => boundary::value(fallback, || read(error)),
-        None => fallback,
+        })
     }
 }
 
 /// The status of the failure; `OSS_ERR_INVALID_ARGUMENT` for a NULL `error`.
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_status(error: *const oss_error) -> oss_status {
-    with(error, oss_status::OSS_ERR_INVALID_ARGUMENT, |e| {
+    handle::read(error, oss_status::OSS_ERR_INVALID_ARGUMENT, |e| {
         oss_status::from(e.error.kind())
     })
 }
@@ -219,39 +199,39 @@ pub unsafe extern "C" fn oss_error_status(error: *const oss_error) -> oss_status
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_message(error: *const oss_error) -> *const c_char {
     let null_error = c"oss_error_message: error is NULL".as_ptr();
-    with(error, null_error, |e| e.message.as_ptr())
+    handle::read(error, null_error, |e| e.message.as_ptr())
 }
 
 /// OSS's error code, such as "PositionNotEqualToLength"; NULL when the server did not
 /// answer with one. Owned by `error`.
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_code(error: *const oss_error) -> *const c_char {
-    with(error, ptr::null(), |e| as_ptr(&e.code))
+    handle::read(error, ptr::null(), |e| text_ptr(&e.code))
 }
 
 /// The `x-oss-request-id` of the failed request, to quote to Alibaba Cloud support; NULL
 /// when there was none. Owned by `error`.
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_request_id(error: *const oss_error) -> *const c_char {
-    with(error, ptr::null(), |e| as_ptr(&e.request_id))
+    handle::read(error, ptr::null(), |e| text_ptr(&e.request_id))
 }
 
 /// OSS's EC (error detail code, such as "0026-00000001"); NULL when absent. Owned by `error`.
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_ec(error: *const oss_error) -> *const c_char {
-    with(error, ptr::null(), |e| as_ptr(&e.ec))
+    handle::read(error, ptr::null(), |e| text_ptr(&e.ec))
 }
 
 /// OSS's HostId; NULL when absent. Owned by `error`.
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_host_id(error: *const oss_error) -> *const c_char {
-    with(error, ptr::null(), |e| as_ptr(&e.host_id))
+    handle::read(error, ptr::null(), |e| text_ptr(&e.host_id))
 }
 
 /// The HTTP status of the server's answer; 0 when there was no answer (or `error` is NULL).
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_http_status(error: *const oss_error) -> c_int {
-    with(error, 0, |e| e.error.http_status().map_or(0, c_int::from))
+    handle::read(error, 0, |e| e.error.http_status().map_or(0, c_int::from))
 }
 
 /// Writes the object's length as the server reported it (`x-oss-next-append-position`, sent
@@ -259,7 +239,7 @@ pub unsafe extern "C" fn oss_error_http_status(error: *const oss_error) -> c_int
 /// alone, when the server did not say or an argument is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_next_position(error: *const oss_error, out: *mut u64) -> bool {
-    with(error, false, |e| {
+    handle::read(error, false, |e| {
         match (e.error.next_position(), out.is_null()) {
             (Some(position), false) => {
                 out.write(position);
@@ -278,7 +258,7 @@ pub unsafe extern "C" fn oss_error_server_state(
     length: *mut u64,
     crc64: *mut u64,
 ) -> bool {
-    with(error, false, |e| {
+    handle::read(error, false, |e| {
         write_pair(e.error.server_state(), length, crc64)
     })
 }
@@ -291,7 +271,7 @@ pub unsafe extern "C" fn oss_error_client_state(
     length: *mut u64,
     crc64: *mut u64,
 ) -> bool {
-    with(error, false, |e| {
+    handle::read(error, false, |e| {
         write_pair(e.error.client_state(), length, crc64)
     })
 }
@@ -310,7 +290,7 @@ unsafe fn write_pair(state: Option<(u64, u64)>, length: *mut u64, crc64: *mut u6
 /// Frees an error and its strings. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn oss_error_free(error: *mut oss_error) {
-    boundary::release(error);
+    handle::free(error);
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! Protocol logic lives in the core; nothing here knows what a request looks like.
 //!
 //! Ownership follows one rule: a `*_new`/`*_open` result is the caller's until its `*_free`
-//! (or `oss_append_close`). Immutable, shareable objects are used through `const` pointers;
-//! every object guards its own state, so misuse from several threads is refused, not a race.
+//! (or `oss_append_close`). Every handle is an `Arc` ([`handle`]), so a free during a call
+//! on the same handle waits for nothing and frees nothing under the call; an appender also
+//! closes the door to its callbacks then ([`gate`]). Every object guards its own state, so
+//! misuse from several threads is refused, not a race.
 
 // The exported types carry their C names.
 #![allow(non_camel_case_types)]
@@ -14,11 +16,14 @@ mod boundary;
 mod client;
 mod config;
 mod error;
+mod gate;
+mod handle;
 mod options;
+mod results;
 
 use crate::error::{Error, Result};
 use error::{oss_error, oss_status};
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void, CStr, CString};
 
 /// A caller's `void *user_data`, handed back to its callbacks. The caller promises the
 /// callbacks may be called from any thread (documented on every function taking one).
@@ -75,14 +80,6 @@ unsafe fn arg_bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]
     Ok(std::slice::from_raw_parts(p, len))
 }
 
-/// A handle argument, borrowed for the call.
-///
-/// # Safety
-/// `p` is NULL or a live handle of type `T` made by this library.
-unsafe fn arg_ref<'a, T>(p: *const T, name: &str) -> Result<&'a T> {
-    p.as_ref().ok_or_else(|| null(name))
-}
-
 /// Checks a required out-parameter before any work, so a NULL one fails without effects.
 fn arg_out<T>(p: *mut T, name: &str) -> Result<*mut T> {
     if p.is_null() {
@@ -100,24 +97,36 @@ unsafe fn write_out<T>(p: *mut T, value: T) {
     p.write(value)
 }
 
-/// Copies `text` into a fixed C buffer, NUL-terminated. OSS request ids and ETags are far
-/// shorter than the buffers they go to; a longer value is cut at a character boundary.
-fn copy_to_buffer(text: Option<&str>, buffer: &mut [c_char]) {
-    let text = text.unwrap_or("");
-    let mut end = text.len().min(buffer.len() - 1);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    for (slot, byte) in buffer.iter_mut().zip(text[..end].bytes()) {
-        *slot = byte as c_char;
-    }
-    buffer[end] = 0;
+/// A C string of `text`; a NUL inside (never from OSS: HTTP headers cannot hold one)
+/// would end it early, so it is dropped.
+fn c_text(text: &str) -> CString {
+    CString::new(text.replace('\0', "")).unwrap_or_default()
 }
 
-/// The library's version, such as "0.1.0". A static string: never freed, never NULL.
+/// The C string of an optional text, NULL when absent; it lives as long as `text`.
+fn text_ptr(text: &Option<CString>) -> *const c_char {
+    text.as_ref().map_or(std::ptr::null(), |t| t.as_ptr())
+}
+
+/// The library's version, such as "1.0.0": the one running, which may be newer than the
+/// header's `OSS_APPEND_VERSION_*` a program was compiled with. A static string: never
+/// freed, never NULL. Thread-safe.
 #[no_mangle]
 pub extern "C" fn oss_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The running library's version as one number, major * 1000000 + minor * 1000 + patch
+/// (1.2.3 is 1002003), to compare with the header's `OSS_APPEND_VERSION_NUMBER`: a program
+/// runs on any library of its major version that is at least as new. Thread-safe.
+#[no_mangle]
+pub extern "C" fn oss_version_number() -> u32 {
+    boundary::value(0, || {
+        let part = |text: &str| text.parse::<u32>().unwrap_or(0);
+        part(env!("CARGO_PKG_VERSION_MAJOR")) * 1_000_000
+            + part(env!("CARGO_PKG_VERSION_MINOR")) * 1_000
+            + part(env!("CARGO_PKG_VERSION_PATCH"))
+    })
 }
 
 /// Continues the CRC-64 (ECMA-182, as OSS reports in `x-oss-hash-crc64ecma`) in `*crc` with

@@ -1,13 +1,14 @@
 //! `oss_append_options`: how an appender writes and what a new object is created with.
 
 use super::error::{oss_error, oss_status};
-use super::{arg_ref, arg_str, boundary, UserData};
-use crate::append::{check_request_size, AppendOptions, DEFAULT_REQUEST_SIZE};
+use super::gate::CallbackGate;
+use super::{arg_str, boundary, handle, UserData};
+use crate::append::{check_request_size, AppendOptions};
 use crate::buffered::BufferOptions;
 use crate::client::{AppendObjectOptions, CreateParams, RequestParams};
 use crate::error::Result;
 use std::ffi::{c_char, c_void};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The largest request size `oss_append_options_set_request_size` takes: 5 GiB, the largest
@@ -60,23 +61,49 @@ struct Options {
     )>,
 }
 
-impl oss_append_options {
-    fn read(&self) -> Options {
-        self.options
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+impl From<AppendOptions> for Options {
+    /// The core's defaults, so the C API's are the same.
+    fn from(o: AppendOptions) -> Options {
+        Options {
+            create: o.create,
+            request: o.request,
+            check_crc: o.check_crc,
+            request_size: o.request_size,
+            seal_on_close: o.seal_on_close,
+            buffer: o.buffer,
+            progress: None,
+        }
     }
+}
 
-    /// The appender's options; `options` may be NULL for the defaults.
+impl oss_append_options {
+    /// The options as they are now; the defaults for a NULL `options`.
     ///
     /// # Safety
     /// `options` is NULL or a live `oss_append_options`.
-    pub(super) unsafe fn for_appender(options: *const oss_append_options) -> AppendOptions {
-        let Some(options) = options.as_ref() else {
-            return AppendOptions::default();
-        };
-        let o = options.read();
+    unsafe fn read(options: *const oss_append_options) -> Options {
+        handle::read(options, None, |o| {
+            Some(
+                o.options
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+            )
+        })
+        .unwrap_or_else(|| Options::from(AppendOptions::default()))
+    }
+
+    /// The appender's options; `options` may be NULL for the defaults. The progress
+    /// callback goes through `callbacks`, the appender's door to its callbacks: once the
+    /// appender is freed it is not called, and the call under way is stopped.
+    ///
+    /// # Safety
+    /// `options` is NULL or a live `oss_append_options`.
+    pub(super) unsafe fn for_appender(
+        options: *const oss_append_options,
+        callbacks: &Arc<CallbackGate>,
+    ) -> AppendOptions {
+        let o = Self::read(options);
         AppendOptions {
             create: o.create,
             request: o.request,
@@ -85,9 +112,17 @@ impl oss_append_options {
             seal_on_close: o.seal_on_close,
             buffer: o.buffer,
             progress: o.progress.map(|(callback, user_data)| -> crate::Progress {
+                let callbacks = callbacks.clone();
+                // A free during the callback (by it, or by another thread) stops the call
+                // here too, whatever the callback answered.
                 Box::new(move |increment, transferred, total| {
-                    // SAFETY: the caller's callback with its own user_data (documented).
-                    unsafe { callback(user_data.get(), increment, transferred, total) }
+                    callbacks
+                        .enter(|| {
+                            // SAFETY: the caller's callback with its own user_data (documented).
+                            unsafe { callback(user_data.get(), increment, transferred, total) }
+                        })
+                        .unwrap_or(false)
+                        && !callbacks.is_closed()
                 })
             }),
         }
@@ -101,16 +136,10 @@ impl oss_append_options {
         options: *const oss_append_options,
         previous_crc: Option<u64>,
     ) -> AppendObjectOptions {
-        let (create, request) = match options.as_ref() {
-            Some(options) => {
-                let o = options.read();
-                (o.create, o.request)
-            }
-            None => Default::default(),
-        };
+        let o = Self::read(options);
         AppendObjectOptions {
-            create,
-            request,
+            create: o.create,
+            request: o.request,
             previous_crc,
         }
     }
@@ -122,24 +151,16 @@ impl oss_append_options {
 #[no_mangle]
 pub extern "C" fn oss_append_options_new() -> *mut oss_append_options {
     boundary::value(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(oss_append_options {
-            options: Mutex::new(Options {
-                create: CreateParams::default(),
-                request: RequestParams::default(),
-                check_crc: true,
-                request_size: DEFAULT_REQUEST_SIZE,
-                seal_on_close: false,
-                buffer: None,
-                progress: None,
-            }),
-        }))
+        handle::new(oss_append_options {
+            options: Mutex::new(Options::from(AppendOptions::default())),
+        })
     })
 }
 
 /// Frees options. NULL is a no-op. Appenders opened with them are not affected.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_free(options: *mut oss_append_options) {
-    boundary::release(options);
+    handle::free(options);
 }
 
 /// Applies one setter to a copy, checks the copy, and keeps it only if it is valid.
@@ -152,7 +173,7 @@ unsafe fn update(
     change: impl FnOnce(&mut Options) -> Result<()>,
 ) -> oss_status {
     boundary::call(err, || {
-        let options = arg_ref(options, "options")?;
+        let options = handle::get(options, "options")?;
         let mut current = options
             .options
             .lock()
@@ -413,9 +434,11 @@ pub unsafe extern "C" fn oss_append_options_set_buffer(
 /// `user_data` must stay valid while any appender opened with these options is open; the
 /// library does not free it. Once `oss_append_close` succeeds or `oss_append_free` returns,
 /// the callback is not called again (a buffered appender's upload thread may still finish a
-/// request, silently), so `user_data` may then be freed. A buffered appender calls it on its
-/// upload thread; it must not close or free its own appender. Pass a NULL callback to remove
-/// it.
+/// request, silently), so `user_data` may then be freed. The callback may free its own
+/// appender (the call under way then stops with `OSS_ERR_CLOSED`); calling anything else on
+/// it is refused while the call that runs the callback is under way. A buffered appender
+/// calls it on its upload thread, where calls that would wait for that thread are refused
+/// (see `oss_append`). Pass a NULL callback to remove it.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_set_progress(
     options: *mut oss_append_options,

@@ -193,13 +193,26 @@ int main(int argc, char **argv) {
     EXPECT(OSS_OK, oss_append_position(append, &position, &err));
     EXPECT(OSS_OK, oss_append_crc64(append, &crc, &err));
     CHECK(position == SIZE && crc == crc_of(data, SIZE));
-    oss_object_info info;
-    memset(&info, 0xAB, sizeof info);
+    oss_object_info *info = NULL;
     EXPECT(OSS_OK, oss_append_stat(append, &info, &err));
-    CHECK(info.length == SIZE && info.has_crc64 && info.crc64 == crc);
-    CHECK(info.object_type == OSS_OBJECT_APPENDABLE && info.last_modified > 0);
-    CHECK(info.etag[0] == '"' && strlen(info.request_id) == 24);
-    CHECK(info.sealed_time[0] == '\0' && info.version_id[0] == '\0');
+    {
+        uint64_t info_crc = 0;
+        const char *name = NULL, *value = NULL;
+        CHECK(oss_object_info_length(info) == SIZE);
+        CHECK(oss_object_info_crc64(info, &info_crc) && info_crc == crc);
+        CHECK(oss_object_info_type(info) == OSS_OBJECT_APPENDABLE);
+        CHECK(oss_object_info_last_modified(info) > 0);
+        CHECK(oss_object_info_etag(info)[0] == '"');
+        CHECK(strlen(oss_object_info_request_id(info)) == 24);
+        CHECK(oss_object_info_sealed_time(info) == -1 && !oss_object_info_version_id(info));
+        CHECK(!strcmp(oss_object_info_content_type(info), "application/x-test"));
+        CHECK(oss_object_info_metadata_count(info) == 1);
+        CHECK(oss_object_info_metadata(info, 0, &name, &value));
+        CHECK(!strcmp(name, "origin") && !strcmp(value, "api.c"));
+        CHECK(!oss_object_info_metadata(info, 1, &name, &value));
+        CHECK(!oss_object_info_metadata(info, 0, NULL, &value));
+    }
+    oss_object_info_free(info);
     EXPECT(OSS_OK, oss_append_close(append, &err));
 
     /* seal: a buffered appender flushes, then seals at its position; the object takes no
@@ -213,8 +226,10 @@ int main(int argc, char **argv) {
         EXPECT(OSS_OK, oss_append_seal(append, &err));
         EXPECT(OSS_ERR_OBJECT_NOT_APPENDABLE, oss_append_write(append, data, 1, &err));
         EXPECT(OSS_OK, oss_append_stat(append, &info, &err));
-        CHECK(info.length == 100 && strlen(info.sealed_time) == 29);
-        CHECK(strcmp(info.sealed_time + 25, " GMT") == 0);
+        CHECK(oss_object_info_length(info) == 100);
+        CHECK(oss_object_info_sealed_time(info) >= oss_object_info_last_modified(info));
+        CHECK(oss_object_info_sealed_time(info) > 1700000000);
+        oss_object_info_free(info);
         EXPECT(OSS_OK, oss_append_close(append, &err));
         EXPECT(OSS_ERR_OBJECT_NOT_APPENDABLE,
                oss_append_open(client, bucket, "api/sealed", NULL, &append, &err));
@@ -293,7 +308,7 @@ int main(int argc, char **argv) {
     }
 
     /* The one-request append: a wrong position reports OSS's answer in full. */
-    oss_append_result result;
+    oss_append_result *result = NULL;
     {
         oss_error *err = NULL;
         uint64_t next = 0, at = 0;
@@ -309,12 +324,15 @@ int main(int argc, char **argv) {
     }
     EXPECT(OSS_OK, oss_append_object(client, bucket, "api/write", SIZE, data, 10, NULL, &crc,
                                      &result, &err));
-    CHECK(result.next_position == SIZE + 10 && strlen(result.request_id) == 24);
+    CHECK(oss_append_result_next_position(result) == SIZE + 10);
+    CHECK(strlen(oss_append_result_request_id(result)) == 24);
+    CHECK(oss_append_result_etag(result) && !oss_append_result_version_id(result));
     {
         uint64_t whole = crc;
         EXPECT(OSS_OK, oss_crc64_update(&whole, data, 10, &err));
-        CHECK(result.crc64 == whole);
+        CHECK(oss_append_result_crc64(result) == whole);
     }
+    oss_append_result_free(result);
     /* A wrong previous CRC is caught as a mismatch with both sides. */
     {
         oss_error *err = NULL;

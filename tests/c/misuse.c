@@ -59,7 +59,7 @@ int main(void) {
     uint64_t u64 = 0;
 
     /* Plain functions. */
-    CHECK(strcmp(oss_version(), "") != 0);
+    CHECK(strcmp(oss_version(), "") != 0 && oss_version_number() > 0);
     CHECK(strcmp(oss_status_str(OSS_OK), "success") == 0);
     CHECK(strcmp(oss_status_str(-1), "unknown status") == 0);
     CHECK(strcmp(oss_status_str(1000), "unknown status") == 0);
@@ -77,6 +77,23 @@ int main(void) {
     CHECK(!oss_error_server_state(NULL, &u64, &u64));
     CHECK(!oss_error_client_state(NULL, &u64, &u64));
     oss_error_free(NULL);
+
+    /* Results: accessors on NULL give their "absent" answers. */
+    {
+        const char *text = "unchanged";
+        CHECK(oss_object_info_length(NULL) == 0 && !oss_object_info_crc64(NULL, &u64));
+        CHECK(oss_object_info_type(NULL) == OSS_OBJECT_OTHER);
+        CHECK(oss_object_info_last_modified(NULL) == -1 && oss_object_info_sealed_time(NULL) == -1);
+        CHECK(oss_object_info_etag(NULL) == NULL && oss_object_info_content_type(NULL) == NULL);
+        CHECK(oss_object_info_version_id(NULL) == NULL && oss_object_info_request_id(NULL) == NULL);
+        CHECK(oss_object_info_metadata_count(NULL) == 0);
+        CHECK(!oss_object_info_metadata(NULL, 0, &text, &text) && !strcmp(text, "unchanged"));
+        oss_object_info_free(NULL);
+        CHECK(oss_append_result_next_position(NULL) == 0 && oss_append_result_crc64(NULL) == 0);
+        CHECK(oss_append_result_etag(NULL) == NULL && oss_append_result_version_id(NULL) == NULL);
+        CHECK(oss_append_result_request_id(NULL) == NULL);
+        oss_append_result_free(NULL);
+    }
 
     /* Config. */
     INVALID("config", oss_config_set_endpoint(NULL, "http://127.0.0.1:1", &err));
@@ -179,8 +196,8 @@ int main(void) {
 
     /* Appender and the one-request append: refused before anything is sent. */
     oss_append *append = NULL;
-    oss_object_info info;
-    oss_append_result result;
+    oss_object_info *info = NULL;
+    oss_append_result *result = NULL;
     INVALID("client", oss_append_open(NULL, "bucket", "key", NULL, &append, &err));
     INVALID("bucket", oss_append_open(client, NULL, "key", NULL, &append, &err));
     INVALID("bucket name", oss_append_open(client, "Bad_Bucket", "key", NULL, &append, &err));
@@ -207,10 +224,12 @@ int main(void) {
     INVALID("out", oss_append_stat(NULL, NULL, &err));
     INVALID("append", oss_append_close(NULL, &err));
     oss_append_free(NULL);
+    CHECK(info == NULL);
     INVALID("client", oss_append_object(NULL, "bucket", "key", 0, NULL, 0, NULL, NULL, &result, &err));
     INVALID("bucket", oss_append_object(client, NULL, "key", 0, NULL, 0, NULL, NULL, &result, &err));
     INVALID("key", oss_append_object(client, "bucket", NULL, 0, NULL, 0, NULL, NULL, &result, &err));
     INVALID("data", oss_append_object(client, "bucket", "key", 0, NULL, 3, NULL, NULL, &result, &err));
+    CHECK(result == NULL);
 
     /* A NULL err is allowed: the status alone still says what happened. */
     CHECK(oss_config_set_region(NULL, "cn-hangzhou", NULL) == OSS_ERR_INVALID_ARGUMENT);

@@ -4,6 +4,9 @@
 //
 // No unsafe code, so a Unity project needs no "Allow 'unsafe' code": data goes to C as a
 // `ref` to its first byte, strings as NUL-terminated UTF-8 byte arrays.
+//
+// No struct of C is mirrored: every object of the header is opaque, held by a handle here and
+// read through its functions, so no layout can drift between the header and this file.
 using System;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -40,28 +43,6 @@ namespace OssAppend
 
     // A string setter of the header: `oss_status f(handle, const char *value, oss_error **err)`.
     internal delegate OssStatus TextSetter<T>(T handle, byte[] value, out IntPtr err);
-
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct NativeObjectInfo
-    {
-        public ulong Length;
-        public ulong Crc64;
-        [MarshalAs(UnmanagedType.U1)] public bool HasCrc64;
-        public OssObjectType ObjectType;
-        public long LastModified;
-        [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.EtagCapacity)] public byte[] Etag;
-        [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.RequestIdCapacity)] public byte[] RequestId;
-        [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.TimeCapacity)] public byte[] SealedTime;
-        [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.VersionIdCapacity)] public byte[] VersionId;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct NativeAppendResult
-    {
-        public ulong NextPosition;
-        public ulong Crc64;
-        [MarshalAs(UnmanagedType.ByValArray, SizeConst = Native.RequestIdCapacity)] public byte[] RequestId;
-    }
 
     /// <summary>Owns one object of the library; released once, by Dispose or the finalizer.</summary>
     internal abstract class NativeHandle : SafeHandle
@@ -112,6 +93,18 @@ namespace OssAppend
             : base(Native.NotNull(Native.oss_append_options_new(), "oss_append_options_new"), Native.oss_append_options_free) { }
     }
 
+    // The answers of oss_append_stat and oss_append_object: opaque, read through accessors,
+    // so no layout of the header's is copied here.
+    internal sealed class ObjectInfoHandle : NativeHandle
+    {
+        internal ObjectInfoHandle(IntPtr raw) : base(raw, Native.oss_object_info_free) { }
+    }
+
+    internal sealed class AppendResultHandle : NativeHandle
+    {
+        internal AppendResultHandle(IntPtr raw) : base(raw, Native.oss_append_result_free) { }
+    }
+
     /// <summary>
     /// An oss_append and the GCHandle its progress callback's user_data is, freed with it.
     /// </summary>
@@ -155,11 +148,6 @@ namespace OssAppend
 #else
         private const string Library = "oss_append";
 #endif
-        internal const int RequestIdCapacity = 64;
-        internal const int EtagCapacity = 80;
-        internal const int TimeCapacity = 32;
-        internal const int VersionIdCapacity = 256;
-
         /// <summary>Throws the OssException for a failed call; status and err are what it returned.</summary>
         internal static void Check(OssStatus status, IntPtr err)
         {
@@ -214,11 +202,10 @@ namespace OssAppend
             return Encoding.UTF8.GetString(bytes);
         }
 
-        /// <summary>A NUL-terminated UTF-8 string in a fixed array of a struct.</summary>
-        internal static string FromUtf8(byte[] text)
+        /// <summary>Seconds since 1970 as the header gives times; a negative value (-1) is absent.</summary>
+        internal static DateTimeOffset? FromSeconds(long seconds)
         {
-            var length = Array.IndexOf(text, (byte)0);
-            return Encoding.UTF8.GetString(text, 0, length < 0 ? text.Length : length);
+            return seconds >= 0 ? DateTimeOffset.FromUnixTimeSeconds(seconds) : (DateTimeOffset?)null;
         }
 
         /// <summary>Calls a string setter when the value is set.</summary>
@@ -255,6 +242,9 @@ namespace OssAppend
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr oss_version();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint oss_version_number();
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr oss_status_str(int status);
@@ -344,7 +334,25 @@ namespace OssAppend
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_object(ClientHandle client, byte[] bucket, byte[] key,
             ulong position, ref byte data, UIntPtr len, OptionsHandle options, ulong[] previousCrc,
-            out NativeAppendResult result, out IntPtr err);
+            out IntPtr result, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong oss_append_result_next_position(AppendResultHandle result);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong oss_append_result_crc64(AppendResultHandle result);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr oss_append_result_etag(AppendResultHandle result);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr oss_append_result_version_id(AppendResultHandle result);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr oss_append_result_request_id(AppendResultHandle result);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void oss_append_result_free(IntPtr result);
 
         // Options.
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -438,7 +446,7 @@ namespace OssAppend
         internal static extern OssStatus oss_append_flush(AppendHandle append, ulong timeoutMs, out IntPtr err);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern OssStatus oss_append_stat(AppendHandle append, out NativeObjectInfo info, out IntPtr err);
+        internal static extern OssStatus oss_append_stat(AppendHandle append, out IntPtr info, out IntPtr err);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_seal(AppendHandle append, out IntPtr err);
@@ -448,5 +456,45 @@ namespace OssAppend
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void oss_append_free(IntPtr append);
+
+        // Object info.
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong oss_object_info_length(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool oss_object_info_crc64(ObjectInfoHandle info, out ulong crc64);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssObjectType oss_object_info_type(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern long oss_object_info_last_modified(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern long oss_object_info_sealed_time(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr oss_object_info_etag(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr oss_object_info_content_type(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr oss_object_info_version_id(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr oss_object_info_request_id(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr oss_object_info_metadata_count(ObjectInfoHandle info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool oss_object_info_metadata(ObjectInfoHandle info, UIntPtr index, out IntPtr name,
+            out IntPtr value);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void oss_object_info_free(IntPtr info);
     }
 }

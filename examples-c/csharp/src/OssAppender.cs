@@ -186,7 +186,7 @@ namespace OssAppend
         Other = 4,
     }
 
-    /// <summary>An object as the server sees it (<see cref="OssAppender.Stat"/>). Plain data.</summary>
+    /// <summary>An object as the server described it (<see cref="OssAppender.Stat"/>). Plain data.</summary>
     public sealed class OssObjectInfo
     {
         /// <summary>The object's length in bytes.</summary>
@@ -201,17 +201,58 @@ namespace OssAppend
         /// <summary>When it was last modified; null when the server did not say.</summary>
         public DateTimeOffset? LastModified { get; internal set; }
 
-        /// <summary>The ETag, quotes included as OSS sends it; empty when absent.</summary>
-        public string ETag { get; internal set; }
-
         /// <summary>When the object was sealed; null while it is not.</summary>
         public DateTimeOffset? SealedTime { get; internal set; }
 
-        /// <summary>On a versioned bucket, the version the HEAD described; empty when absent.</summary>
+        /// <summary>The ETag, quotes included as OSS sends it; null when absent.</summary>
+        public string ETag { get; internal set; }
+
+        /// <summary>The object's Content-Type; null when absent.</summary>
+        public string ContentType { get; internal set; }
+
+        /// <summary>
+        /// User metadata (x-oss-meta-*) in the order the server sent it: names without the
+        /// prefix, lowercase as OSS stores them. A list rather than a dictionary because a name
+        /// may come more than once (names that differ only in case are one name to OSS).
+        /// </summary>
+        public IReadOnlyList<KeyValuePair<string, string>> Metadata { get; internal set; }
+
+        /// <summary>On a versioned bucket, the version the HEAD described; null when absent.</summary>
         public string VersionId { get; internal set; }
 
-        /// <summary>The HEAD request's x-oss-request-id; empty when absent.</summary>
+        /// <summary>The HEAD request's x-oss-request-id; null when absent.</summary>
         public string RequestId { get; internal set; }
+
+        /// <summary>Copies everything out of `info`, whose strings go when it is freed.</summary>
+        internal static OssObjectInfo Read(ObjectInfoHandle info)
+        {
+            ulong crc64;
+            var hasCrc64 = Native.oss_object_info_crc64(info, out crc64);
+            var count = (ulong)Native.oss_object_info_metadata_count(info);
+            var metadata = new List<KeyValuePair<string, string>>();
+            for (ulong index = 0; index < count; index++)
+            {
+                IntPtr name, value;
+                // False only past the end, which the count rules out; then name and value are unset.
+                if (Native.oss_object_info_metadata(info, (UIntPtr)index, out name, out value))
+                {
+                    metadata.Add(new KeyValuePair<string, string>(Native.FromUtf8(name), Native.FromUtf8(value)));
+                }
+            }
+            return new OssObjectInfo
+            {
+                Length = Native.oss_object_info_length(info),
+                Crc64 = hasCrc64 ? crc64 : (ulong?)null,
+                ObjectType = Native.oss_object_info_type(info),
+                LastModified = Native.FromSeconds(Native.oss_object_info_last_modified(info)),
+                SealedTime = Native.FromSeconds(Native.oss_object_info_sealed_time(info)),
+                ETag = Native.FromUtf8(Native.oss_object_info_etag(info)),
+                ContentType = Native.FromUtf8(Native.oss_object_info_content_type(info)),
+                Metadata = metadata.AsReadOnly(),
+                VersionId = Native.FromUtf8(Native.oss_object_info_version_id(info)),
+                RequestId = Native.FromUtf8(Native.oss_object_info_request_id(info)),
+            };
+        }
     }
 
     /// <summary>
@@ -320,39 +361,23 @@ namespace OssAppend
         }
 
         /// <summary>
-        /// Asks the server (a HEAD) for the object's length, CRC-64, ETag, last modification, type,
-        /// sealed time and version id. Throws OssException (NoSuchKey) if nothing was written yet.
+        /// Asks the server (a HEAD) for the object's length, CRC-64, type, times, ETag, content
+        /// type, user metadata and version id. Throws OssException (NoSuchKey) if nothing was
+        /// written yet.
         /// </summary>
         public OssObjectInfo Stat()
         {
-            NativeObjectInfo info;
+            IntPtr raw;
             lock (gate)
             {
                 handle.ThrowIfClosed("OssAppender");
                 IntPtr err;
-                Check(Native.oss_append_stat(handle, out info, out err), err);
+                Check(Native.oss_append_stat(handle, out raw, out err), err);
             }
-            return new OssObjectInfo
+            using (var info = new ObjectInfoHandle(raw))
             {
-                Length = info.Length,
-                Crc64 = info.HasCrc64 ? info.Crc64 : (ulong?)null,
-                ObjectType = info.ObjectType,
-                LastModified = info.LastModified >= 0 ? DateTimeOffset.FromUnixTimeSeconds(info.LastModified) : (DateTimeOffset?)null,
-                ETag = Native.FromUtf8(info.Etag),
-                SealedTime = SealedAt(Native.FromUtf8(info.SealedTime)),
-                VersionId = Native.FromUtf8(info.VersionId),
-                RequestId = Native.FromUtf8(info.RequestId),
-            };
-        }
-
-        /// <summary>The library writes the sealed time as HTTP dates are written (RFC 1123, GMT).</summary>
-        private static DateTimeOffset? SealedAt(string text)
-        {
-            if (text.Length == 0)
-            {
-                return null;
+                return OssObjectInfo.Read(info);
             }
-            return DateTimeOffset.ParseExact(text, "r", System.Globalization.CultureInfo.InvariantCulture);
         }
 
         /// <summary>

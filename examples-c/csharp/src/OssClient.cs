@@ -201,7 +201,7 @@ namespace OssAppend
         }
     }
 
-    /// <summary>What one AppendObject returned.</summary>
+    /// <summary>What one AppendObject returned (<see cref="OssClient.AppendObject"/>). Plain data.</summary>
     public sealed class OssAppendResult
     {
         /// <summary>The object's length after the append: where the next one goes.</summary>
@@ -210,8 +210,27 @@ namespace OssAppend
         /// <summary>The CRC-64 of the whole object after the append, as the server computed it.</summary>
         public ulong Crc64 { get; internal set; }
 
-        /// <summary>The request's x-oss-request-id; empty when absent.</summary>
+        /// <summary>The object's ETag after the append; null when absent.</summary>
+        public string ETag { get; internal set; }
+
+        /// <summary>On a versioned bucket, the version the append made; null when absent.</summary>
+        public string VersionId { get; internal set; }
+
+        /// <summary>The request's x-oss-request-id; null when absent.</summary>
         public string RequestId { get; internal set; }
+
+        /// <summary>Copies everything out of `result`, whose strings go when it is freed.</summary>
+        internal static OssAppendResult Read(AppendResultHandle result)
+        {
+            return new OssAppendResult
+            {
+                NextPosition = Native.oss_append_result_next_position(result),
+                Crc64 = Native.oss_append_result_crc64(result),
+                ETag = Native.FromUtf8(Native.oss_append_result_etag(result)),
+                VersionId = Native.FromUtf8(Native.oss_append_result_version_id(result)),
+                RequestId = Native.FromUtf8(Native.oss_append_result_request_id(result)),
+            };
+        }
     }
 
     /// <summary>
@@ -239,10 +258,20 @@ namespace OssAppend
             handle = config.NewClient();
         }
 
-        /// <summary>The library's version, such as "0.1.0". Thread-safe.</summary>
+        /// <summary>The running library's version, such as "0.1.0". Thread-safe.</summary>
         public static string Version
         {
             get { return Native.FromUtf8(Native.oss_version()); }
+        }
+
+        /// <summary>
+        /// The running library's version as one number, major * 1000000 + minor * 1000 + patch
+        /// (1.2.3 is 1002003): a binding runs on any library of its major version at least as
+        /// new as the one it was written for. Thread-safe.
+        /// </summary>
+        public static uint VersionNumber
+        {
+            get { return Native.oss_version_number(); }
         }
 
         /// <summary>
@@ -272,19 +301,17 @@ namespace OssAppend
             handle.ThrowIfClosed("OssClient");
             int index;
             var data = Native.Range(buffer, offset, count, out index);
+            IntPtr raw;
             using (var native = (options ?? new OssAppendOptions()).Build(default(GCHandle)))
             {
-                NativeAppendResult result;
                 IntPtr err;
                 Native.Check(Native.oss_append_object(handle, Native.Utf8(bucket, "bucket"), Native.Utf8(key, "key"),
                     position, ref data[index], (UIntPtr)count, native,
-                    previousCrc64.HasValue ? new[] { previousCrc64.Value } : null, out result, out err), err);
-                return new OssAppendResult
-                {
-                    NextPosition = result.NextPosition,
-                    Crc64 = result.Crc64,
-                    RequestId = Native.FromUtf8(result.RequestId),
-                };
+                    previousCrc64.HasValue ? new[] { previousCrc64.Value } : null, out raw, out err), err);
+            }
+            using (var result = new AppendResultHandle(raw))
+            {
+                return OssAppendResult.Read(result);
             }
         }
 

@@ -54,6 +54,10 @@ internal static class OssAppendTests
         var tests = new Dictionary<string, Action>
         {
             { "the library loaded is the one staged beside this program", LoadedLibraryIsStagedOne },
+            { "the binding mirrors no C struct", AbiContract.NoStructMirrors },
+            { "every DllImport has the header's signature and is exported", AbiContract.ImportsMatchTheHeader },
+            { "the callback delegates have the header's signatures", AbiContract.CallbacksMatchTheHeader },
+            { "the enums have the header's values", AbiContract.EnumsMatchTheHeader },
             { "create, then resume: each byte stored once, offsets honoured", CreateThenResume },
             { "AppendObject creates, and a wrong position is an error with its details", AppendObjectAndItsErrors },
             { "a wrong previous CRC-64 is a CRC mismatch", PreviousCrcIsChecked },
@@ -68,6 +72,7 @@ internal static class OssAppendTests
             { "credentials from the environment", CredentialsFromTheEnvironment },
             { "bad settings and names are refused", BadSettingsAreRefused },
             { "Stat reports the object", StatReportsTheObject },
+            { "Stat gives back the content type and metadata the object was created with", StatGivesCreateParametersBack },
             { "a sealed object takes no more appends; Stat says since when", SealEndsAppends },
             { "disposing twice, and use after dispose", DisposeTwiceAndUseAfterDispose },
             { "threads sharing an appender are serialised", ThreadsAreSerialised },
@@ -96,7 +101,9 @@ internal static class OssAppendTests
 
     private static void LoadedLibraryIsStagedOne()
     {
-        Expect(OssClient.Version.StartsWith("0."), "version " + OssClient.Version);
+        Expect(OssClient.Version.StartsWith("1."), "version " + OssClient.Version + " (the 1.x ABI)");
+        var parts = OssClient.Version.Split('-')[0].Split('.').Select(uint.Parse).ToArray();
+        Equal(parts[0] * 1000000 + parts[1] * 1000 + parts[2], OssClient.VersionNumber, "the version number of " + OssClient.Version);
         var here = Path.GetDirectoryName(typeof(OssAppendTests).Assembly.Location);
         var mapped = File.ReadAllLines("/proc/self/maps").Where(l => l.Contains("liboss_append.so")).ToList();
         Expect(mapped.Count > 0 && mapped.All(l => l.Contains(here + "/liboss_append.so")), string.Join("\n", mapped));
@@ -135,14 +142,22 @@ internal static class OssAppendTests
             Equal(5UL, result.NextPosition, "next position");
             Equal(Crc64(hello), result.Crc64, "CRC-64");
             Equal(24, result.RequestId.Length, "request id length");
+            Expect(result.ETag != null && result.ETag.StartsWith("\"") && result.ETag.Length > 2, "ETag " + result.ETag);
+            Equal(null, result.VersionId, "version id on an unversioned bucket");
+            var more = client.AppendObject(Bucket, "one-request", 5, hello, 0, 5, null, Crc64(hello));
+            Expect(more.ETag != null && more.ETag != result.ETag, "a new ETag after the append: " + more.ETag);
+            using (var log = client.OpenAppend(Bucket, "one-request"))
+            {
+                Equal(more.ETag, log.Stat().ETag, "the ETag the HEAD gives");
+            }
             var e = Throws<OssException>(() => client.AppendObject(Bucket, "one-request", 3, hello, 1, 2));
             Equal(OssStatus.PositionNotEqualToLength, e.Status, "status");
             Equal("PositionNotEqualToLength", e.Code, "code");
             Equal(409, e.HttpStatus, "HTTP status");
-            Equal((ulong?)5, e.NextPosition, "next position");
+            Equal((ulong?)10, e.NextPosition, "next position");
             Expect(!string.IsNullOrEmpty(e.RequestId) && !string.IsNullOrEmpty(e.Ec), "request id and EC: " + e.RequestId + " " + e.Ec);
             Expect(e.Message.Contains("PositionNotEqualToLength") && e.Message.Contains(e.RequestId), e.Message);
-            Same(hello, Get("one-request"), "the object");
+            Same(Concat(hello, hello), Get("one-request"), "the object");
         }
     }
 
@@ -423,7 +438,41 @@ internal static class OssAppendTests
             Expect(info.LastModified.HasValue && Math.Abs((DateTimeOffset.UtcNow - info.LastModified.Value).TotalMinutes) < 5,
                 "last modified " + info.LastModified);
             Equal(24, info.RequestId.Length, "request id length");
-            Expect(info.SealedTime == null && info.VersionId == "", "not sealed, not versioned");
+            Expect(info.SealedTime == null && info.VersionId == null, "not sealed, not versioned");
+            Equal("application/octet-stream", info.ContentType, "the server's default content type");
+            Equal(0, info.Metadata.Count, "metadata");
+        }
+    }
+
+    private static void StatGivesCreateParametersBack()
+    {
+        var options = new OssAppendOptions { ContentType = "text/csv; charset=utf-8" };
+        options.Metadata["Player"] = "one";
+        options.Metadata["level.id_2-b"] = "3 of 10";
+        options.Metadata["empty"] = "";
+        using (var client = NewClient())
+        {
+            using (var log = client.OpenAppend(Bucket, "create-parameters", options))
+            {
+                log.Write(Pattern(10, 9), 0, 10);
+                var info = log.Stat();
+                Equal("text/csv; charset=utf-8", info.ContentType, "content type");
+                // OSS stores names lowercased; the server's order is its own.
+                Equal("empty=|level.id_2-b=3 of 10|player=one",
+                    string.Join("|", info.Metadata.Select(m => m.Key + "=" + m.Value).OrderBy(m => m, StringComparer.Ordinal)),
+                    "metadata");
+            }
+            // Create parameters go with the first append only: a resumed appender's differ, and
+            // what Stat reports is still the object's own.
+            var other = new OssAppendOptions { ContentType = "image/png" };
+            other.Metadata["player"] = "two";
+            using (var log = client.OpenAppend(Bucket, "create-parameters", other))
+            {
+                log.Write(Pattern(10, 9), 0, 10);
+                var info = log.Stat();
+                Equal("text/csv; charset=utf-8", info.ContentType, "content type after a resumed append");
+                Equal("one", info.Metadata.Single(m => m.Key == "player").Value, "metadata after a resumed append");
+            }
         }
     }
 
@@ -436,12 +485,21 @@ internal static class OssAppendTests
             {
                 var data = Pattern(1000, 3);
                 log.Write(data, 0, data.Length);
+                log.Flush();
+                Equal(null, log.Stat().SealedTime, "the sealed time before the seal");
+                // Whole seconds, as the header gives them.
+                var before = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
                 log.Seal();
+                var after = DateTimeOffset.UtcNow;
                 Equal(OssStatus.ObjectNotAppendable, Throws<OssException>(() => log.Write(data, 0, 1)).Status, "a write");
                 var info = log.Stat();
                 Equal(1000UL, info.Length, "length");
-                Expect(info.SealedTime.HasValue && Math.Abs((DateTimeOffset.UtcNow - info.SealedTime.Value).TotalMinutes) < 5,
-                    "sealed time " + info.SealedTime);
+                Expect(info.SealedTime.HasValue && before <= info.SealedTime.Value && info.SealedTime.Value <= after,
+                    "sealed time " + info.SealedTime + " between " + before + " and " + after);
+                WebHeaderCollection headers;
+                Get("sealed", out headers);
+                Equal(DateTimeOffset.ParseExact(headers["x-oss-sealed-time"], "r", System.Globalization.CultureInfo.InvariantCulture),
+                    info.SealedTime.Value, "the sealed time the server sent");
             }
             Equal(OssStatus.ObjectNotAppendable, Throws<OssException>(() => client.OpenAppend(Bucket, "sealed")).Status, "reopening");
         }
