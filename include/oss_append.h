@@ -47,9 +47,9 @@
  * major * 1000000 + minor * 1000 + patch.
  */
 #define OSS_APPEND_VERSION_MAJOR 1
-#define OSS_APPEND_VERSION_MINOR 0
+#define OSS_APPEND_VERSION_MINOR 1
 #define OSS_APPEND_VERSION_PATCH 0
-#define OSS_APPEND_VERSION_NUMBER 1000000
+#define OSS_APPEND_VERSION_NUMBER 1001000
 
 
 /**
@@ -511,6 +511,23 @@ enum oss_status oss_append_crc64(const struct oss_append *append,
 enum oss_status oss_append_pending(const struct oss_append *append,
                                    uint64_t *out,
                                    struct oss_error **err);
+
+/**
+ * Copies up to `len` of the bytes written but not stored in OSS yet into `buf`, starting
+ * at `offset` among them (0 is the first, at `oss_append_position` less
+ * `oss_append_pending`), in the order written, and writes how many to `*copied` (0 past
+ * the end, and always for an unbuffered appender). The bytes stay buffered. After an error
+ * no retry mends (`OSS_ERR_CONFLICT`, `OSS_ERR_OBJECT_NOT_APPENDABLE`), this is how the
+ * caller takes back what it handed over before freeing the appender: read until `*copied`
+ * is 0, advancing `offset`. Waits for a request in flight (its bytes are out of the buffer
+ * while it is sent). `buf` may be NULL with `len` 0.
+ */
+enum oss_status oss_append_read_pending(const struct oss_append *append,
+                                        uint64_t offset,
+                                        uint8_t *buf,
+                                        size_t len,
+                                        size_t *copied,
+                                        struct oss_error **err);
 
 /**
  * Waits until everything written so far is stored in OSS, at most `timeout_ms`

@@ -129,6 +129,18 @@ impl Appender {
         }
     }
 
+    /// Copies the bytes written but not yet stored, from `offset` among them (0 is the
+    /// first, at `position() - pending()`), into `buf`, in the order written; returns how
+    /// many (0 past the end, and always unbuffered). After an error that no retry mends (a
+    /// conflict, an object that is not appendable), this is how a caller takes back what
+    /// it handed over. Buffered, it waits for a request in flight.
+    pub fn read_pending(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        match &self.engine {
+            Engine::Direct(_) => Ok(0),
+            Engine::Buffered(b) => b.read_pending(offset, buf),
+        }
+    }
+
     /// Where the next byte goes: the object's length once everything written is stored.
     pub fn position(&self) -> u64 {
         match &self.engine {

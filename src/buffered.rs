@@ -124,6 +124,8 @@ struct State {
     flush_to: u64,
     error: Option<Error>,
     stop: Stop,
+    /// The front chunk is out of `chunks`, being sent.
+    in_flight: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -180,6 +182,7 @@ impl BufferedAppender {
                 flush_to: 0,
                 error: None,
                 stop: Stop::Run,
+                in_flight: false,
             }),
             work: Condvar::new(),
             stored: Condvar::new(),
@@ -222,6 +225,39 @@ impl BufferedAppender {
     /// Bytes written but not yet stored in OSS.
     pub(crate) fn pending(&self) -> u64 {
         lock(&self.shared.state).held() as u64
+    }
+
+    /// Copies the bytes written but not stored, from `offset` among them (0 is the first,
+    /// at `position - pending`), into `buf`; returns how many (0 past the end). Waits for a
+    /// request in flight, whose bytes are out of the buffer while it is sent.
+    pub(crate) fn read_pending(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.check_not_upload_thread("read_pending")?;
+        let mut state = lock(&self.shared.state);
+        while state.in_flight {
+            state = self
+                .shared
+                .stored
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let mut skip = offset;
+        let mut copied = 0;
+        for chunk in &state.chunks {
+            if copied == buf.len() {
+                break;
+            }
+            let len = chunk.len() as u64;
+            if skip >= len {
+                skip -= len;
+                continue;
+            }
+            let from = &chunk[skip as usize..];
+            let n = from.len().min(buf.len() - copied);
+            buf[copied..copied + n].copy_from_slice(&from[..n]);
+            copied += n;
+            skip = 0;
+        }
+        Ok(copied)
     }
 
     /// The object as the server sees it now (a HEAD, after the request in flight).
@@ -575,6 +611,7 @@ fn upload(shared: &Shared) {
             continue;
         }
         let mut chunk = state.chunks.pop_front().expect("due means a chunk");
+        state.in_flight = true;
         drop(state);
 
         let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -593,6 +630,7 @@ fn upload(shared: &Shared) {
             ))
         });
         state = lock(&shared.state);
+        state.in_flight = false;
         // One chunk is one write, so at most all of it was stored.
         let stored = ((position - state.durable) as usize).min(chunk.len());
         state.durable = position;

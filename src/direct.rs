@@ -4,7 +4,11 @@
 //! Recovery: an append that timed out, lost its connection or got a 5xx may or may not have
 //! been applied, so it is never blindly resent. A HEAD decides: length and CRC-64 equal to
 //! what the append would have made means it landed (done, nothing resent); the old length
-//! and CRC mean it did not (resent, within the retry budget); anything else means another
+//! and CRC mean it did not, as of that HEAD (resent, within the retry budget). The server
+//! may still apply a send after that HEAD (one it held past our timeout), so every send of
+//! unknown outcome is remembered by length and CRC: an object that later shows one of
+//! them, or a prefix of the piece being sent (a failed send written again with more), holds
+//! our bytes, and the position moves on. Only what no send of ours explains means another
 //! writer changed the object, reported as a conflict with both sides' length and CRC. A 409
 //! PositionNotEqualToLength goes through the same check. Unlike the official Go SDK, which
 //! compares lengths only, the CRC tells "our bytes landed" from "someone else's did".
@@ -33,6 +37,33 @@ pub(crate) struct DirectAppender {
     /// When this handle sealed the object: it then takes no more writes.
     sealed: Option<SystemTime>,
     closed: bool,
+    /// Appends sent at `position` whose outcome was unknown and that a HEAD showed not
+    /// stored: the server may still apply one of them (a request it held past our timeout),
+    /// and its bytes are then recognised by length and CRC-64 as ours.
+    unsettled: Vec<Sent>,
+}
+
+/// An append sent at the handle's position: its length and the CRC-64 of its body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Sent {
+    length: u64,
+    crc: u64,
+}
+
+/// The most unsettled sends kept: each is 16 bytes, and repeated sends of the same bytes
+/// are kept once, so this is reached only by a caller resending ever-different bytes at one
+/// position; the oldest is then forgotten.
+const MAX_UNSETTLED: usize = 1024;
+
+/// What a HEAD after an append of unknown outcome shows.
+enum Settled {
+    /// The object is as before the append: not stored as of this HEAD.
+    NotStored,
+    /// The first `n` bytes of the piece are stored (all of it, or a prefix that an earlier,
+    /// shorter send of the same bytes put there).
+    Stored(u64),
+    /// An earlier send of ours at this position, of other bytes, is stored.
+    Earlier(Sent),
 }
 
 impl std::fmt::Debug for DirectAppender {
@@ -88,6 +119,7 @@ impl DirectAppender {
             exists,
             sealed: None,
             closed: false,
+            unsettled: Vec::new(),
         })
     }
 
@@ -145,15 +177,15 @@ impl DirectAppender {
         if let Some(time) = self.sealed {
             return Ok(time);
         }
-        let what = || {
-            format!(
-                "seal of oss://{}/{} at {}",
-                self.bucket, self.key, self.position
-            )
-        };
         let client = self.client.clone();
         let mut attempts = client.attempts();
         loop {
+            let what = || {
+                format!(
+                    "seal of oss://{}/{} at {}",
+                    self.bucket, self.key, self.position
+                )
+            };
             let cause = match client.seal_request(&self.bucket, &self.key, self.position) {
                 Ok(Some(time)) => {
                     self.sealed = Some(time);
@@ -175,6 +207,19 @@ impl DirectAppender {
                 None => (0, 0),
             };
             if state != (self.position, self.crc) {
+                if let Some(Settled::Earlier(earlier)) = self.earlier(state) {
+                    // Our own append, reported as failed, landed since: seal after it.
+                    client.log(LogLevel::Warn, || {
+                        format!(
+                            "{}: {cause}; the object shows an earlier append of {} bytes, \
+                             reported as failed, was stored after all; sealing after it",
+                            what(),
+                            earlier.length
+                        )
+                    });
+                    self.advance(state.0, state.1);
+                    continue;
+                }
                 let expected = format!("length {} (CRC-64 {}) to seal", self.position, self.crc);
                 let here = (self.position, self.crc);
                 return Err(self.conflict(&expected, state, here, &cause));
@@ -191,7 +236,7 @@ impl DirectAppender {
                 &mut attempts,
                 cause,
                 not_applied,
-                "the object was not sealed",
+                "not sealed as of the HEAD that followed",
             )?;
         }
     }
@@ -265,20 +310,25 @@ impl DirectAppender {
     }
 
     /// One request's worth of bytes, landed exactly once or reported. The piece is sent at
-    /// most the retry policy's `max_attempts` times in all, whatever mix of faults it meets.
-    fn append_piece(&mut self, piece: &[u8]) -> Result<()> {
-        let expected_length = self.position + piece.len() as u64;
-        let what = || {
-            format!(
-                "append of {} bytes to oss://{}/{}",
-                piece.len(),
-                self.bucket,
-                self.key
-            )
-        };
+    /// most the retry policy's `max_attempts` times in all, whatever mix of faults it meets;
+    /// a HEAD that shows an earlier send of ours landed late moves the position on, and
+    /// what is left of the piece goes on without using up an attempt (each such step stores
+    /// bytes, so there are at most as many as bytes).
+    fn append_piece(&mut self, whole: &[u8]) -> Result<()> {
         let client = self.client.clone();
         let mut attempts = client.attempts();
+        let mut piece = whole;
         loop {
+            let expected_length = self.position + piece.len() as u64;
+            let what = || {
+                format!(
+                    "append of {} bytes at {} to oss://{}/{}",
+                    piece.len(),
+                    self.position,
+                    self.bucket,
+                    self.key
+                )
+            };
             let sent = client.append_request(
                 &self.bucket,
                 &self.key,
@@ -305,31 +355,93 @@ impl DirectAppender {
             };
             // The CRC of the piece was taken as it was sent; for an answer not believed, it
             // is taken here.
-            let expected_crc = crc64::combine(self.crc, crc64::checksum(piece), piece.len() as u64);
-            let (length, crc) = self.server_state(&cause)?;
-            if length == expected_length && (crc == expected_crc || !self.options.check_crc) {
-                client.log(LogLevel::Warn, || {
-                    format!("{}: {cause}; the object shows it was stored", what())
-                });
-                self.advance(length, crc);
-                return Ok(());
+            let this = Sent {
+                length: piece.len() as u64,
+                crc: crc64::checksum(piece),
+            };
+            remember(&mut self.unsettled, this);
+            let found = self.server_state(&cause)?;
+            match self.settle(found, piece) {
+                Some(Settled::Stored(n)) => {
+                    client.log(LogLevel::Warn, || {
+                        if n == this.length {
+                            format!("{}: {cause}; the object shows it was stored", what())
+                        } else {
+                            format!(
+                                "{}: {cause}; the object shows an earlier send of its first \
+                                 {n} bytes was stored, the rest follows",
+                                what()
+                            )
+                        }
+                    });
+                    self.advance(found.0, found.1);
+                    piece = &piece[n as usize..];
+                    if piece.is_empty() {
+                        return Ok(());
+                    }
+                }
+                Some(Settled::Earlier(earlier)) => {
+                    client.log(LogLevel::Warn, || {
+                        format!(
+                            "{}: {cause}; the object shows an earlier append of {} bytes at \
+                             this position, reported as failed, was stored after all; this \
+                             one follows it",
+                            what(),
+                            earlier.length
+                        )
+                    });
+                    self.advance(found.0, found.1);
+                }
+                Some(Settled::NotStored) => {
+                    let not_stored = || format!("{} was not stored", what());
+                    resend_or_report(
+                        &mut attempts,
+                        cause,
+                        not_stored,
+                        "not stored as of the HEAD that followed",
+                    )?;
+                }
+                None => {
+                    let expected_crc = crc64::combine(self.crc, this.crc, this.length);
+                    let expected = format!(
+                        "length {expected_length} (CRC-64 {expected_crc}) or {} (CRC-64 {})",
+                        self.position, self.crc
+                    );
+                    let ours = (expected_length, expected_crc);
+                    return Err(self.conflict(&expected, found, ours, &cause));
+                }
             }
-            if (length, crc) != (self.position, self.crc) {
-                let expected = format!(
-                    "length {expected_length} (CRC-64 {expected_crc}) or {} (CRC-64 {})",
-                    self.position, self.crc
-                );
-                let ours = (expected_length, expected_crc);
-                return Err(self.conflict(&expected, (length, crc), ours, &cause));
-            }
-            let not_stored = || format!("{} was not stored", what());
-            resend_or_report(
-                &mut attempts,
-                cause,
-                not_stored,
-                "nothing of this request was stored",
-            )?;
         }
+    }
+
+    /// Which of our own sends explain the object's `found` length and CRC-64: `piece` (what
+    /// is being sent now) or a prefix of it, or another send made at this position. `None`:
+    /// none of ours, another writer's change. Without CRC checks, lengths alone decide.
+    fn settle(&self, found: (u64, u64), piece: &[u8]) -> Option<Settled> {
+        let (length, crc) = found;
+        if length == self.position && (crc == self.crc || !self.options.check_crc) {
+            return Some(Settled::NotStored);
+        }
+        let stored = length.checked_sub(self.position)?;
+        if stored == 0 || stored > piece.len() as u64 {
+            return self.earlier(found);
+        }
+        let prefix = crc64::checksum(&piece[..stored as usize]);
+        if !self.options.check_crc || crc64::combine(self.crc, prefix, stored) == crc {
+            return Some(Settled::Stored(stored));
+        }
+        self.earlier(found)
+    }
+
+    /// An earlier send at this position that makes the object `found`.
+    fn earlier(&self, found: (u64, u64)) -> Option<Settled> {
+        self.unsettled
+            .iter()
+            .find(|sent| {
+                self.position + sent.length == found.0
+                    && crc64::combine(self.crc, sent.crc, sent.length) == found.1
+            })
+            .map(|sent| Settled::Earlier(*sent))
     }
 
     /// The object's length and CRC now, to settle an append whose outcome is unknown.
@@ -405,10 +517,23 @@ impl DirectAppender {
         Ok(())
     }
 
+    /// The object is now `length` long with this CRC-64, stored by us. Sends at the old
+    /// position can no longer land: OSS applies an append only at the object's length.
     fn advance(&mut self, length: u64, crc: u64) {
         self.position = length;
         self.crc = crc;
         self.exists = true;
+        self.unsettled.clear();
+    }
+}
+
+/// Keeps a send whose outcome is unknown, once per length and CRC.
+fn remember(unsettled: &mut Vec<Sent>, sent: Sent) {
+    if !unsettled.contains(&sent) {
+        if unsettled.len() == MAX_UNSETTLED {
+            unsettled.remove(0);
+        }
+        unsettled.push(sent);
     }
 }
 

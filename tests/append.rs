@@ -244,7 +244,8 @@ fn server_errors_are_retried_then_reported_with_nothing_stored() {
         (ErrorKind::ServerError, Some("InternalError"), Some(500))
     );
     assert!(
-        err.message().contains("nothing of this request was stored"),
+        err.message()
+            .contains("not stored as of the HEAD that followed"),
         "{err}"
     );
     assert_eq!(stored(&server, "k"), b"ok");
@@ -282,7 +283,8 @@ fn a_piece_is_sent_at_most_max_attempts_times_whatever_the_faults() {
         }
         let err = handle.write(b"never stored").unwrap_err();
         assert!(
-            err.message().contains("nothing of this request was stored"),
+            err.message()
+                .contains("not stored as of the HEAD that followed"),
             "{mix:?}: {err}"
         );
         assert_eq!(server.requests_received(Op::Append), 3, "{mix:?}");

@@ -409,6 +409,10 @@ fn api_program_passes_against_the_local_server_linked_both_ways() {
             object(&server, "api/sealed") == data[..100],
             "api/sealed ({link:?})"
         );
+        assert!(
+            object(&server, "api/taken-back") == b"xyz",
+            "api/taken-back ({link:?})"
+        );
         assert!(server.object_bytes(BUCKET, "api/denied").is_none());
     }
 }

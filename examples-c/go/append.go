@@ -178,7 +178,8 @@ func (a *Appender) CRC64() uint64 {
 	return uint64(crc)
 }
 
-// Pending is how many bytes were written but are not stored in OSS yet (0 unless buffered).
+// Pending is how many bytes were written but are not stored in OSS yet (0 unless buffered);
+// ReadPending and PendingBytes copy them.
 func (a *Appender) Pending() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -188,6 +189,65 @@ func (a *Appender) Pending() uint64 {
 	var pending C.uint64_t
 	C.oss_append_pending(a.a, &pending, nil)
 	return uint64(pending)
+}
+
+// ReadPending copies into p the bytes written but not stored in OSS yet, from offset
+// among them (0 is the first, at Position less Pending), in the order written, and returns
+// how many: 0 past the end, unbuffered, or once closed. The bytes stay buffered. After an
+// error no retry mends (StatusConflict, StatusObjectNotAppendable), this is how to take
+// back what was handed over; PendingBytes reads them all. It waits for a request in flight.
+func (a *Appender) ReadPending(offset uint64, p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return 0, nil
+	}
+	return a.readPending(offset, p)
+}
+
+// PendingBytes is a copy of every byte written but not stored in OSS yet, in the order
+// written (empty unless buffered); see ReadPending.
+func (a *Appender) PendingBytes() ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return nil, nil
+	}
+	var pending C.uint64_t
+	C.oss_append_pending(a.a, &pending, nil)
+	// Writes take the lock, so what is pending can only shrink (as the upload stores it)
+	// while it is held: the first read takes everything then, and the spare byte lets the
+	// loop end on a read of 0.
+	out := make([]byte, int(pending)+1)
+	n := 0
+	for {
+		if n == len(out) {
+			out = append(out, 0)[:cap(out)]
+		}
+		copied, err := a.readPending(uint64(n), out[n:])
+		if err != nil {
+			return nil, err
+		}
+		if copied == 0 {
+			return out[:n], nil
+		}
+		n += copied
+	}
+}
+
+// readPending is ReadPending under the lock, on an open appender.
+func (a *Appender) readPending(offset uint64, p []byte) (int, error) {
+	var copied C.size_t
+	// Go memory passed for the duration of the call only, as cgo allows: the library
+	// writes into it on this thread and keeps no pointer to it.
+	err := call(func(e **C.oss_error) C.enum_oss_status {
+		return C.oss_append_read_pending(a.a, C.uint64_t(offset), bytesPointer(p), C.size_t(len(p)), &copied, e)
+	})
+	runtime.KeepAlive(p)
+	if err != nil {
+		return 0, err
+	}
+	return int(copied), nil
 }
 
 // Flush waits until everything written is stored, at most timeout (0: no limit). A

@@ -446,6 +446,71 @@ func TestBufferedWritesReturnAtOnceAndFlushStoresThem(t *testing.T) {
 	}
 }
 
+func TestAfterAConflictThePendingBytesCanBeTakenBack(t *testing.T) {
+	client := newClient(t, nil)
+	const key = "pending-conflict"
+	// A long delay: nothing uploads before the flush.
+	buffered, err := client.OpenAppend(context.Background(), bucket, key, ossappend.WithBuffer(1<<20, time.Hour, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := client.OpenAppend(context.Background(), bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := io.WriteString(other, "theirs;"); err != nil {
+		t.Fatal(err)
+	}
+	theirs := object(t, key)
+	var want bytes.Buffer
+	for i := 0; i < 5; i++ {
+		line := fmt.Sprintf("mine %d;", i)
+		want.WriteString(line)
+		if _, err := io.WriteString(buffered, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := buffered.Flush(10 * time.Second); asError(t, err).Status != ossappend.StatusConflict {
+		t.Fatalf("%v", err)
+	}
+	if buffered.Pending() != uint64(want.Len()) {
+		t.Fatalf("pending %d, want %d", buffered.Pending(), want.Len())
+	}
+	back, err := buffered.PendingBytes()
+	if err != nil || !bytes.Equal(back, want.Bytes()) {
+		t.Fatalf("PendingBytes: %q, %v; want %q", back, err, want.Bytes())
+	}
+	piece := make([]byte, 4)
+	if n, err := buffered.ReadPending(6, piece); err != nil || n != 4 || !bytes.Equal(piece, want.Bytes()[6:10]) {
+		t.Fatalf("ReadPending(6): %d %q, %v", n, piece[:n], err)
+	}
+	end := uint64(want.Len())
+	if n, err := buffered.ReadPending(end-2, piece); err != nil || n != 2 || !bytes.Equal(piece[:n], want.Bytes()[end-2:]) {
+		t.Fatalf("ReadPending(end-2): %d %q, %v", n, piece[:n], err)
+	}
+	if n, err := buffered.ReadPending(end, piece); err != nil || n != 0 {
+		t.Fatalf("ReadPending past the end: %d, %v", n, err)
+	}
+	// A failed Close keeps the bytes too; nothing of them reached the object.
+	if err := buffered.Close(); asError(t, err).Status != ossappend.StatusConflict {
+		t.Fatalf("%v", err)
+	}
+	if back, err := buffered.PendingBytes(); err != nil || !bytes.Equal(back, want.Bytes()) {
+		t.Fatalf("PendingBytes after Close: %q, %v", back, err)
+	}
+	if got := object(t, key); !bytes.Equal(got, theirs) {
+		t.Fatalf("object %q, want %q", got, theirs)
+	}
+	// Unbuffered, nothing is ever pending.
+	if n, err := other.ReadPending(0, piece); err != nil || n != 0 {
+		t.Fatalf("unbuffered ReadPending: %d, %v", n, err)
+	}
+	if back, err := other.PendingBytes(); err != nil || len(back) != 0 {
+		t.Fatalf("unbuffered PendingBytes: %q, %v", back, err)
+	}
+}
+
 func TestOneAppenderSerialisesConcurrentWriters(t *testing.T) {
 	client := newClient(t, nil)
 	a, err := client.OpenAppend(context.Background(), bucket, "serialised")

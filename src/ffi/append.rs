@@ -5,7 +5,7 @@ use super::error::{oss_error, oss_status};
 use super::gate::CallbackGate;
 use super::options::oss_append_options;
 use super::results::oss_object_info;
-use super::{arg_bytes, arg_out, arg_str, boundary, handle, write_out, UserData};
+use super::{arg_bytes, arg_bytes_mut, arg_out, arg_str, boundary, handle, write_out, UserData};
 use crate::append::Appender;
 use crate::error::{Error, ErrorKind, Result};
 use std::ffi::{c_char, c_int, c_void};
@@ -253,6 +253,32 @@ pub unsafe extern "C" fn oss_append_pending(
     err: *mut *mut oss_error,
 ) -> oss_status {
     read_state(append, out, err, Appender::pending)
+}
+
+/// Copies up to `len` of the bytes written but not stored in OSS yet into `buf`, starting
+/// at `offset` among them (0 is the first, at `oss_append_position` less
+/// `oss_append_pending`), in the order written, and writes how many to `*copied` (0 past
+/// the end, and always for an unbuffered appender). The bytes stay buffered. After an error
+/// no retry mends (`OSS_ERR_CONFLICT`, `OSS_ERR_OBJECT_NOT_APPENDABLE`), this is how the
+/// caller takes back what it handed over before freeing the appender: read until `*copied`
+/// is 0, advancing `offset`. Waits for a request in flight (its bytes are out of the buffer
+/// while it is sent). `buf` may be NULL with `len` 0.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_read_pending(
+    append: *const oss_append,
+    offset: u64,
+    buf: *mut u8,
+    len: usize,
+    copied: *mut usize,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let copied = arg_out(copied, "copied")?;
+        let buf = arg_bytes_mut(buf, len, "buf")?;
+        let count = with_appender(append, |a, _| a.read_pending(offset, buf))?;
+        write_out(copied, count);
+        Ok(())
+    })
 }
 
 /// Waits until everything written so far is stored in OSS, at most `timeout_ms`

@@ -80,6 +80,18 @@ unsafe fn arg_bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]
     Ok(std::slice::from_raw_parts(p, len))
 }
 
+/// `len` writable bytes at `p`; NULL is allowed with length 0.
+///
+/// # Safety
+/// `p` is NULL or points to `len` writable bytes that outlive the call.
+unsafe fn arg_bytes_mut<'a>(p: *mut u8, len: usize, name: &str) -> Result<&'a mut [u8]> {
+    arg_bytes(p, len, name)?;
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    Ok(std::slice::from_raw_parts_mut(p, len))
+}
+
 /// Checks a required out-parameter before any work, so a NULL one fails without effects.
 fn arg_out<T>(p: *mut T, name: &str) -> Result<*mut T> {
     if p.is_null() {

@@ -307,6 +307,29 @@ int main(int argc, char **argv) {
         oss_append_options_free(buffered);
     }
 
+    /* After a conflict no retry mends, a buffered appender's pending bytes come back. */
+    {
+        oss_append_options *buffered = oss_append_options_new();
+        oss_append *other = NULL;
+        EXPECT(OSS_OK, oss_append_options_set_buffer(buffered, 16384, 60000, true, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/taken-back", buffered, &append, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/taken-back", NULL, &other, &err));
+        EXPECT(OSS_OK, oss_append_write(other, (const uint8_t *)"xyz", 3, &err));
+        EXPECT(OSS_OK, oss_append_close(other, &err));
+        EXPECT(OSS_OK, oss_append_write(append, data, 60, &err));
+        EXPECT(OSS_OK, oss_append_write(append, data + 60, 40, &err));
+        EXPECT(OSS_ERR_CONFLICT, oss_append_flush(append, 0, &err));
+        uint8_t back[128];
+        size_t copied = 0, total = 0;
+        do {
+            EXPECT(OSS_OK, oss_append_read_pending(append, total, back + total, 32, &copied, &err));
+            total += copied;
+        } while (copied > 0 && total + 32 <= sizeof back);
+        CHECK(total == 100 && memcmp(back, data, 100) == 0);
+        oss_append_free(append);
+        oss_append_options_free(buffered);
+    }
+
     /* The one-request append: a wrong position reports OSS's answer in full. */
     oss_append_result *result = NULL;
     {

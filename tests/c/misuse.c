@@ -217,6 +217,14 @@ int main(void) {
     INVALID("append", oss_append_crc64(NULL, &u64, &err));
     INVALID("out", oss_append_crc64(NULL, NULL, &err));
     INVALID("append", oss_append_pending(NULL, &u64, &err));
+    {
+        uint8_t byte = 0;
+        size_t copied = 7;
+        INVALID("append", oss_append_read_pending(NULL, 0, &byte, 1, &copied, &err));
+        INVALID("copied", oss_append_read_pending(NULL, 0, &byte, 1, NULL, &err));
+        INVALID("buf", oss_append_read_pending(NULL, 0, NULL, 1, &copied, &err));
+        CHECK(copied == 7);
+    }
     INVALID("out", oss_append_pending(NULL, NULL, &err));
     INVALID("append", oss_append_flush(NULL, 100, &err));
     INVALID("append", oss_append_seal(NULL, &err));

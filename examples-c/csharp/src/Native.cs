@@ -222,11 +222,13 @@ namespace OssAppend
         private static readonly byte[] NoData = new byte[1];
 
         /// <summary>
-        /// The array and index whose element C reads `count` bytes from, after checking the
-        /// range as Stream.Write does. Passed as `ref array[index]`, which the runtime pins
-        /// for the call; an empty range points at a byte of its own, as C may not read it.
+        /// The array and index whose element C reads (or writes) `count` bytes at, after
+        /// checking the range as Stream.Write and Stream.Read do; `offsetName` names the
+        /// caller's parameter for `offset`. Passed as `ref array[index]`, which the runtime pins
+        /// for the call; an empty range points at a byte of its own, which C neither reads nor
+        /// writes (it is shared).
         /// </summary>
-        internal static byte[] Range(byte[] buffer, int offset, int count, out int index)
+        internal static byte[] Range(byte[] buffer, int offset, int count, out int index, string offsetName = "offset")
         {
             if (buffer == null)
             {
@@ -234,7 +236,7 @@ namespace OssAppend
             }
             if (offset < 0 || count < 0 || offset > buffer.Length - count)
             {
-                throw new ArgumentOutOfRangeException("offset", "offset and count must lie within buffer");
+                throw new ArgumentOutOfRangeException(offsetName, offsetName + " and count must lie within buffer");
             }
             index = count == 0 ? 0 : offset;
             return count == 0 ? NoData : buffer;
@@ -441,6 +443,11 @@ namespace OssAppend
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_pending(AppendHandle append, out ulong pending, out IntPtr err);
+
+        // `buf` is written: `ref array[index]`, pinned for the call like the data of a write.
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_append_read_pending(AppendHandle append, ulong offset, ref byte buf,
+            UIntPtr len, out UIntPtr copied, out IntPtr err);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_flush(AppendHandle append, ulong timeoutMs, out IntPtr err);

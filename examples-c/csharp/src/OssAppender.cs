@@ -354,10 +354,92 @@ namespace OssAppend
             get { return Query(Native.oss_append_crc64); }
         }
 
-        /// <summary>Bytes written but not stored in OSS yet (always 0 unbuffered).</summary>
+        /// <summary>
+        /// Bytes written but not stored in OSS yet (always 0 unbuffered): they start at
+        /// Position less Pending, and <see cref="ReadPending"/> and <see cref="ReadAllPending"/>
+        /// copy them out.
+        /// </summary>
         public long Pending
         {
             get { return (long)Query(Native.oss_append_pending); }
+        }
+
+        /// <summary>
+        /// Copies up to `count` of the bytes written but not stored yet (<see cref="Pending"/>)
+        /// into buffer[index .. index + count), starting `offset` bytes into them (0 is the
+        /// first, at Position less Pending), in the order written, and returns how many: 0 past
+        /// the end, and always unbuffered. The bytes stay buffered. This is how a caller takes
+        /// back what it handed over after an error no retry mends (OssException with Conflict:
+        /// another writer changed the object; or ObjectNotAppendable), before Dispose drops
+        /// them: read until 0 is returned, advancing `offset` (or call
+        /// <see cref="ReadAllPending"/>). Waits for a request in flight, whose bytes are out of
+        /// the buffer while it is sent; while uploads go on, bytes stored between two calls
+        /// move the start. Throws ArgumentOutOfRangeException for a negative offset or a range
+        /// outside buffer, ArgumentNullException for a null buffer.
+        /// </summary>
+        public int ReadPending(long offset, byte[] buffer, int index, int count)
+        {
+            if (offset < 0)
+            {
+                throw new ArgumentOutOfRangeException("offset", "may not be negative");
+            }
+            int at;
+            var data = Native.Range(buffer, index, count, out at, "index");
+            lock (gate)
+            {
+                handle.ThrowIfClosed("OssAppender");
+                return CopyPending((ulong)offset, data, at, count);
+            }
+        }
+
+        /// <summary>
+        /// All the bytes written but not stored yet, in the order written: what
+        /// <see cref="ReadPending"/> gives from offset 0 until it returns 0, as one array
+        /// (empty when nothing is pending, and always unbuffered). Use it after an error no
+        /// retry mends (OssException with Conflict or ObjectNotAppendable) to take back what
+        /// the appender held, then Dispose it (which throws that error again and drops them),
+        /// and write them elsewhere. The bytes stay buffered. While uploads go on it is a
+        /// snapshot: should a request land while it copies, it copies again, so the array is
+        /// always exactly the bytes pending at one moment.
+        /// </summary>
+        public byte[] ReadAllPending()
+        {
+            lock (gate)
+            {
+                while (true)
+                {
+                    // Writes wait for the gate, so Pending can only shrink (as uploads land).
+                    var pending = Query(Native.oss_append_pending);
+                    var all = new byte[checked((int)pending)];
+                    var total = 0;
+                    while (total < all.Length)
+                    {
+                        var copied = CopyPending((ulong)total, all, total, all.Length - total);
+                        if (copied == 0)
+                        {
+                            break;
+                        }
+                        total += copied;
+                    }
+                    if (Query(Native.oss_append_pending) == pending)
+                    {
+                        if (total < all.Length)
+                        {
+                            Array.Resize(ref all, total);
+                        }
+                        return all;
+                    }
+                }
+            }
+        }
+
+        /// <summary>oss_append_read_pending into data[index .. index + count), a range from Native.Range; under the gate.</summary>
+        private int CopyPending(ulong offset, byte[] data, int index, int count)
+        {
+            IntPtr err;
+            UIntPtr copied;
+            Check(Native.oss_append_read_pending(handle, offset, ref data[index], (UIntPtr)count, out copied, out err), err);
+            return (int)(ulong)copied;
         }
 
         /// <summary>
@@ -401,7 +483,8 @@ namespace OssAppend
         /// Close and Dispose end the appender, a buffered one after uploading what it holds (no
         /// time limit). They always release it: on failure they throw the OssException and the
         /// bytes not stored (Pending) are dropped, so call Flush first where an upload error
-        /// must be retried. Calling them again does nothing.
+        /// must be retried, and ReadAllPending where one no retry mends leaves bytes to take
+        /// back. Calling them again does nothing.
         /// </summary>
         protected override void Dispose(bool disposing)
         {

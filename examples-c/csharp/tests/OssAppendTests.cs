@@ -62,6 +62,7 @@ internal static class OssAppendTests
             { "AppendObject creates, and a wrong position is an error with its details", AppendObjectAndItsErrors },
             { "a wrong previous CRC-64 is a CRC mismatch", PreviousCrcIsChecked },
             { "buffered writes from a loop are held until flushed, then stored", BufferedWritesFromALoop },
+            { "after a conflict, a buffered appender's pending bytes come back", PendingBytesComeBackAfterAConflict },
             { "a progress callback sees each request and can cancel", ProgressCancels },
             { "a progress callback that throws becomes the error's cause", ThrowingProgressIsAnError },
             { "progress with a buffer is refused", ProgressWithBufferIsRefused },
@@ -204,6 +205,56 @@ internal static class OssAppendTests
                 Equal(Crc64(want.ToArray()), log.Crc64, "the CRC-64 after Flush");
             }
             Same(want.ToArray(), Get("buffered"), "the object");
+        }
+    }
+
+    private static void PendingBytesComeBackAfterAConflict()
+    {
+        using (var client = NewClient())
+        {
+            // A minute's delay and less than a request: nothing uploads before Flush.
+            var options = new OssAppendOptions { BufferCapacity = 1 << 16, BufferMaxDelay = TimeSpan.FromMinutes(1) };
+            var log = client.OpenAppend(Bucket, "taken-back", options);
+            var theirs = Pattern(3, 1);
+            using (var other = client.OpenAppend(Bucket, "taken-back"))
+            {
+                other.Write(theirs, 0, theirs.Length);
+                Equal(0, other.ReadPending(0, new byte[8], 0, 8), "an unbuffered appender's ReadPending");
+                Equal(0, other.ReadAllPending().Length, "an unbuffered appender's ReadAllPending");
+            }
+            var writes = new[] { Pattern(100, 2), Pattern(1, 3), Pattern(5000, 4), Pattern(7, 5) };
+            var want = writes.Aggregate(new byte[0], Concat);
+            foreach (var write in writes)
+            {
+                log.Write(write, 0, write.Length);
+            }
+            Equal((long)want.Length, log.Pending, "pending before the flush");
+            var e = Throws<OssException>(() => log.Flush());
+            Equal(OssStatus.Conflict, e.Status, "the flush's status");
+            Equal((long)want.Length, log.Pending, "pending after the conflict");
+            Same(want, log.ReadAllPending(), "ReadAllPending");
+
+            // At an offset across two writes, into the middle of a small buffer.
+            var small = Enumerable.Repeat((byte)0xEE, 16).ToArray();
+            Equal(10, log.ReadPending(95, small, 3, 10), "bytes copied at offset 95");
+            Same(Slice(want, 95, 10), Slice(small, 3, 10), "the slice at offset 95");
+            Expect(Slice(small, 0, 3).Concat(Slice(small, 13, 3)).All(b => b == 0xEE), "bytes outside the range untouched");
+            Equal(4, log.ReadPending(want.Length - 4, small, 0, 16), "bytes copied near the end");
+            Same(Slice(want, want.Length - 4, 4), Slice(small, 0, 4), "the last bytes");
+            Equal(0, log.ReadPending(want.Length, small, 0, 16), "at the end");
+            Equal(0, log.ReadPending(long.MaxValue, small, 0, 16), "far past the end");
+            Equal(0, log.ReadPending(0, small, 16, 0), "into an empty range");
+            Throws<ArgumentOutOfRangeException>(() => log.ReadPending(-1, small, 0, 1));
+            Throws<ArgumentOutOfRangeException>(() => log.ReadPending(0, small, 10, 7));
+            Throws<ArgumentOutOfRangeException>(() => log.ReadPending(0, small, -1, 1));
+            Throws<ArgumentNullException>(() => log.ReadPending(0, null, 0, 0));
+            Same(want, log.ReadAllPending(), "ReadAllPending again: the bytes stay buffered");
+
+            // Disposing still fails the same way, and releases the appender with its bytes.
+            Equal(OssStatus.Conflict, Throws<OssException>(() => log.Dispose()).Status, "Dispose after the conflict");
+            Throws<ObjectDisposedException>(() => log.ReadPending(0, small, 0, 16));
+            Throws<ObjectDisposedException>(() => log.ReadAllPending());
+            Same(theirs, Get("taken-back"), "the object: the other writer's bytes only");
         }
     }
 

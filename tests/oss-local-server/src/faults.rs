@@ -7,6 +7,8 @@
 //! - `DELETE /-/faults`: drop every rule
 //! - `PUT /-/clock?offset_seconds=S`: the server's clock runs S seconds ahead (or behind),
 //!   both for signature time checks and for the `Date` it sends (a client's clock skew)
+//! - `GET /-/held`: `held N` (requests waiting now) and `finished N` (held ones applied or
+//!   refused since the start); `POST /-/held?release=N` lets N held requests go on
 //!
 //! Actions: `reset-before-body`, `reset-after-apply` (the ambiguous case: stored, but the
 //! client sees a lost connection), `error` (with `status` 500 or 503), `delay-before-apply`,
@@ -15,10 +17,14 @@
 //! 403: the error is answered once the head is read, the body is never read and the
 //! connection closes, as a front end that rejects a request does), `bare-head-errors` (the
 //! next `count` HEAD errors go out without `x-oss-err` and `x-oss-ec`, as behind a proxy that
-//! drops them; `op` is `head`, the default). Ops: `append`, `put`, `get`, `head`, `delete`,
+//! drops them; `op` is `head`, the default), `hold` (an append whose position
+//! is right, its body read, waits until released, however long, and is then applied or
+//! refused as the object is at that moment: a request that lands after its client gave up
+//! on it, at a moment the test chooses; appends refused before, for a wrong position, are
+//! not counted). Ops: `append`, `put`, `get`, `head`, `delete`,
 //! `seal`, `any`.
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +94,8 @@ pub enum Action {
     AnswerEarly(u16),
     /// A HEAD error without its document (`x-oss-err`, `x-oss-ec`): the status alone.
     BareHeadErrors,
+    /// Waits until released ([`Faults::release`]), then is applied.
+    Hold,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +159,7 @@ impl Fault {
             "delay-after-apply" => Action::DelayAfterApply(delay),
             "corrupt" => Action::Corrupt,
             "answer-early" => Action::AnswerEarly(status(403, &[403, 409, 500, 503])?),
+            "hold" => Action::Hold,
             "bare-head-errors" => Action::BareHeadErrors,
             other => return Err(format!("unknown action {other:?}")),
         };
@@ -175,6 +184,19 @@ impl Fault {
 #[derive(Default)]
 pub struct Faults {
     rules: Mutex<Vec<Fault>>,
+    holds: Mutex<Holds>,
+    /// Signalled when a request is held, released or finished.
+    held_changed: Condvar,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Holds {
+    /// Held requests waiting now.
+    waiting: u64,
+    /// Releases not yet taken by a held request.
+    releases: u64,
+    /// Held requests applied or refused since the start.
+    finished: u64,
 }
 
 impl Faults {
@@ -195,7 +217,16 @@ impl Faults {
     /// The action for this request, if a rule matches it; uses up one of the rule's count.
     /// `bare-head-errors` rules are not taken here: they count HEAD errors, not requests.
     pub fn take(&self, op: Op, key: Option<&str>) -> Option<Action> {
-        self.take_first(|f| f.action != Action::BareHeadErrors && f.matches(op, key))
+        self.take_first(|f| {
+            !matches!(f.action, Action::BareHeadErrors | Action::Hold) && f.matches(op, key)
+        })
+    }
+
+    /// Whether this append, about to be applied, is held; uses up one of a `hold` rule's
+    /// count. Taken only here, so an append refused before (a wrong position) holds nothing.
+    pub fn take_hold(&self, key: Option<&str>) -> bool {
+        self.take_first(|f| f.action == Action::Hold && f.matches(Op::Append, key))
+            .is_some()
     }
 
     /// Whether this HEAD error goes out bare; uses up one of a `bare-head-errors` rule's count.
@@ -217,5 +248,59 @@ impl Faults {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
         self.rules.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `apply` for a held request once a release lets it.
+    pub fn hold<T>(&self, apply: impl FnOnce() -> T) -> T {
+        let mut holds = self.holds();
+        holds.waiting += 1;
+        self.held_changed.notify_all();
+        while holds.releases == 0 {
+            holds = self
+                .held_changed
+                .wait(holds)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        holds.releases -= 1;
+        holds.waiting -= 1;
+        drop(holds);
+        let result = apply();
+        self.holds().finished += 1;
+        self.held_changed.notify_all();
+        result
+    }
+
+    /// Lets `count` held requests (now or to come) go on.
+    pub fn release(&self, count: u64) {
+        self.holds().releases += count;
+        self.held_changed.notify_all();
+    }
+
+    /// Held requests waiting now, and held requests finished since the start.
+    pub fn held(&self) -> (u64, u64) {
+        let holds = *self.holds();
+        (holds.waiting, holds.finished)
+    }
+
+    /// Waits until `done` holds of (waiting, finished), at most `limit`; whether it did.
+    pub fn wait_held(&self, limit: Duration, done: impl Fn(u64, u64) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        let mut holds = self.holds();
+        while !done(holds.waiting, holds.finished) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            holds = self
+                .held_changed
+                .wait_timeout(holds, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    fn holds(&self) -> std::sync::MutexGuard<'_, Holds> {
+        self.holds.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -642,17 +642,23 @@ fn append(
     let Some(body) = read_body(ex, fault == Some(Action::Corrupt), false, existing)? else {
         return Ok(Reply::Drop);
     };
-    applied(fault, || {
-        let meta = ex
-            .shared
-            .store
-            .append(bucket, key, position, body, attributes)?;
-        let mut response = Response::new(200);
-        response.header("x-oss-next-append-position", meta.len.to_string());
-        response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
-        response.header("ETag", meta.etag.clone());
-        Ok(response)
-    })
+    let shared = ex.shared;
+    let apply = || {
+        applied(fault, || {
+            let meta = shared
+                .store
+                .append(bucket, key, position, body, attributes)?;
+            let mut response = Response::new(200);
+            response.header("x-oss-next-append-position", meta.len.to_string());
+            response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
+            response.header("ETag", meta.etag.clone());
+            Ok(response)
+        })
+    };
+    match &shared.faults {
+        Some(faults) if faults.take_hold(Some(key)) => faults.hold(apply),
+        _ => apply(),
+    }
 }
 
 fn put(
@@ -971,6 +977,17 @@ fn control(ex: &mut Exchange, req: &Parsed) -> Result<Response, OssError> {
                 text.push_str(&format!("{} {}\n", op.name(), ex.shared.received(op)));
             }
             response.body = text.into_bytes();
+        }
+        ("GET", "/-/held") => {
+            let (waiting, finished) = faults()?.held();
+            response.body = format!("held {waiting}\nfinished {finished}\n").into_bytes()
+        }
+        ("POST", "/-/held") => {
+            let count = req
+                .value("release")
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| bad("release must be a whole number".into()))?;
+            faults()?.release(count);
         }
         ("PUT", "/-/clock") => {
             let offset = req

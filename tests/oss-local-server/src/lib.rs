@@ -181,6 +181,22 @@ impl Server {
     }
 
     /// Requests still to be faulted by the scripted rules.
+    /// Lets `count` requests held by a `hold` fault (now or to come) go on.
+    pub fn release_held(&self, count: u64) {
+        if let Some(faults) = &self.shared.faults {
+            faults.release(count);
+        }
+    }
+
+    /// Waits (at most `limit`) until `done(waiting, finished)` holds of the requests held by
+    /// `hold` faults: waiting now, and applied or refused since the start. Whether it did.
+    pub fn wait_held(&self, limit: Duration, done: impl Fn(u64, u64) -> bool) -> bool {
+        self.shared
+            .faults
+            .as_ref()
+            .is_some_and(|faults| faults.wait_held(limit, done))
+    }
+
     pub fn pending_faults(&self) -> u64 {
         self.shared.faults.as_ref().map_or(0, |f| f.pending())
     }
@@ -248,6 +264,8 @@ impl Server {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
+        // Held requests would otherwise keep their threads forever.
+        self.release_held(u64::MAX / 2);
         self.close_connections();
     }
 }

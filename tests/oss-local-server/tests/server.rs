@@ -502,6 +502,31 @@ fn a_delay_before_apply_applies_after_the_delay() {
 }
 
 #[test]
+fn a_held_append_waits_for_its_release_and_one_refused_before_holds_nothing() {
+    let server = start(config());
+    let reply = unsigned(&server, "POST", "/-/faults?action=hold&key=held");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // A wrong position is refused before the body: it takes no hold.
+    let refused = send(&server, &Request::append("held", 5, b"early"));
+    assert_eq!(refused.status, 409);
+    assert_eq!(server.pending_faults(), 1);
+    let mut conn = Connection::open(&server).with_read_timeout(Duration::from_millis(200));
+    assert!(conn.send(&Request::append("held", 0, b"late")).is_err());
+    assert!(server.wait_held(Duration::from_secs(30), |waiting, _| waiting == 1));
+    let held = unsigned(&server, "GET", "/-/held");
+    assert_eq!(held.body, b"held 1\nfinished 0\n");
+    assert_eq!(head(&server, "held").status, 404);
+    let reply = unsigned(&server, "POST", "/-/held?release=1");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(server.wait_held(Duration::from_secs(30), |_, finished| finished == 1));
+    assert_eq!(head_length(&server, "held"), 4);
+    assert_eq!(
+        unsigned(&server, "GET", "/-/held").body,
+        b"held 0\nfinished 1\n"
+    );
+}
+
+#[test]
 fn corrupt_storage_reports_the_crc_of_what_was_stored() {
     let server = start(config());
     server.add_fault(Fault::new(Action::Corrupt, Op::Append));
