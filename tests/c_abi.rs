@@ -175,6 +175,25 @@ fn program(path: &Path, server: &Server) -> Command {
     cmd
 }
 
+/// Runs a test program taking ENDPOINT BUCKET, which must print that all its checks passed.
+fn passes(exe: &Path, server: &Server) {
+    let out = succeed(program(exe, server).arg(server.url()).arg(BUCKET), None);
+    assert!(out.contains("all passed"), "{out}");
+}
+
+/// valgrind, failing the run on any error or leak, in `dir`, for a program to follow.
+fn valgrind(server: &Server, dir: &Path) -> Command {
+    let mut cmd = program(Path::new("valgrind"), server);
+    cmd.current_dir(dir).args([
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,indirect",
+        "--errors-for-leak-kinds=definite,indirect",
+        "--quiet",
+    ]);
+    cmd
+}
+
 fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
     use std::io::Write;
     let mut child = cmd
@@ -346,8 +365,7 @@ fn program_built_against_the_1_0_header_runs_against_this_library() {
         Link::Dynamic,
         true,
     );
-    let out = succeed(program(&exe, &server).arg(server.url()).arg(BUCKET), None);
-    assert!(out.contains("all passed"), "{out}");
+    passes(&exe, &server);
     assert!(object(&server, "old/object") == pattern(100_000, 11));
 }
 
@@ -380,8 +398,7 @@ fn api_program_passes_against_the_local_server_linked_both_ways() {
         let server = start();
         let dir = scratch("api");
         let exe = compile(&dir, "api", &["tests/c/api.c"], link, true);
-        let out = succeed(program(&exe, &server).arg(server.url()).arg(BUCKET), None);
-        assert!(out.contains("all passed"), "{out}");
+        passes(&exe, &server);
 
         let data = pattern(100_000, 1);
         let mut write = data.clone();
@@ -665,14 +682,7 @@ fn append_file_under_valgrind_has_no_errors_and_no_leaks() {
     );
     let data = pattern(1_000_000, 6);
     std::fs::write(dir.join("data.bin"), &data).unwrap();
-    let mut cmd = program(Path::new("valgrind"), &server);
-    cmd.current_dir(&dir).args([
-        "--error-exitcode=99",
-        "--leak-check=full",
-        "--show-leak-kinds=definite,indirect",
-        "--errors-for-leak-kinds=definite,indirect",
-        "--quiet",
-    ]);
+    let mut cmd = valgrind(&server, &dir);
     cmd.arg(&exe).args([
         "--request-size",
         "300000",
@@ -738,8 +748,7 @@ fn handles_freed_during_their_own_calls_are_released_after_them_under_asan() {
         Link::Dynamic,
         true,
     );
-    let out = succeed(program(&exe, &server).arg(server.url()).arg(BUCKET), None);
-    assert!(out.contains("all passed"), "{out}");
+    passes(&exe, &server);
     check_lifetime_objects(&server);
 }
 
@@ -754,14 +763,7 @@ fn handles_freed_during_their_own_calls_are_released_after_them_under_valgrind()
         Link::Dynamic,
         false,
     );
-    let mut cmd = program(Path::new("valgrind"), &server);
-    cmd.current_dir(&dir).args([
-        "--error-exitcode=99",
-        "--leak-check=full",
-        "--show-leak-kinds=definite,indirect",
-        "--errors-for-leak-kinds=definite,indirect",
-        "--quiet",
-    ]);
+    let mut cmd = valgrind(&server, &dir);
     cmd.arg(&exe).arg(server.url()).arg(BUCKET);
     let out = succeed(&mut cmd, None);
     assert!(out.contains("all passed"), "{out}");

@@ -9,30 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
-
-static int failures = 0;
-
-#define CHECK(condition)                                                                        \
-    do {                                                                                        \
-        if (!(condition)) {                                                                     \
-            fprintf(stderr, "old_program.c:%d: %s is false\n", __LINE__, #condition);           \
-            failures++;                                                                         \
-        }                                                                                       \
-    } while (0)
-
-/* Runs `call` (using `&err`), expecting `want`; on surprise prints the error. */
-#define EXPECT(want, call)                                                                      \
-    do {                                                                                        \
-        oss_error *err = NULL;                                                                  \
-        oss_status got = call;                                                                  \
-        if (got != (want)) {                                                                    \
-            fprintf(stderr, "old_program.c:%d: %s: %s, wanted %s: %s\n", __LINE__, #call,       \
-                    oss_status_str((int)got), oss_status_str((int)(want)),                      \
-                    oss_error_message(err));                                                    \
-            failures++;                                                                         \
-        }                                                                                       \
-        oss_error_free(err);                                                                    \
-    } while (0)
+#include "../c/check.h"
 
 enum { SIZE = 100000, WRITTEN = 70000, APPENDED = 1000 };
 
@@ -144,10 +121,5 @@ int main(int argc, char **argv) {
 
     oss_append_options_free(options);
     oss_client_free(client);
-    if (failures) {
-        fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    puts("old program: all passed");
-    return 0;
+    return finish("old program: all passed");
 }

@@ -8,30 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures = 0;
-
-#define CHECK(condition)                                                                        \
-    do {                                                                                        \
-        if (!(condition)) {                                                                     \
-            fprintf(stderr, "api.c:%d: %s is false\n", __LINE__, #condition);                   \
-            failures++;                                                                         \
-        }                                                                                       \
-    } while (0)
-
-/* Runs `call` (using `&err`), expecting `want`; on surprise prints the error. */
-#define EXPECT(want, call)                                                                      \
-    do {                                                                                        \
-        oss_error *err = NULL;                                                                  \
-        oss_status got = call;                                                                  \
-        if (got != (want)) {                                                                    \
-            fprintf(stderr, "api.c:%d: %s: %s, wanted %s: %s\n", __LINE__, #call,               \
-                    oss_status_str((int)got), oss_status_str((int)(want)),                      \
-                    oss_error_message(err));                                                    \
-            failures++;                                                                         \
-        }                                                                                       \
-        oss_error_free(err);                                                                    \
-    } while (0)
+#include "check.h"
 
 static const char *endpoint, *bucket;
 
@@ -439,10 +416,5 @@ int main(int argc, char **argv) {
     CHECK(state.freed == 1);
 
     oss_append_options_free(options);
-    if (failures) {
-        fprintf(stderr, "api.c: %d failures\n", failures);
-        return 1;
-    }
-    puts("api: all passed");
-    return 0;
+    return finish("api: all passed");
 }

@@ -18,29 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int failures = 0;
-
-#define CHECK(condition)                                                                        \
-    do {                                                                                        \
-        if (!(condition)) {                                                                     \
-            fprintf(stderr, "lifetime.c:%d: %s is false\n", __LINE__, #condition);              \
-            failures++;                                                                         \
-        }                                                                                       \
-    } while (0)
-
-#define EXPECT(want, call)                                                                      \
-    do {                                                                                        \
-        oss_error *err = NULL;                                                                  \
-        oss_status got = call;                                                                  \
-        if (got != (want)) {                                                                    \
-            fprintf(stderr, "lifetime.c:%d: %s: %s, wanted %s: %s\n", __LINE__, #call,          \
-                    oss_status_str((int)got), oss_status_str((int)(want)),                      \
-                    oss_error_message(err));                                                    \
-            failures++;                                                                         \
-        }                                                                                       \
-        oss_error_free(err);                                                                    \
-    } while (0)
+#include "check.h"
 
 static const char *endpoint, *bucket;
 static uint8_t data[20000];
@@ -334,10 +312,5 @@ int main(int argc, char **argv) {
 
     oss_client_free(client);
     oss_config_free(config);
-    if (failures) {
-        fprintf(stderr, "lifetime.c: %d failures\n", failures);
-        return 1;
-    }
-    puts("lifetime: all passed");
-    return 0;
+    return finish("lifetime: all passed");
 }

@@ -7,8 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
-
-static int failures = 0;
+#include "check.h"
 
 static void expect(oss_status got, oss_error *err, const char *needle, const char *call, int line) {
     const char *message = oss_error_message(err);
@@ -27,14 +26,6 @@ static void expect(oss_status got, oss_error *err, const char *needle, const cha
         oss_error *err = NULL;                                                                  \
         oss_status status = call;                                                               \
         expect(status, err, needle, #call, __LINE__);                                           \
-    } while (0)
-
-#define CHECK(condition)                                                                        \
-    do {                                                                                        \
-        if (!(condition)) {                                                                     \
-            fprintf(stderr, "misuse.c:%d: %s is false\n", __LINE__, #condition);                \
-            failures++;                                                                         \
-        }                                                                                       \
     } while (0)
 
 static bool never_called(void *user_data, oss_credentials *out) {
@@ -245,10 +236,5 @@ int main(void) {
     oss_client_free(client);
     oss_config_free(config);
     oss_append_options_free(options);
-    if (failures) {
-        fprintf(stderr, "misuse.c: %d failures\n", failures);
-        return 1;
-    }
-    puts("misuse: all refused");
-    return 0;
+    return finish("misuse: all refused");
 }
