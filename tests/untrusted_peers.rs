@@ -220,6 +220,104 @@ fn a_server_that_reads_the_body_slowly_holds_an_append_no_longer_than_its_timeou
     });
 }
 
+/// How far past the request timeout a call may end in the tests of steady slow peers.
+const PACED_SLACK: Duration = Duration::from_millis(500);
+
+/// One AppendObject of 32 MiB (more than loopback's socket buffers hold) through a peer
+/// that takes the body at each steady pace, to a server (`tls`: over TLS), ends with a
+/// timeout within the request timeout and [`PACED_SLACK`]; the cut body is not stored, and
+/// written again straight to the server, the object holds it once.
+fn slow_steady_readers_end_at_the_deadline(tls: bool) {
+    // Loopback's segments are 64 KiB, and the receiver opens its window a segment at a
+    // time: the slower paces let a send progress only every few hundred ms, each time
+    // within any socket timeout a transport set once for the whole send.
+    let paces = [
+        (1, Duration::from_secs(1)),
+        (4 * 1024, Duration::from_millis(300)),
+        (16 * 1024, Duration::from_millis(100)),
+        (64 * 1024, Duration::from_millis(300)),
+        (64 * 1024, Duration::from_millis(100)),
+    ];
+    for (bytes, every) in paces {
+        let (server, cert) = if tls {
+            let (server, cert) = common::start_tls_server("paced", AK, SK, BUCKET);
+            (server, Some(cert))
+        } else {
+            (server(), None)
+        };
+        let scheme = if tls { "https" } else { "http" };
+        let reader = peers::paced_reader(server.addr(), bytes, every);
+        let config = |endpoint: &str| {
+            let config = config(endpoint, 1);
+            match &cert {
+                Some(cert) => config.ca_file(cert.path()),
+                None => config,
+            }
+        };
+        let slow = Client::new(&config(&format!("{scheme}://{}", reader.addr))).unwrap();
+        let data = vec![9u8; 32 << 20];
+        let started = Instant::now();
+        let err = slow
+            .append_object(BUCKET, "paced", 0, &data, &Default::default())
+            .unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Timeout,
+            "{bytes} B every {every:?}: {err:?}"
+        );
+        assert!(
+            took < TIMEOUT + PACED_SLACK,
+            "{bytes} B every {every:?}: took {took:?}"
+        );
+        let direct = Client::new(&config(&server.url())).unwrap();
+        let mut again = Appender::open(&direct, BUCKET, "paced", AppendOptions::default()).unwrap();
+        assert_eq!(again.position(), 0, "a cut body is never applied");
+        again.write(&data).unwrap();
+        assert!(server.object_bytes(BUCKET, "paced").unwrap() == data);
+    }
+}
+
+#[test]
+fn servers_that_read_the_body_slowly_but_steadily_hold_an_append_no_longer_than_its_timeout() {
+    slow_steady_readers_end_at_the_deadline(false);
+}
+
+#[test]
+fn tls_servers_that_read_the_body_slowly_but_steadily_hold_an_append_no_longer_than_its_timeout() {
+    slow_steady_readers_end_at_the_deadline(true);
+}
+
+#[test]
+fn a_server_that_never_answers_or_answers_a_byte_at_a_time_ends_at_the_deadline() {
+    let silent = peers::serve(|mut conn| {
+        if conn.request(true).is_some() {
+            conn.drain();
+        }
+    });
+    let dribbling = peers::serve(|mut conn| {
+        if conn.request(true).is_some() {
+            let answer = answer("200 OK", &[("x-oss-next-append-position", "4")], b"");
+            for byte in answer.chunks(1) {
+                if !conn.send(byte) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    });
+    for peer in [&silent, &dribbling] {
+        let client = Client::new(&config(&peer.url(), 1)).unwrap();
+        let started = Instant::now();
+        let err = client
+            .append_object(BUCKET, "k", 0, b"data", &Default::default())
+            .unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+        assert!(took < TIMEOUT + PACED_SLACK, "took {took:?}");
+    }
+}
+
 // Stray answers on kept-alive connections.
 
 #[test]

@@ -7,15 +7,17 @@
 //! sends ([`body`]) and the mapping of ureq's errors onto ours ([`transport_error`]).
 mod body;
 mod resolver;
+mod tcp;
 mod tunnel;
 
 use crate::error::{Error, ErrorKind, Result};
 use bytes::Bytes;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use ureq::http::{HeaderMap, HeaderName, HeaderValue};
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
-use ureq::unversioned::transport::{Connector, DefaultConnector};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use ureq::{Agent, SendBody};
 use zeroize::Zeroizing;
 
@@ -90,11 +92,15 @@ impl Http {
             .max_idle_age(MAX_IDLE_AGE)
             .output_buffer_size(PIECE)
             .build();
-        let agent = Agent::with_parts(
-            config,
-            DefaultConnector::default().chain(tunnel::SilentTunnel),
-            resolver::CachingResolver::default(),
-        );
+        // ureq's default chain with our TCP layer: a CONNECT proxy's connection, or a
+        // plain one, then TLS, then the check that a tunnel stays silent.
+        let addresses = Arc::new(resolver::AddressCache::default());
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(tcp::TcpConnector::new(addresses.clone()))
+                .chain(RustlsConnector::default())
+                .chain(tunnel::SilentTunnel);
+        let agent = Agent::with_parts(config, connector, resolver::CachingResolver::new(addresses));
         Ok(Http { agent })
     }
 

@@ -9,13 +9,13 @@ use ureq::ProxyProtocol;
 #[derive(Debug, Default)]
 pub(crate) struct SilentTunnel;
 
-impl Connector<Box<dyn Transport>> for SilentTunnel {
-    type Out = Box<dyn Transport>;
+impl<In: Transport> Connector<In> for SilentTunnel {
+    type Out = In;
 
     fn connect(
         &self,
         details: &ConnectionDetails,
-        chained: Option<Box<dyn Transport>>,
+        chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
         let Some(mut transport) = chained else {
             return Ok(None);

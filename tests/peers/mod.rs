@@ -306,6 +306,55 @@ pub fn slow_relay(upstream: SocketAddr, fast_for: Duration, every: Duration) -> 
     })
 }
 
+/// Forwards each client's bytes to `upstream` at a pace, `bytes` every `every` (a peer
+/// that reads a request's body slowly but steadily), and `upstream`'s answers as they come.
+/// Stops when the client goes.
+pub fn paced_reader(upstream: SocketAddr, bytes: usize, every: Duration) -> Peer {
+    serve(move |client| {
+        let started = Instant::now();
+        let server = TcpStream::connect(upstream).unwrap();
+        let (mut up_in, mut up_out) = (server.try_clone().unwrap(), server);
+        small_receive_buffer(&client.stream, bytes);
+        let (mut client_in, mut client_out) = (client.stream.try_clone().unwrap(), client.stream);
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut up_in, &mut client_out);
+        });
+        let mut chunk = vec![0u8; bytes];
+        while started.elapsed() < LIMIT {
+            match client_in.read(&mut chunk) {
+                Ok(n @ 1..) if up_out.write_all(&chunk[..n]).is_ok() => {}
+                _ => return,
+            }
+            std::thread::sleep(every);
+        }
+    })
+}
+
+/// Shrinks the socket's receive buffer to about `bytes` twice over: the window it offers the
+/// sender then opens by what each paced read takes, so the sender progresses at every read
+/// (with the default buffer, the kernel waits for a whole segment's room, which loopback
+/// makes 64 KiB, and a sender sees long stalls instead of steady progress).
+fn small_receive_buffer(stream: &TcpStream, bytes: usize) {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(2 * bytes.max(1024)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket, and an int option of the size given.
+    let done = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        done,
+        0,
+        "setsockopt(SO_RCVBUF): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 /// A CONNECT proxy that reaches no server: it answers every CONNECT with 200 and, in the
 /// same write, `forged`, then waits for the client to go.
 pub fn forging_proxy(forged: Vec<u8>) -> Peer {
