@@ -103,3 +103,67 @@ fn call_name(line: &str) -> Option<&str> {
     }
     call.split_once('(').map(|(name, _)| name)
 }
+
+const REFUSED: &str = "OSS_APPEND_TRACED_REFUSED_ENDPOINT";
+const REFUSED_TEST: &str = "a_host_whose_every_address_refused_is_resolved_again";
+
+/// Connecting to every address of a host failed: its cached addresses are forgotten, so the
+/// next request looks the name up again (a moved endpoint is found at once, not after the
+/// cache's minute). Seen in the trace as `/etc/hosts` read once per request.
+#[test]
+fn a_host_whose_every_address_refused_is_resolved_again() {
+    if let Ok(endpoint) = std::env::var(REFUSED) {
+        return refused_twice(&endpoint);
+    }
+    // A port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let trace = std::env::temp_dir().join(format!("oss-append-refused-{}", std::process::id()));
+    let child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=openat,connect"])
+        .arg("-o")
+        .arg(&trace)
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", REFUSED_TEST, "--test-threads=1", "--nocapture"])
+        .env(REFUSED, format!("http://localhost:{port}"))
+        .output()
+        .expect("strace (apt-get install strace)");
+    let said = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
+    assert!(child.status.success(), "{said}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    std::fs::remove_file(&trace).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |marker: &str| lines.iter().position(|l| l.contains(marker)).unwrap();
+    let (begin, end) = (at(BEGIN), at(END));
+    let lookups = lines[begin..end]
+        .iter()
+        .filter(|l| l.contains("/etc/hosts"))
+        .count();
+    assert_eq!(lookups, 2, "{}", lines[begin..end].join("\n"));
+}
+
+/// The child: two requests, one attempt each, to a host that refuses every connection.
+fn refused_twice(endpoint: &str) {
+    let config = Config::new()
+        .endpoint(endpoint)
+        .unwrap()
+        .region("cn-hangzhou")
+        .unwrap()
+        .url_style(UrlStyle::Path)
+        .credentials(Credentials::new(AK, SK, None).unwrap())
+        .retry(oss_append::RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    let client = Client::new(&config).unwrap();
+    let _ = std::fs::File::open(BEGIN);
+    for _ in 0..2 {
+        let error = client.head_object(BUCKET, "k").unwrap_err();
+        assert_eq!(error.kind(), oss_append::ErrorKind::Network, "{error}");
+    }
+    let _ = std::fs::File::open(END);
+}
