@@ -8,7 +8,7 @@ mod peers;
 
 use oss_append::{AppendOptions, Appender, BufferOptions, Client, ErrorKind, ObjectInfo};
 use oss_local_server::{Action, Fault, Op, Server};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 const AK: &str = "seal-ak";
 const SK: &str = "seal-secret";
@@ -26,12 +26,25 @@ fn head(client: &Client, key: &str) -> ObjectInfo {
     client.head_object(BUCKET, key).unwrap()
 }
 
+/// How far the server's clock runs ahead of ours: a sealed time taken from our clock is that
+/// far off. Within the 15 minutes a signature may be off, so the client never corrects its
+/// signing clock to the server's either.
+const SERVER_AHEAD: Duration = Duration::from_secs(600);
+
 #[test]
 fn a_sealed_object_takes_no_more_appends_and_says_since_when() {
     let (server, client) = start();
+    server.set_clock_offset(SERVER_AHEAD.as_secs() as i64);
     let mut log = open(&client, "k");
     log.write(b"final words").unwrap();
+    let before = SystemTime::now() + SERVER_AHEAD;
     let sealed = log.seal().unwrap();
+    let after = SystemTime::now() + SERVER_AHEAD;
+    // The server's time, which it sends in whole seconds.
+    assert!(
+        before - Duration::from_secs(1) < sealed && sealed <= after,
+        "sealed at {sealed:?}, the server's clock read {before:?} to {after:?}"
+    );
     assert_eq!(head(&client, "k").sealed_time, Some(sealed));
     assert_eq!(log.stat().unwrap().sealed_time, Some(sealed));
 

@@ -12,7 +12,8 @@ use oss_append::{
 };
 use oss_local_server::{Action, Fault, Op, Server};
 use peers::{answer, Request, Step};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -178,7 +179,8 @@ fn ends_at_the_deadline(run: impl FnOnce() -> oss_append::Error) {
 #[test]
 fn a_tls_handshake_relayed_a_byte_at_a_time_ends_at_the_request_timeout() {
     let (server, cert) = common::start_tls_server("handshake", AK, SK, BUCKET);
-    let slow = peers::slow_relay(server.addr(), Duration::ZERO, Duration::from_millis(20));
+    let slow_now = Arc::new(AtomicBool::new(true));
+    let slow = peers::slow_relay(server.addr(), slow_now, Duration::from_millis(20));
     let endpoint = format!("https://{}", slow.addr);
     let config = config(&endpoint, 1).ca_file(cert.path());
     let client = Client::new(&config).unwrap();
@@ -188,16 +190,15 @@ fn a_tls_handshake_relayed_a_byte_at_a_time_ends_at_the_request_timeout() {
 #[test]
 fn a_tls_answer_that_slows_down_ends_at_the_request_timeout() {
     let (server, cert) = common::start_tls_server("slow-answer", AK, SK, BUCKET);
-    // At full speed for 500 ms, then a byte at a time.
-    let fast_for = Duration::from_millis(500);
-    let slow = peers::slow_relay(server.addr(), fast_for, Duration::from_millis(50));
+    let slow_now = Arc::new(AtomicBool::new(false));
+    let slow = peers::slow_relay(server.addr(), slow_now.clone(), Duration::from_millis(50));
     let endpoint = format!("https://{}", slow.addr);
     let client = Client::new(&config(&endpoint, 1).ca_file(cert.path())).unwrap();
     // The handshake and a first answer at full speed; the next answer on the same
-    // connection comes slowly.
+    // connection, a byte at a time.
     let err = client.head_object(BUCKET, "k").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoSuchKey, "{err:?}");
-    std::thread::sleep(fast_for);
+    slow_now.store(true, Ordering::SeqCst);
     ends_at_the_deadline(|| client.head_object(BUCKET, "k").unwrap_err());
     assert_eq!(slow.connections(), 1);
 }
@@ -324,32 +325,57 @@ fn a_server_that_never_answers_or_answers_a_byte_at_a_time_ends_at_the_deadline(
 fn a_duplicate_answer_is_never_read_as_a_later_ones() {
     for check_crc in [true, false] {
         let server = server();
-        let relay = peers::relay(server.addr(), |request, answer| {
-            if request.is_append() {
-                let again = answer.clone();
-                vec![
-                    Step::Send(answer),
-                    Step::Wait(Duration::from_millis(100)),
-                    Step::Send(again),
-                ]
-            } else {
-                vec![Step::Send(answer)]
+        // Each append's answer comes twice: the second once the client has read the first
+        // (the test says `go`), and the test goes on once the relay has sent it, so the stray
+        // answer waits in the client's socket before the next request, whatever the timing.
+        let (go, went) = channel::<()>();
+        let went = Arc::new(Mutex::new(went));
+        let (sent, duplicated) = channel::<()>();
+        // Each request's connection, and whether it was an append.
+        let carried: Arc<Mutex<Vec<(usize, bool)>>> = Arc::default();
+        let log = carried.clone();
+        let relay = peers::relay(server.addr(), move |request, answer| {
+            log.lock()
+                .unwrap()
+                .push((request.connection, request.is_append()));
+            if !request.is_append() {
+                return vec![Step::Send(answer)];
             }
+            let (went, sent) = (went.clone(), sent.clone());
+            vec![
+                Step::Send(answer.clone()),
+                Step::Run(Box::new(move || {
+                    let _ = went.lock().unwrap().recv_timeout(peers::LIMIT);
+                })),
+                Step::Send(answer),
+                Step::Run(Box::new(move || {
+                    let _ = sent.send(());
+                })),
+            ]
         });
         let client = client(&relay.url());
         let mut handle = Appender::open(&client, BUCKET, "k", options(check_crc)).unwrap();
         for piece in ["one,", "two,", "three,", "four"] {
             handle.write(piece.as_bytes()).unwrap();
-            std::thread::sleep(Duration::from_millis(300));
+            go.send(()).unwrap();
+            duplicated
+                .recv_timeout(peers::LIMIT)
+                .expect("the relay sent the duplicate answer");
         }
         assert_eq!(
             server.object_bytes(BUCKET, "k").unwrap(),
             b"one,two,three,four"
         );
         assert_eq!(appends(&server), 4, "check_crc {check_crc}");
-        // The connection that carried the open and the first append had a stray answer
-        // waiting and was not reused; neither was any later one.
-        assert!(relay.connections() >= 4, "{}", relay.connections());
+        // A connection with a stray answer waiting carried no other request.
+        let carried = carried.lock().unwrap();
+        for (i, (connection, append)) in carried.iter().enumerate() {
+            let reused = carried[i + 1..].iter().any(|(c, _)| c == connection);
+            assert!(
+                !(*append && reused),
+                "check_crc {check_crc}: connection {connection} was reused: {carried:?}"
+            );
+        }
     }
 }
 
@@ -483,11 +509,8 @@ fn append_object_never_resends_once_the_body_may_have_arrived() {
     let faults = [
         (Action::ResetAfterApply, ErrorKind::Network, true),
         (Action::ResetBeforeBody, ErrorKind::Network, false),
-        (
-            Action::DelayAfterApply(TIMEOUT + Duration::from_millis(500)),
-            ErrorKind::Timeout,
-            true,
-        ),
+        // Held past the request timeout, applied once released.
+        (Action::Hold, ErrorKind::Timeout, true),
     ];
     for (i, (action, kind, stored)) in faults.into_iter().enumerate() {
         let key = format!("k{i}");
@@ -497,10 +520,17 @@ fn append_object_never_resends_once_the_body_may_have_arrived() {
             .append_object(BUCKET, &key, 0, b"data", &Default::default())
             .unwrap_err();
         assert_eq!(err.kind(), kind, "{action:?}: {err:?}");
+        if action == Action::Hold {
+            // The held append lands after the client gave up.
+            server.release_held(1);
+            assert!(
+                server.wait_held(peers::LIMIT, |_, finished| finished == 1),
+                "the held append was never applied"
+            );
+        }
+        // The resets come after the apply (or instead of it): what is stored is settled.
         assert_eq!(appends(&server) - before, 1, "{action:?}");
         let expected = stored.then(|| b"data".to_vec());
-        // A delayed apply lands after the client gave up.
-        std::thread::sleep(Duration::from_millis(600));
         assert_eq!(server.object_bytes(BUCKET, &key), expected, "{action:?}");
     }
 }

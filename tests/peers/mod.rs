@@ -8,7 +8,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The request as it came, for relaying.
     pub raw: Vec<u8>,
+    /// The connection it came on: its peer's accept order, from 0.
+    pub connection: usize,
 }
 
 impl Request {
@@ -59,15 +61,21 @@ impl Request {
 pub struct Conn {
     pub stream: TcpStream,
     buffered: Vec<u8>,
+    /// Its peer's accept order (0 for a connection the peer opened).
+    id: usize,
 }
 
 impl Conn {
     pub fn new(stream: TcpStream) -> Conn {
+        // Every write goes out at once, not held back (Nagle) for the peer's delayed ACK: a
+        // test told that bytes were sent can count on the other end having them.
+        stream.set_nodelay(true).unwrap();
         stream.set_read_timeout(Some(LIMIT)).unwrap();
         stream.set_write_timeout(Some(LIMIT)).unwrap();
         Conn {
             stream,
             buffered: Vec::new(),
+            id: 0,
         }
     }
 
@@ -103,6 +111,7 @@ impl Conn {
             headers: header_list(parsed.headers),
             body: Vec::new(),
             raw: head,
+            connection: self.id,
         };
         if with_body {
             request.body = self.take(request.content_length())?;
@@ -193,9 +202,14 @@ pub fn serve(script: impl Fn(Conn) + Send + Sync + 'static) -> Peer {
     let script = Arc::new(script);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            counter.fetch_add(1, Ordering::SeqCst);
+            let id = counter.fetch_add(1, Ordering::SeqCst);
             let script = script.clone();
-            std::thread::spawn(move || script(Conn::new(stream)));
+            std::thread::spawn(move || {
+                script(Conn {
+                    id,
+                    ..Conn::new(stream)
+                })
+            });
         }
     });
     Peer { addr, accepted }
@@ -217,6 +231,9 @@ pub fn answer(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
 pub enum Step {
     Send(Vec<u8>),
     Wait(Duration),
+    /// Runs the test's code at this point of the answer: to wait for an event of the test's,
+    /// or tell it that the steps before were taken.
+    Run(Box<dyn FnOnce() + Send>),
 }
 
 /// Forwards each request to the local OSS server at `upstream` (one upstream connection per
@@ -239,6 +256,7 @@ pub fn relay(
                     Step::Send(bytes) if !client.send(&bytes) => return,
                     Step::Send(_) => {}
                     Step::Wait(time) => std::thread::sleep(time),
+                    Step::Run(run) => run(),
                 }
             }
         }
@@ -275,9 +293,9 @@ fn edit_head(answer: &[u8], mut line: impl FnMut(&str) -> Option<String>) -> Vec
     bytes
 }
 
-/// Forwards bytes both ways between each client and `upstream`, as they come for `fast_for`
-/// after the connection opened, then what `upstream` sends goes on one byte every `every`.
-pub fn slow_relay(upstream: SocketAddr, fast_for: Duration, every: Duration) -> Peer {
+/// Forwards bytes both ways between each client and `upstream`, as they come while `slow`
+/// is false; once it is true, what `upstream` sends goes on one byte every `every`.
+pub fn slow_relay(upstream: SocketAddr, slow: Arc<AtomicBool>, every: Duration) -> Peer {
     serve(move |client| {
         let started = Instant::now();
         let server = TcpStream::connect(upstream).unwrap();
@@ -288,7 +306,7 @@ pub fn slow_relay(upstream: SocketAddr, fast_for: Duration, every: Duration) -> 
         });
         let mut chunk = [0u8; 16 * 1024];
         while let Ok(n @ 1..) = up_in.read(&mut chunk) {
-            let fast = started.elapsed() < fast_for;
+            let fast = !slow.load(Ordering::SeqCst);
             let pieces: Vec<&[u8]> = if fast {
                 vec![&chunk[..n]]
             } else {

@@ -6,7 +6,8 @@
 //! - `GET /-/faults`: `pending N`, the requests still to be faulted
 //! - `DELETE /-/faults`: drop every rule
 //! - `PUT /-/clock?offset_seconds=S`: the server's clock runs S seconds ahead (or behind),
-//!   both for signature time checks and for the `Date` it sends (a client's clock skew)
+//!   for signature time checks, the `Date` it sends (a client's clock skew) and the times it
+//!   stores (Last-Modified, the sealed time)
 //! - `GET /-/held`: `held N` (requests waiting now) and `finished N` (held ones applied or
 //!   refused since the start); `POST /-/held?release=N` lets N held requests go on
 //!

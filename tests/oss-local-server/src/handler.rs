@@ -447,7 +447,10 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         Op::Seal => {
             let position = position(req)?;
             applied(fault, || {
-                let sealed = ex.shared.store.seal(bucket, key, position)?;
+                let sealed = ex
+                    .shared
+                    .store
+                    .seal(bucket, key, position, ex.shared.now())?;
                 let mut response = Response::new(200);
                 response.header("x-oss-sealed-time", httpdate::fmt_http_date(sealed));
                 Ok(response)
@@ -645,9 +648,10 @@ fn append(
     let shared = ex.shared;
     let apply = || {
         applied(fault, || {
-            let meta = shared
-                .store
-                .append(bucket, key, position, body, attributes)?;
+            let meta =
+                shared
+                    .store
+                    .append(bucket, key, position, body, attributes, shared.now())?;
             let mut response = Response::new(200);
             response.header("x-oss-next-append-position", meta.len.to_string());
             response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
@@ -681,7 +685,10 @@ fn put(
         return Ok(Reply::Drop);
     };
     applied(fault, || {
-        let meta = ex.shared.store.put(bucket, key, body, attributes)?;
+        let meta = ex
+            .shared
+            .store
+            .put(bucket, key, body, attributes, ex.shared.now())?;
         let mut response = Response::new(200);
         response.header("ETag", meta.etag.clone());
         response.header("x-oss-hash-crc64ecma", meta.crc.to_string());

@@ -201,7 +201,8 @@ impl Server {
         self.shared.faults.as_ref().map_or(0, |f| f.pending())
     }
 
-    /// Runs the server's clock `seconds` ahead of the machine's (negative: behind).
+    /// Runs the server's clock `seconds` ahead of the machine's (negative: behind): the time
+    /// signatures are checked against, its `Date`, and the times it stores.
     pub fn set_clock_offset(&self, seconds: i64) {
         self.shared.clock_offset.store(seconds, Ordering::Relaxed);
     }
@@ -217,7 +218,13 @@ impl Server {
         };
         self.shared
             .store
-            .put(bucket, key, body, store::Attributes::default())
+            .put(
+                bucket,
+                key,
+                body,
+                store::Attributes::default(),
+                self.shared.now(),
+            )
             .map(drop)
             .map_err(|e| io::Error::other(e.message))
     }

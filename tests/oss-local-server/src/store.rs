@@ -193,9 +193,15 @@ impl Store {
         Ok(())
     }
 
-    /// SealAppendObject: `position` must be the object's length. Sealing again answers the
-    /// first seal's time.
-    pub fn seal(&self, bucket: &str, key: &str, position: u64) -> Result<SystemTime, OssError> {
+    /// SealAppendObject at `now` (the server's clock): `position` must be the object's length.
+    /// Sealing again answers the first seal's time.
+    pub fn seal(
+        &self,
+        bucket: &str,
+        key: &str,
+        position: u64,
+        now: SystemTime,
+    ) -> Result<SystemTime, OssError> {
         let objects = self.bucket(bucket)?;
         let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
         let object = objects
@@ -211,7 +217,7 @@ impl Store {
         if let Some(time) = meta.sealed {
             return Ok(time);
         }
-        let time = now();
+        let time = whole_seconds(now);
         meta.sealed = Some(time);
         let meta = meta.clone();
         self.save_meta(bucket, key, &meta)?;
@@ -225,6 +231,7 @@ impl Store {
         position: u64,
         body: Ingest,
         attributes: Attributes,
+        now: SystemTime,
     ) -> Result<ObjectMeta, OssError> {
         let objects = self.bucket(bucket)?;
         let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
@@ -235,7 +242,7 @@ impl Store {
                 len: 0,
                 crc: 0,
                 etag: String::new(),
-                last_modified: now(),
+                last_modified: whole_seconds(now),
                 attributes,
                 sealed: None,
             },
@@ -257,7 +264,7 @@ impl Store {
         meta.crc = crc64::combine(meta.crc, body.crc, body.len);
         meta.len += body.len;
         meta.etag = format!("\"{:016X}{:08X}\"", meta.crc, meta.len as u32);
-        meta.last_modified = now();
+        meta.last_modified = whole_seconds(now);
         let meta = meta.clone();
         self.save_meta(bucket, key, &meta)?;
         Ok(meta)
@@ -270,6 +277,7 @@ impl Store {
         key: &str,
         body: Ingest,
         attributes: Attributes,
+        now: SystemTime,
     ) -> Result<ObjectMeta, OssError> {
         let objects = self.bucket(bucket)?;
         let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
@@ -278,7 +286,7 @@ impl Store {
             len: body.len,
             crc: body.crc,
             etag: format!("\"{}\"", hex_upper(&body.md5.unwrap_or_default())),
-            last_modified: now(),
+            last_modified: whole_seconds(now),
             attributes,
             sealed: None,
         };
@@ -382,9 +390,9 @@ impl From<io::Error> for OssError {
     }
 }
 
-fn now() -> SystemTime {
+fn whole_seconds(time: SystemTime) -> SystemTime {
     // HTTP dates have whole seconds; keeping them so makes Last-Modified round-trip.
-    UNIX_EPOCH + Duration::from_secs(unix_seconds(SystemTime::now()))
+    UNIX_EPOCH + Duration::from_secs(unix_seconds(time))
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {
