@@ -7,9 +7,9 @@
 //! What stays the caller's duty, as with any pointer: not to use a handle once its free
 //! has returned, which includes starting a call that races with the free.
 
-use super::boundary;
 use super::null;
 use crate::error::Result;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// A new handle owning `value`, for the caller to free with [`free`].
@@ -43,7 +43,8 @@ unsafe fn hold<T>(handle: *const T) -> Option<Arc<T>> {
 /// `handle` is NULL or came from [`new`] for this `T`, and the caller does not use it again.
 pub(super) unsafe fn free<T>(handle: *const T) {
     if !handle.is_null() {
-        boundary::value((), || drop(Arc::from_raw(handle)));
+        // A panic in a drop must not unwind into C.
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(Arc::from_raw(handle))));
     }
 }
 
@@ -53,7 +54,7 @@ pub(super) unsafe fn free<T>(handle: *const T) {
 /// As [`get`].
 pub(super) unsafe fn read<T, R>(handle: *const T, fallback: R, read: impl FnOnce(&T) -> R) -> R {
     match hold(handle) {
-        Some(object) => boundary::value(fallback, || read(&object)),
+        Some(object) => catch_unwind(AssertUnwindSafe(|| read(&object))).unwrap_or(fallback),
         None => fallback,
     }
 }
