@@ -316,12 +316,12 @@ fn a_timeout_before_the_server_applied_is_resent_and_the_late_original_is_refuse
     let server = start();
     let client = client_with_timeout(&server, 300);
     let mut handle = open(&client, "k");
-    server.add_fault(Fault::new(
-        Action::DelayBeforeApply(Duration::from_millis(800)),
-        Op::Append,
-    ));
+    // The original is held past the timeout; the resend after the HEAD is not.
+    server.add_fault(Fault::new(Action::Hold, Op::Append).key("k"));
     handle.write(b"once").unwrap();
-    std::thread::sleep(Duration::from_millis(1000)); // the delayed original arrives, at a stale position
+    // The held original goes on now, at a stale position, and is refused.
+    server.release_held(1);
+    assert!(server.wait_held(Duration::from_secs(60), |_, finished| finished == 1));
     assert_eq!(stored(&server, "k"), b"once");
 }
 
@@ -399,31 +399,34 @@ fn another_writer_between_two_writes_is_a_conflict_and_nothing_is_overwritten() 
 #[test]
 fn another_writer_of_the_same_length_is_told_apart_by_the_crc() {
     let server = start();
-    let client = client_with_timeout(&server, 400);
+    let client = client_with_timeout(&server, 1000);
     let mut mine = open(&client, "same");
-    // Our append is held past our timeout; meanwhile another writer appends 8 other bytes.
-    // A length-only check would take the object's 8 bytes for ours.
-    server.add_fault(Fault::new(
-        Action::DelayBeforeApply(Duration::from_millis(1000)),
-        Op::Append,
-    ));
+    // Our append is held past our timeout; meanwhile, once it is held, another writer
+    // appends 8 other bytes. A length-only check would take the object's 8 bytes for ours.
+    server.add_fault(Fault::new(Action::Hold, Op::Append).key("same"));
     let other = client.clone();
-    let theirs = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        other.append_object(
-            BUCKET,
-            "same",
-            0,
-            b"EXACTLY?",
-            &AppendObjectOptions::default(),
-        )
+    let held = &server;
+    let err = std::thread::scope(|scope| {
+        let theirs = scope.spawn(|| {
+            assert!(held.wait_held(Duration::from_secs(60), |waiting, _| waiting == 1));
+            other.append_object(
+                BUCKET,
+                "same",
+                0,
+                b"EXACTLY?",
+                &AppendObjectOptions::default(),
+            )
+        });
+        let err = mine.write(b"exactly!").unwrap_err();
+        theirs.join().unwrap().unwrap();
+        err
     });
-    let err = mine.write(b"exactly!").unwrap_err();
-    theirs.join().unwrap().unwrap();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err:?}");
     assert_eq!(err.server_state(), Some((8, crc64::checksum(b"EXACTLY?"))));
     assert_eq!(err.client_state(), Some((8, crc64::checksum(b"exactly!"))));
-    std::thread::sleep(Duration::from_millis(1000)); // our late original is refused
+    // Our held original goes on now, and is refused.
+    server.release_held(1);
+    assert!(server.wait_held(Duration::from_secs(60), |_, finished| finished == 1));
     assert_eq!(stored(&server, "same"), b"EXACTLY?");
     assert_eq!(mine.position(), 0);
 }
