@@ -31,24 +31,9 @@ fn small_appends_on_a_pooled_connection_make_four_system_calls_each() {
     let server = common::start_server(AK, SK, BUCKET);
     // A name, not an address: the client has to resolve it (once).
     let endpoint = format!("http://localhost:{}", server.addr().port());
-    let trace = std::env::temp_dir().join(format!("oss-append-trace-{}", std::process::id()));
-    let child = Command::new("strace")
-        .args(["-f", "-qq"])
-        .arg("-o")
-        .arg(&trace)
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", TEST, "--test-threads=1", "--nocapture"])
-        .env(CHILD, &endpoint)
-        .output()
-        .expect("strace (apt-get install strace)");
-    let said = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
-    assert!(child.status.success(), "{said}");
-    let text = std::fs::read_to_string(&trace).unwrap();
-    std::fs::remove_file(&trace).unwrap();
-
+    let text = traced(TEST, CHILD, &endpoint, &[]);
     let lines: Vec<&str> = text.lines().collect();
-    let at = |marker: &str| lines.iter().position(|l| l.contains(marker)).unwrap();
-    let (begin, end) = (at(BEGIN), at(END));
+    let (begin, end) = markers(&lines);
     // The trace sees what is asked of it: the first append resolved the name (on a thread)
     // and connected.
     let before = &lines[..begin];
@@ -77,14 +62,7 @@ fn small_appends_on_a_pooled_connection_make_four_system_calls_each() {
 /// The child: one append that resolves and connects, then 50 small appends on that
 /// connection between the two markers.
 fn appends(endpoint: &str) {
-    let config = Config::new()
-        .endpoint(endpoint)
-        .unwrap()
-        .region("cn-hangzhou")
-        .unwrap()
-        .url_style(UrlStyle::Path)
-        .credentials(Credentials::new(AK, SK, None).unwrap());
-    let client = Client::new(&config).unwrap();
+    let client = Client::new(&child_config(endpoint)).unwrap();
     let mut handle = Appender::open(&client, BUCKET, "k", AppendOptions::default()).unwrap();
     handle.write(b"first").unwrap();
     let _ = std::fs::File::open(BEGIN);
@@ -121,23 +99,15 @@ fn a_host_whose_every_address_refused_is_resolved_again() {
         .local_addr()
         .unwrap()
         .port();
-    let trace = std::env::temp_dir().join(format!("oss-append-refused-{}", std::process::id()));
-    let child = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=openat,connect"])
-        .arg("-o")
-        .arg(&trace)
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", REFUSED_TEST, "--test-threads=1", "--nocapture"])
-        .env(REFUSED, format!("http://localhost:{port}"))
-        .output()
-        .expect("strace (apt-get install strace)");
-    let said = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
-    assert!(child.status.success(), "{said}");
-    let text = std::fs::read_to_string(&trace).unwrap();
-    std::fs::remove_file(&trace).unwrap();
+    let endpoint = format!("http://localhost:{port}");
+    let text = traced(
+        REFUSED_TEST,
+        REFUSED,
+        &endpoint,
+        &["-e", "trace=openat,connect"],
+    );
     let lines: Vec<&str> = text.lines().collect();
-    let at = |marker: &str| lines.iter().position(|l| l.contains(marker)).unwrap();
-    let (begin, end) = (at(BEGIN), at(END));
+    let (begin, end) = markers(&lines);
     let lookups = lines[begin..end]
         .iter()
         .filter(|l| l.contains("/etc/hosts"))
@@ -147,13 +117,7 @@ fn a_host_whose_every_address_refused_is_resolved_again() {
 
 /// The child: two requests, one attempt each, to a host that refuses every connection.
 fn refused_twice(endpoint: &str) {
-    let config = Config::new()
-        .endpoint(endpoint)
-        .unwrap()
-        .region("cn-hangzhou")
-        .unwrap()
-        .url_style(UrlStyle::Path)
-        .credentials(Credentials::new(AK, SK, None).unwrap())
+    let config = child_config(endpoint)
         .retry(oss_append::RetryPolicy {
             max_attempts: 1,
             ..Default::default()
@@ -166,4 +130,42 @@ fn refused_twice(endpoint: &str) {
         assert_eq!(error.kind(), oss_append::ErrorKind::Network, "{error}");
     }
     let _ = std::fs::File::open(END);
+}
+
+/// Runs the test named `test` again under `strace -f` (with `args`), told by the variable
+/// `child` to be the traced child for `endpoint`; returns the trace.
+fn traced(test: &str, child: &str, endpoint: &str, args: &[&str]) -> String {
+    let trace = std::env::temp_dir().join(format!("oss-append-{test}-{}", std::process::id()));
+    let run = Command::new("strace")
+        .args(["-f", "-qq"])
+        .args(args)
+        .arg("-o")
+        .arg(&trace)
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--test-threads=1", "--nocapture"])
+        .env(child, endpoint)
+        .output()
+        .expect("strace (apt-get install strace)");
+    let said = String::from_utf8_lossy(&run.stdout) + String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{said}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    std::fs::remove_file(&trace).unwrap();
+    text
+}
+
+/// Where the child's markers stand in the trace's lines.
+fn markers(lines: &[&str]) -> (usize, usize) {
+    let at = |marker: &str| lines.iter().position(|l| l.contains(marker)).unwrap();
+    (at(BEGIN), at(END))
+}
+
+/// A child's client of `endpoint`, with path-style URLs (the name is a plain host).
+fn child_config(endpoint: &str) -> Config {
+    Config::new()
+        .endpoint(endpoint)
+        .unwrap()
+        .region("cn-hangzhou")
+        .unwrap()
+        .url_style(UrlStyle::Path)
+        .credentials(Credentials::new(AK, SK, None).unwrap())
 }
