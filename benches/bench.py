@@ -1,7 +1,10 @@
 """`make bench`: every figure of issue 7 in one run against one oss-local-server --discard on
-127.0.0.1, printed as one table with the ratios and the targets; then, against a second one
-that delays every answer by LATENCY_MS (a link with that round trip), log lines through the
-buffered appender beside one append per line, and the bulk upload.
+127.0.0.1, printed as one table with the ratios and the targets; the bulk and small runs again
+over HTTPS, against a second one serving TLS with a certificate made here for 127.0.0.1
+(bulk beside curl uploading the same bytes to it, small beside the same appends over plain
+HTTP); then, against a third one that delays every answer by LATENCY_MS (a link with that
+round trip), log lines through the buffered appender beside one append per line, and the bulk
+upload.
 
     bench.py SERVER APPEND_BENCH APPEND_FILE APPEND_FILE_STATIC LIBRARY
 
@@ -93,12 +96,15 @@ def medians(*workloads, times=REPEAT):
     """Of each workload, the run of median wall time out of `times`: this machine's figures
     vary from run to run by tens of percent, more than the differences worth seeing. The
     workloads take turns, so that a figure and the limit it is compared with are measured in
-    the same stretch of the machine's drift. A "{}" in a workload's arguments becomes a key of
-    its own for each run."""
+    the same stretch of the machine's drift. A workload is a program's arguments, where a "{}"
+    becomes a key of its own for each run, or a function that is given that key and returns
+    the run's Run."""
     runs = [[] for _ in workloads]
     for i in range(times):
-        for args, done in zip(workloads, runs):
-            done.append(Run(run([a.replace("{}", f"run-{i}") for a in map(str, args)])))
+        for workload, done in zip(workloads, runs):
+            key = f"run-{i}"
+            done.append(workload(key) if callable(workload) else
+                        Run(run([a.replace("{}", key) for a in map(str, workload)])))
     return [sorted(done, key=lambda r: r["seconds"])[len(done) // 2] for done in runs]
 
 
@@ -123,21 +129,23 @@ def peak_rss_kib(append_bench, args, mib):
     return Run(figures)["maxrss_kib"], output[-1]
 
 
-def curl_upload(url, body, requests):
-    """The same server's ingest from curl: `requests` signed appends of `body`, one connection
-    (curl's --next keeps it). curl's own wall and CPU time, by wait4."""
+def curl_upload(url, body, requests, key, cacert=None):
+    """The same server's ingest from curl: `requests` signed appends of `body` to `key`, one
+    connection (curl's --next keeps it); over https trusting `cacert`. curl's own wall and CPU
+    time, by wait4."""
     args = ["curl"]
     size = body.stat().st_size
     for i in range(requests):
         date = formatdate(usegmt=True)
-        resource = f"/{BUCKET}/curl?append&position={i * size}"
+        resource = f"/{BUCKET}/{key}?append&position={i * size}"
         to_sign = f"POST\n\napplication/octet-stream\n{date}\n{resource}"
         signature = base64.b64encode(hmac.new(SK.encode(), to_sign.encode(), hashlib.sha1).digest())
         if i:
             args.append("--next")
         args += ["-sS", "--fail", "-o", "/dev/null", "-X", "POST", "-T", str(body),
                  "-H", f"Date: {date}", "-H", f"Authorization: OSS {AK}:{signature.decode()}",
-                 "-H", "Content-Type: application/octet-stream", "-H", "Expect:", url + resource]
+                 "-H", "Content-Type: application/octet-stream", "-H", "Expect:",
+                 *(["--cacert", str(cacert)] if cacert else []), url + resource]
     start = time.monotonic()
     proc = subprocess.Popen(args)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -146,6 +154,26 @@ def curl_upload(url, body, requests):
         sys.exit("bench: curl's upload failed")
     return Run(f"bytes={size * requests} operations={requests} seconds={seconds} "
                f"user={usage.ru_utime} sys={usage.ru_stime}")
+
+
+def curl_version():
+    """curl's version and its TLS library's from `curl --version`: "curl 7.88.1, OpenSSL/3.0.19"."""
+    words = subprocess.run(["curl", "--version"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    ssl = next((w for w in words if w.split("/")[0] in ("OpenSSL", "GnuTLS", "BoringSSL",
+                                                          "LibreSSL", "wolfSSL", "mbedTLS")), "?")
+    return f"curl {words[1]}, {ssl}"
+
+
+def certificate(work):
+    """A self-signed certificate for 127.0.0.1 (a leaf: webpki refuses a CA certificate as the
+    server's own) and its key, made with openssl as the tests make theirs."""
+    cert, key = Path(work) / "cert.pem", Path(work) / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-addext", "basicConstraints=critical,CA:FALSE", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 def needed(binary):
@@ -178,31 +206,47 @@ def local_server(server_bin, *flags):
 
 def main():
     server_bin, append_bench, append_file, append_file_static, library = sys.argv[1:]
-    with local_server(server_bin) as url:
-        report(url, server_bin, append_bench, append_file, append_file_static, library)
-
-
-def report(url, server_bin, append_bench, append_file, append_file_static, library):
     work = tempfile.mkdtemp(prefix="oss-append-bench-")
+    try:
+        cert, key = certificate(work)
+        # append_bench's clients trust it (an http endpoint never reads it).
+        ENV["APPEND_BENCH_CA_FILE"] = str(cert)
+        with local_server(server_bin) as url, \
+                local_server(server_bin, "--tls-cert", cert, "--tls-key", key) as tls_url:
+            report(work, url, tls_url, cert, server_bin, append_bench, append_file,
+                   append_file_static, library)
+    finally:
+        shutil.rmtree(work)
+
+
+def report(work, url, tls_url, cert, server_bin, append_bench, append_file, append_file_static,
+           library):
     body = Path(work) / "body.bin"
     body.write_bytes(os.urandom(REQUEST_MIB << 20))
     requests = BULK_MIB // REQUEST_MIB
 
-    def bulk_args(key):
-        return [url, BUCKET, key, str(BULK_MIB), str(REQUEST_MIB)]
+    def bulk_args(key, endpoint=url):
+        return [endpoint, BUCKET, key, str(BULK_MIB), str(REQUEST_MIB)]
 
-    def small_args(key):
-        return [url, BUCKET, key, str(SMALL_COUNT), str(SMALL_SIZE)]
+    def small_args(key, endpoint=url):
+        return [endpoint, BUCKET, key, str(SMALL_COUNT), str(SMALL_SIZE)]
 
     print(f"bench: oss-local-server --discard at {url}; bulk {BULK_MIB} MiB in {REQUEST_MIB} MiB "
           f"requests, small {SMALL_COUNT} x {SMALL_SIZE} B, many {MANY_COUNT} x {SMALL_SIZE} B on "
-          f"{MANY_HANDLES} handles, stream {STREAM_MIB} MiB; at {LATENCY_MS} ms RTT (a second "
-          f"server, --latency-ms): {LINES_COUNT:,} lines of {LINES_SIZE} B, bulk again", flush=True)
-    curl = curl_upload(url, body, requests)
-    tcp, bulk = medians([append_bench, "tcp", str(BULK_MIB)],
-                        [append_bench, "bulk", *bulk_args("bulk-{}")])
-    pingpong, small = medians([append_bench, "pingpong", str(SMALL_COUNT), str(SMALL_SIZE)],
-                              [append_bench, "small", *small_args("small-{}")])
+          f"{MANY_HANDLES} handles, stream {STREAM_MIB} MiB; bulk and small again over HTTPS at "
+          f"{tls_url}; at {LATENCY_MS} ms RTT (a third server, --latency-ms): {LINES_COUNT:,} "
+          f"lines of {LINES_SIZE} B, bulk again", flush=True)
+    curl_name = curl_version()
+    tcp, bulk, curl, bulk_tls, curl_tls = medians(
+        [append_bench, "tcp", str(BULK_MIB)],
+        [append_bench, "bulk", *bulk_args("bulk-{}")],
+        lambda key: curl_upload(url, body, requests, f"curl-{key}"),
+        [append_bench, "bulk", *bulk_args("tls-bulk-{}", tls_url)],
+        lambda key: curl_upload(tls_url, body, requests, f"curl-{key}", cert))
+    pingpong, small, small_tls = medians(
+        [append_bench, "pingpong", str(SMALL_COUNT), str(SMALL_SIZE)],
+        [append_bench, "small", *small_args("small-{}")],
+        [append_bench, "small", *small_args("tls-small-{}", tls_url)])
     before = server_stats(url)
     [many] = medians([append_bench, "many", url, BUCKET, "many-{}", MANY_HANDLES, MANY_THREADS,
                        MANY_COUNT, SMALL_SIZE], times=MANY_REPEAT)
@@ -227,7 +271,6 @@ def report(url, server_bin, append_bench, append_file, append_file_static, libra
     so_size = stripped_size(library, work)
     static_size = stripped_size(append_file_static, work)
     static_needs = needed(append_file_static)
-    shutil.rmtree(work)
 
     # The targets compare with the faster SDK checking CRC-64, as oss-append does.
     checking = [sdk["oss2"], sdk["v2"]]
@@ -243,6 +286,15 @@ def report(url, server_bin, append_bench, append_file, append_file_static, libra
          f"{bulk.mb_per_s / tcp.mb_per_s:.0%} of TCP, {bulk.mb_per_s / curl.mb_per_s:.0%} of curl",
          verdict(bulk.mb_per_s >= 0.8 * curl.mb_per_s, ">=80% of curl to the same server") + "; "
          + verdict(bulk.cpu_s_per_gib <= 0.45, "<=0.45 CPU s/GiB")),
+        (f"https: curl upload to the TLS server ({curl_name})", f"{curl_tls.mb_per_s:,.0f} MB/s",
+         f"{curl_tls.cpu_s_per_gib:.3f} CPU s/GiB (curl)", "", ""),
+        ("https: bulk, oss-append (C API)", f"{bulk_tls.mb_per_s:,.0f} MB/s",
+         f"{bulk_tls.cpu_s_per_gib:.3f} CPU s/GiB",
+         f"{curl_tls.cpu_s_per_gib / bulk_tls.cpu_s_per_gib:.2f}x lighter than curl, "
+         f"{bulk_tls.mb_per_s / curl_tls.mb_per_s:.0%} of its rate; "
+         f"{bulk_tls.cpu_s_per_gib / bulk.cpu_s_per_gib:.2f}x the CPU of plain HTTP",
+         verdict(curl_tls.cpu_s_per_gib >= 1.5 * bulk_tls.cpu_s_per_gib,
+                 ">=1.5x lighter than curl over the same TLS")),
     ]
     for name, (b, s) in sdk.items():
         rows.append((f"bulk: {label(name)}", f"{b.mb_per_s:,.0f} MB/s",
@@ -260,6 +312,11 @@ def report(url, server_bin, append_bench, append_file, append_file_static, libra
                  verdict(small.ops_per_s >= 10000, ">=10,000/s") + "; "
                  + verdict(small.cpu_us_per_op <= 1.8 * pingpong.cpu_us_per_op,
                            "<=1.8x a TCP exchange's CPU")))
+    rows.append(("https: small, oss-append (C API)", f"{small_tls.ops_per_s:,.0f} appends/s",
+                 f"{small_tls.cpu_us_per_op:.1f} CPU us/append (user "
+                 f"{small_tls['user'] * per_op:.1f}, system {small_tls['sys'] * per_op:.1f})",
+                 f"{small_tls.cpu_us_per_op - small.cpu_us_per_op:+.1f} us, "
+                 f"{small_tls.cpu_us_per_op / small.cpu_us_per_op:.2f}x plain HTTP's", ""))
     for name, (b, s) in sdk.items():
         rows.append((f"small: {label(name)}", f"{s.ops_per_s:,.0f} appends/s",
                      f"{s.cpu_us_per_op:.1f} CPU us/append",

@@ -169,3 +169,52 @@ fn child_config(endpoint: &str) -> Config {
         .url_style(UrlStyle::Path)
         .credentials(Credentials::new(AK, SK, None).unwrap())
 }
+
+const TLS_CHILD: &str = "OSS_APPEND_TRACED_TLS";
+const TLS_TEST: &str = "an_https_body_goes_to_the_socket_in_whole_buffers_not_a_send_per_record";
+const TLS_BODY: usize = 8 << 20;
+
+/// rustls cuts a body into 16 KiB records, each handed down to the TCP layer as a write of
+/// its own: 256 sends or more for 8 MiB unless they are gathered (`src/http/coalesce.rs`).
+#[test]
+fn an_https_body_goes_to_the_socket_in_whole_buffers_not_a_send_per_record() {
+    if let Ok(child) = std::env::var(TLS_CHILD) {
+        let (endpoint, ca_file) = child.split_once(' ').unwrap();
+        return https_append(endpoint, ca_file);
+    }
+    let (server, cert) = common::start_tls_server("trace-tls", AK, SK, BUCKET);
+    let child = format!("{} {}", server.url(), cert.path().display());
+    let args = ["-e", "trace=sendto,sendmsg,write,writev,openat"];
+    let text = traced(TLS_TEST, TLS_CHILD, &child, &args);
+    let lines: Vec<&str> = text.lines().collect();
+    let (begin, end) = markers(&lines);
+    let measured = &lines[begin + 1..end];
+    let sends = measured
+        .iter()
+        .filter_map(|l| call_name(l))
+        .filter(|c| *c != "openat")
+        .count();
+    // 1 MiB buffers: about 9 for the head and the body; 256 and more a record or two a time.
+    let listing = measured.join("\n");
+    assert!(
+        (1..=32).contains(&sends),
+        "{sends} sends for {TLS_BODY} bytes:\n{listing}"
+    );
+    assert_eq!(
+        server.object_bytes(BUCKET, "tls").unwrap().len(),
+        5 + TLS_BODY
+    );
+}
+
+/// The child: one small append that connects (the handshake), then one of 8 MiB between the
+/// markers.
+fn https_append(endpoint: &str, ca_file: &str) {
+    let config = common::client_config_for(endpoint, AK, SK).ca_file(ca_file);
+    let client = Client::new(&config).unwrap();
+    let mut handle = Appender::open(&client, BUCKET, "tls", AppendOptions::default()).unwrap();
+    handle.write(b"first").unwrap();
+    let body = vec![7u8; TLS_BODY];
+    let _ = std::fs::File::open(BEGIN);
+    handle.write(&body).unwrap();
+    let _ = std::fs::File::open(END);
+}

@@ -3,9 +3,11 @@
 //! file, an HTTP CONNECT proxy, and the request timeout as one deadline for the whole
 //! request (connect, TLS handshake, sending, receiving). What is ours: the settings
 //! ([`Http::new`]), the address cache ([`resolver`]), a link of the connector chain that
-//! keeps a proxy's tunnel silent ([`tunnel`]), the body reader that takes the CRC-64 as ureq
-//! sends ([`body`]) and the mapping of ureq's errors onto ours ([`transport_error`]).
+//! sends TLS records in whole buffers ([`coalesce`]), one that keeps a proxy's tunnel silent
+//! ([`tunnel`]), the body reader that takes the CRC-64 as ureq sends ([`body`]) and the
+//! mapping of ureq's errors onto ours ([`transport_error`]).
 mod body;
+mod coalesce;
 mod resolver;
 mod tcp;
 mod tunnel;
@@ -93,11 +95,13 @@ impl Http {
             .output_buffer_size(PIECE)
             .build();
         // ureq's default chain with our TCP layer: a CONNECT proxy's connection, or a
-        // plain one, then TLS, then the check that a tunnel stays silent.
+        // plain one, then (under TLS only) records gathered into whole buffers, then TLS,
+        // then the check that a tunnel stays silent.
         let addresses = Arc::new(resolver::AddressCache::default());
         let connector =
             ().chain(ConnectProxyConnector::default())
                 .chain(tcp::TcpConnector::new(addresses.clone()))
+                .chain(coalesce::Coalescing)
                 .chain(RustlsConnector::default())
                 .chain(tunnel::SilentTunnel);
         let agent = Agent::with_parts(config, connector, resolver::CachingResolver::new(addresses));
