@@ -2,8 +2,9 @@
 //! its handles and threads: a keep-alive pool, rustls (ring) with the webpki roots or a CA
 //! file, an HTTP CONNECT proxy, and the request timeout as one deadline for the whole
 //! request (connect, TLS handshake, sending, receiving). What is ours: the settings
-//! ([`Http::new`]), the address cache ([`resolver`]), a link of the connector chain that
-//! sends TLS records in whole buffers ([`coalesce`]), one that keeps a proxy's tunnel silent
+//! ([`Http::new`]), the address cache ([`resolver`]), the TCP layer under ureq that holds
+//! the deadline at any pace and sends a small request in one write ([`tcp`]), a link of the
+//! connector chain that sends TLS records in whole buffers ([`coalesce`]), one that keeps a proxy's tunnel silent
 //! ([`tunnel`]), the body reader that takes the CRC-64 as ureq sends ([`body`]) and the
 //! mapping of ureq's errors onto ours ([`transport_error`]).
 mod body;
