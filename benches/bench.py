@@ -285,7 +285,7 @@ def report(work, url, tls_url, cert, server_bin, append_bench, append_file, appe
          f"{bulk.cpu_s_per_gib:.3f} CPU s/GiB",
          f"{bulk.mb_per_s / tcp.mb_per_s:.0%} of TCP, {bulk.mb_per_s / curl.mb_per_s:.0%} of curl",
          verdict(bulk.mb_per_s >= 0.8 * curl.mb_per_s, ">=80% of curl to the same server") + "; "
-         + verdict(bulk.cpu_s_per_gib <= 0.45, "<=0.45 CPU s/GiB")),
+         + verdict(bulk.cpu_s_per_gib <= 0.35, "<=0.35 CPU s/GiB")),
         (f"https: curl upload to the TLS server ({curl_name})", f"{curl_tls.mb_per_s:,.0f} MB/s",
          f"{curl_tls.cpu_s_per_gib:.3f} CPU s/GiB (curl)", "", ""),
         ("https: bulk, oss-append (C API)", f"{bulk_tls.mb_per_s:,.0f} MB/s",
