@@ -7,7 +7,7 @@ mod common;
 
 use oss_append::{AppendOptions, Appender, BufferOptions, Client, Config, ErrorKind, LogLevel};
 use oss_local_server::{Action, Fault, Op, Server};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -266,8 +266,19 @@ fn no_progress_is_reported_once_the_handle_is_dropped() {
     let client = client(&server, Duration::from_secs(5));
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
+    // Dropped with the callback: once it is, the callback can never be called again, which
+    // no wait could show.
+    struct Released(Arc<AtomicBool>);
+    impl Drop for Released {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let released = Arc::new(AtomicBool::new(false));
+    let guard = Released(released.clone());
     let options = AppendOptions {
         progress: Some(Box::new(move |_, _, _| {
+            let _ = &guard;
             counted.fetch_add(1, Ordering::SeqCst);
             true
         })),
@@ -287,6 +298,10 @@ fn no_progress_is_reported_once_the_handle_is_dropped() {
         "the upload never started"
     );
     drop(log);
+    assert!(
+        released.load(Ordering::SeqCst),
+        "the callback outlived its handle"
+    );
     let after_drop = calls.load(Ordering::SeqCst);
     server.release_held(1);
     assert!(
@@ -294,9 +309,6 @@ fn no_progress_is_reported_once_the_handle_is_dropped() {
         "the request never finished"
     );
     assert_eq!(stored(&server, "dropped"), b"in flight");
-    // A call that should not come would come as soon as the answer arrives: no event marks
-    // its absence, so this is a window, not a wait.
-    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(calls.load(Ordering::SeqCst), after_drop);
 }
 

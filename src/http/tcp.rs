@@ -117,7 +117,7 @@ fn connect(
             let left = deadline.saturating_duration_since(Instant::now());
             (left / (addrs.len() - at) as u32).max(MIN_PER_ADDRESS)
         });
-        if share.is_some() && deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(ureq::Error::Timeout(reason));
         }
         let attempt = match share {
