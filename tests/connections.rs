@@ -22,6 +22,29 @@ fn open(client: &Client, key: &str) -> Appender {
     Appender::open(client, BUCKET, key, AppendOptions::default()).unwrap()
 }
 
+/// Waits until no connection of ours to `port` is still open at the server's end: each is
+/// in CLOSE_WAIT (the kernel has taken the peer's FIN) or gone, as `/proc/net/tcp` shows.
+fn wait_until_closed_by_peer(port: u16) {
+    const ESTABLISHED: &str = "01";
+    let remote = format!(":{port:04X}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        let open = table.lines().skip(1).any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields[2].ends_with(&remote) && fields[3] == ESTABLISHED
+        });
+        if !open {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server's FIN never arrived"
+        );
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn one_connection_carries_every_append_of_every_handle_of_a_client() {
     let (server, client) = start();
@@ -54,14 +77,15 @@ fn connections_the_server_closed_while_idle_are_replaced_without_an_error_or_a_l
     let mut handle = open(&client, "idle");
     handle.write(b"one,").unwrap();
 
-    // Closed a moment before the request (time for the server's FIN to cross loopback).
+    // Closed just before the request: once the server's FIN has reached our end.
     server.close_connections();
-    std::thread::sleep(Duration::from_millis(50));
+    wait_until_closed_by_peer(server.addr().port());
     handle.write(b"two,").unwrap();
 
     // Closed seconds before: the same (a pool may check only connections idle a while, as
-    // ours once did past 2 s).
+    // ours once did past 2 s, so here the idle time itself is the point).
     server.close_connections();
+    wait_until_closed_by_peer(server.addr().port());
     std::thread::sleep(Duration::from_millis(2100));
     handle.write(b"three").unwrap();
 
