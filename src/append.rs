@@ -5,9 +5,10 @@
 //! the direct engine.
 
 use crate::buffered::{BufferOptions, BufferedAppender};
-use crate::client::{Client, CreateParams, ObjectInfo, RequestParams, MAX_OBJECT_SIZE};
+use crate::client::Client;
 use crate::direct::DirectAppender;
 use crate::error::{Error, ErrorKind, Result};
+use crate::object::{CreateParams, ObjectInfo, RequestParams, MAX_OBJECT_SIZE};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;

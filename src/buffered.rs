@@ -9,9 +9,10 @@
 //! that call (a close that failed can simply be called again).
 
 use crate::append::{for_each_chunk, try_buffer, AppendOptions, Progress};
-use crate::client::{check_size, Client, ObjectInfo};
+use crate::client::Client;
 use crate::direct::DirectAppender;
 use crate::error::{Error, ErrorKind, Result};
+use crate::object::{check_size, ObjectInfo};
 use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};

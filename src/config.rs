@@ -272,7 +272,7 @@ impl Config {
     /// Text added to the `User-Agent` after `oss-append/<version>`: printable ASCII only (a
     /// line break would let the value write headers, or a request, of its own).
     pub fn user_agent(mut self, user_agent: &str) -> Result<Self> {
-        crate::client::header_value("user agent", user_agent)?;
+        crate::object::header_value("user agent", user_agent)?;
         self.user_agent = Some(user_agent.to_string());
         Ok(self)
     }

@@ -14,11 +14,13 @@
 //! compares lengths only, the CRC tells "our bytes landed" from "someone else's did".
 
 use crate::append::{check_request_size, for_each_chunk, AppendOptions};
-use crate::client::{check_crc, check_size, validate_bucket, validate_key, Client};
-use crate::client::{AppendResult, ObjectInfo, ObjectType};
+use crate::client::Client;
 use crate::config::LogLevel;
 use crate::crc64;
 use crate::error::{Error, ErrorKind, Result};
+use crate::object::{
+    check_crc, check_size, validate_bucket, validate_key, AppendResult, ObjectInfo, ObjectType,
+};
 use crate::retry::{self, Attempts};
 use std::io::Read;
 use std::time::SystemTime;

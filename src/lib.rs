@@ -17,6 +17,7 @@ mod direct;
 pub mod error;
 mod ffi;
 mod http;
+mod object;
 #[cfg(test)]
 mod properties;
 mod response;
@@ -26,9 +27,10 @@ mod transport;
 
 pub use append::{AppendOptions, Appender, Progress};
 pub use buffered::{BufferOptions, MAX_BUFFER_CAPACITY};
-pub use client::{
-    AppendObjectOptions, AppendResult, Client, CreateParams, ObjectInfo, ObjectType, RequestParams,
-};
+pub use client::Client;
 pub use config::{Config, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};
 pub use credentials::{Credentials, CredentialsProvider};
 pub use error::{Error, ErrorKind, Result};
+pub use object::{
+    AppendObjectOptions, AppendResult, CreateParams, ObjectInfo, ObjectType, RequestParams,
+};

@@ -4,16 +4,16 @@
 //! quick-xml's escaping and the base64 crate for error documents. `make test` runs
 //! proptest's default 256 cases each; `make fuzz` sets PROPTEST_CASES far higher.
 
-use crate::client::{
-    header_value, validate_bucket, validate_key, CreateParams, RequestParams, ACLS,
-    SERVER_SIDE_ENCRYPTIONS, STORAGE_CLASSES,
-};
 use crate::config::{Config, Endpoint};
 use crate::crc64::{self, Crc64};
 use crate::credentials::Credentials;
 use crate::decimal::Decimal;
 use crate::error::{Error, ErrorKind};
 use crate::http::Response;
+use crate::object::{
+    header_value, validate_bucket, validate_key, CreateParams, RequestParams, ACLS,
+    SERVER_SIDE_ENCRYPTIONS, STORAGE_CLASSES,
+};
 use crate::response::{append_answer, object_info, sealed_time, service_error};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;

@@ -3,9 +3,9 @@
 //! object's length), an append's answer, a HEAD's object attributes. Every value read here
 //! came from the network: a missing or malformed one is absent, never a panic or a guess.
 
-use crate::client::{ObjectInfo, ObjectType};
 use crate::error::{Error, ErrorKind, Result, ServiceError};
 use crate::http::Response;
+use crate::object::{ObjectInfo, ObjectType};
 
 impl Response {
     pub fn request_id(&self) -> Option<String> {

@@ -4,7 +4,7 @@
 //! strings of any length are handed back whole.
 
 use super::{c_text, handle, text_ptr};
-use crate::client::{AppendResult, ObjectInfo, ObjectType};
+use crate::object::{AppendResult, ObjectInfo, ObjectType};
 use std::ffi::{c_char, CString};
 use std::ptr;
 use std::time::{SystemTime, UNIX_EPOCH};

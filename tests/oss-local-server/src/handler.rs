@@ -7,11 +7,22 @@ use crate::http::{BodyError, Conn, Framing, Head, Response};
 use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store};
 use base64::Engine;
 use md5::{Digest, Md5};
-use oss_append::client;
 use oss_append::crc64::Crc64;
 use oss_append::signer;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// The values OSS documents for these headers: the server's own lists, not the client's, so
+// that a wrong list in the library is refused here rather than agreed with.
+const ACLS: &[&str] = &["private", "public-read", "public-read-write", "default"];
+const STORAGE_CLASSES: &[&str] = &[
+    "Standard",
+    "IA",
+    "Archive",
+    "ColdArchive",
+    "DeepColdArchive",
+];
+const SERVER_SIDE_ENCRYPTIONS: &[&str] = &["AES256", "KMS", "SM4"];
 
 /// How the server behaves besides its credentials and storage.
 pub struct Options {
@@ -560,12 +571,9 @@ fn create_attributes(head: &Head) -> Result<Attributes, OssError> {
         )),
         _ => Ok(()),
     };
-    allowed("x-oss-object-acl", client::ACLS)?;
-    allowed("x-oss-storage-class", client::STORAGE_CLASSES)?;
-    allowed(
-        "x-oss-server-side-encryption",
-        client::SERVER_SIDE_ENCRYPTIONS,
-    )?;
+    allowed("x-oss-object-acl", ACLS)?;
+    allowed("x-oss-storage-class", STORAGE_CLASSES)?;
+    allowed("x-oss-server-side-encryption", SERVER_SIDE_ENCRYPTIONS)?;
     if let Some(tagging) = attributes.get("x-oss-tagging") {
         if parse_tagging(tagging).is_none() {
             return Err(OssError::invalid_argument(
