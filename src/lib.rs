@@ -7,13 +7,11 @@
 //! objects ([`crc64`]) and the two request signature versions ([`signer`]).
 
 pub mod append;
-mod buffered;
 pub mod client;
 pub mod config;
 pub mod crc64;
 pub mod credentials;
 mod decimal;
-mod direct;
 pub mod error;
 mod ffi;
 mod http;
@@ -25,8 +23,7 @@ mod retry;
 pub mod signer;
 mod transport;
 
-pub use append::{AppendOptions, Appender, Progress};
-pub use buffered::{BufferOptions, MAX_BUFFER_CAPACITY};
+pub use append::{AppendOptions, Appender, BufferOptions, Progress, MAX_BUFFER_CAPACITY};
 pub use client::Client;
 pub use config::{Config, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};
 pub use credentials::{Credentials, CredentialsProvider};

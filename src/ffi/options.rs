@@ -3,8 +3,7 @@
 use super::error::{oss_error, oss_status};
 use super::gate::CallbackGate;
 use super::{arg_str, boundary, handle, UserData};
-use crate::append::{check_request_size, AppendOptions};
-use crate::buffered::BufferOptions;
+use crate::append::{check_request_size, AppendOptions, BufferOptions};
 use crate::error::Result;
 use crate::object::{AppendObjectOptions, CreateParams, RequestParams};
 use std::ffi::{c_char, c_void};
@@ -18,7 +17,7 @@ pub const OSS_MAX_REQUEST_SIZE: u64 = 5_368_709_120;
 pub const OSS_MAX_BUFFER_CAPACITY: usize = 1 << 30;
 // The header's numbers are the core's.
 const _: () = assert!(OSS_MAX_REQUEST_SIZE == crate::object::MAX_OBJECT_SIZE);
-const _: () = assert!(OSS_MAX_BUFFER_CAPACITY == crate::buffered::MAX_BUFFER_CAPACITY);
+const _: () = assert!(OSS_MAX_BUFFER_CAPACITY == crate::append::MAX_BUFFER_CAPACITY);
 
 /// Options for `oss_append_open` and `oss_append_object`. Made by `oss_append_options_new`,
 /// owned by the caller, freed with `oss_append_options_free`. Opening copies them, so they

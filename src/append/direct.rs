@@ -13,7 +13,8 @@
 //! PositionNotEqualToLength goes through the same check. Unlike the official Go SDK, which
 //! compares lengths only, the CRC tells "our bytes landed" from "someone else's did".
 
-use crate::append::{check_request_size, for_each_chunk, AppendOptions};
+use super::chunks::for_each_chunk;
+use super::options::{check_request_size, AppendOptions};
 use crate::client::Client;
 use crate::config::LogLevel;
 use crate::crc64;

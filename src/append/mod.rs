@@ -1,53 +1,33 @@
 //! The appendable-file handle: open an object (creating or resuming it), write bytes to its
 //! end, seal it. One type, written straight through or through a buffer as its options say:
-//! `direct` stores each write before it returns and settles every unknown outcome;
-//! `buffered` copies writes into a buffer that a background thread uploads through
-//! the direct engine.
+//!
+//! - `options`: how a handle writes ([`AppendOptions`], [`BufferOptions`]) and their limits;
+//! - `direct`: the engine that stores each write before it returns and settles every
+//!   unknown outcome;
+//! - `buffered`: the engine that copies writes into a buffer a background thread uploads
+//!   through the direct one;
+//! - `chunks`: a caller's input read in request-sized pieces, into buffers allocated without
+//!   aborting.
 
-use crate::buffered::{BufferOptions, BufferedAppender};
+mod buffered;
+mod chunks;
+mod direct;
+mod options;
+
+pub(crate) use options::check_request_size;
+pub use options::{
+    AppendOptions, BufferOptions, Progress, DEFAULT_REQUEST_SIZE, MAX_BUFFER_CAPACITY,
+};
+
 use crate::client::Client;
-use crate::direct::DirectAppender;
-use crate::error::{Error, ErrorKind, Result};
-use crate::object::{CreateParams, ObjectInfo, RequestParams, MAX_OBJECT_SIZE};
-use std::fs::File;
+use crate::error::Result;
+use crate::object::ObjectInfo;
+use buffered::BufferedAppender;
+use chunks::with_file;
+use direct::DirectAppender;
 use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
-
-pub const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
-
-/// `(increment, transferred, total)` after each request that landed; `total` is -1 when
-/// unknown. Never goes backwards. Returning `false` cancels the operation.
-pub type Progress = Box<dyn FnMut(u64, u64, i64) -> bool + Send>;
-
-/// How a handle writes.
-pub struct AppendOptions {
-    pub create: CreateParams,
-    pub request: RequestParams,
-    /// Check the server's CRC-64 of the whole object after every append (on by default).
-    pub check_crc: bool,
-    /// The largest body of one request; a larger write is split.
-    pub request_size: usize,
-    pub progress: Option<Progress>,
-    /// [`Appender::close`] seals the object ([`Appender::seal`]).
-    pub seal_on_close: bool,
-    /// Buffered: writes copy into a buffer and return, and a background thread uploads.
-    pub buffer: Option<BufferOptions>,
-}
-
-impl Default for AppendOptions {
-    fn default() -> Self {
-        AppendOptions {
-            create: CreateParams::default(),
-            request: RequestParams::default(),
-            check_crc: true,
-            request_size: DEFAULT_REQUEST_SIZE,
-            progress: None,
-            seal_on_close: false,
-            buffer: None,
-        }
-    }
-}
 
 /// An open appendable object. One thread uses it at a time (`&mut self`); the [`Client`]
 /// behind it may be shared by many handles. Buffered or not (see [`AppendOptions::buffer`]),
@@ -189,78 +169,4 @@ impl Appender {
             Engine::Buffered(b) => b.close(),
         }
     }
-}
-
-/// A request carries 1 byte to 5 GiB: no object is larger, so nor is a useful request.
-pub(crate) fn check_request_size(request_size: usize) -> Result<()> {
-    if request_size == 0 || request_size as u64 > MAX_OBJECT_SIZE {
-        return Err(Error::invalid_argument(format!(
-            "request size {request_size}: from 1 byte to {MAX_OBJECT_SIZE} (5 GiB, the largest \
-             appendable object)"
-        )));
-    }
-    Ok(())
-}
-
-/// An empty buffer with room for `size` bytes, or an error: sizes come from the caller, and
-/// an allocation that fails must not abort the host process.
-pub(crate) fn try_buffer(size: usize) -> Result<Vec<u8>> {
-    let mut buffer = Vec::new();
-    buffer.try_reserve_exact(size).map_err(|_| {
-        Error::new(
-            ErrorKind::OutOfMemory,
-            format!("no memory for a buffer of {size} bytes; use a smaller request size"),
-        )
-    })?;
-    Ok(buffer)
-}
-
-/// Reads `reader` to its end in chunks of `size` (the last may be shorter) through one
-/// buffer, calling `each` with every chunk and the bytes read so far. Returns the total.
-pub(crate) fn for_each_chunk(
-    mut reader: impl Read,
-    size: usize,
-    mut each: impl FnMut(&[u8], u64) -> Result<()>,
-) -> Result<u64> {
-    let mut buffer = try_buffer(size)?;
-    buffer.resize(size, 0);
-    let mut transferred = 0;
-    loop {
-        let mut filled = 0;
-        while filled < buffer.len() {
-            match reader.read(&mut buffer[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(Error::new(
-                        ErrorKind::Io,
-                        format!(
-                            "reading the input after {} bytes: {e}",
-                            transferred + filled as u64
-                        ),
-                    ))
-                }
-            }
-        }
-        if filled == 0 {
-            return Ok(transferred);
-        }
-        transferred += filled as u64;
-        each(&buffer[..filled], transferred)?;
-    }
-}
-
-/// Opens `path` and runs `write` on it, naming the file in any I/O error.
-pub(crate) fn with_file(path: &Path, write: impl FnOnce(File) -> Result<u64>) -> Result<u64> {
-    let file = File::open(path)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("opening {}: {e}", path.display())))?;
-    write(file).map_err(|e| {
-        if e.kind() == ErrorKind::Io {
-            let message = format!("{}: {}", path.display(), e.message());
-            e.with_message(message)
-        } else {
-            e
-        }
-    })
 }

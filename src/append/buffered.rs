@@ -8,9 +8,10 @@
 //! is kept, returned once by the next write, flush or close, and the upload resumes after
 //! that call (a close that failed can simply be called again).
 
-use crate::append::{for_each_chunk, try_buffer, AppendOptions, Progress};
+use super::chunks::{for_each_chunk, try_buffer};
+use super::direct::DirectAppender;
+use super::options::{AppendOptions, BufferOptions, Progress};
 use crate::client::Client;
-use crate::direct::DirectAppender;
 use crate::error::{Error, ErrorKind, Result};
 use crate::object::{check_size, ObjectInfo};
 use std::collections::VecDeque;
@@ -19,44 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant, SystemTime};
-
-/// How an appender buffers ([`crate::AppendOptions::buffer`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BufferOptions {
-    /// The most bytes the buffer holds.
-    pub capacity: usize,
-    /// The longest a written byte waits before an upload of it starts.
-    pub max_delay: Duration,
-    /// When the buffer is full, `write` waits for room (true) or fails with
-    /// [`ErrorKind::WouldBlock`] without taking anything (false).
-    pub block_when_full: bool,
-}
-
-impl Default for BufferOptions {
-    fn default() -> Self {
-        BufferOptions {
-            capacity: 32 << 20,
-            max_delay: Duration::from_secs(1),
-            block_when_full: true,
-        }
-    }
-}
-
-/// The largest buffer an appender may have: 1 GiB. A buffer holds what has not reached OSS
-/// yet, so more only adds to what a crash loses.
-pub const MAX_BUFFER_CAPACITY: usize = 1 << 30;
-
-impl BufferOptions {
-    pub(crate) fn validate(&self) -> Result<()> {
-        if self.capacity == 0 || self.capacity > MAX_BUFFER_CAPACITY {
-            return Err(Error::invalid_argument(format!(
-                "buffer capacity {}: from 1 byte to {MAX_BUFFER_CAPACITY} (1 GiB)",
-                self.capacity
-            )));
-        }
-        Ok(())
-    }
-}
 
 /// An appendable object written through a buffer and a background upload thread.
 /// One thread uses it at a time (`&mut self`); many may exist on one [`Client`].
