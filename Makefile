@@ -63,7 +63,7 @@ test: lint rust-test abi-check install-check cmake-check go-test csharp-test int
 # set) in a release build, where `make test` runs proptest's default 256 in debug.
 fuzz: PROPTEST_CASES ?= 1000000
 fuzz:
-	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --release --lib properties
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --release -p oss-append -p oss-protocol --lib properties
 
 # The libraries (with the SONAME liboss_append.so.$(ABI)), the header, a pkg-config file and
 # a CMake package (find_package(oss-append), from the templates in examples-c/cmake/).

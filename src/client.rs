@@ -2,8 +2,6 @@
 //! HeadObject.
 
 use crate::config::{Config, LogLevel};
-use crate::crc64;
-use crate::decimal::Decimal;
 use crate::error::{Error, ErrorKind, Result};
 use crate::object::{
     check_crc, check_size, validate_bucket, validate_key, AppendObjectOptions, AppendResult,
@@ -12,6 +10,7 @@ use crate::object::{
 use crate::response::{self, AppendAnswer};
 use crate::retry::{self, Attempts, Retrier};
 use crate::transport::{Request, Transport};
+use oss_protocol::crc64;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -95,7 +94,8 @@ impl Client {
         params: &RequestParams,
     ) -> Result<AppendAnswer> {
         let create = create.map(CreateParams::headers).unwrap_or_default();
-        let traffic_limit = params.traffic_limit.map(Decimal::new);
+        let mut limit_text = itoa::Buffer::new();
+        let traffic_limit = params.traffic_limit.map(|limit| limit_text.format(limit));
         let mut headers: Vec<(&str, &str)> = create
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -103,15 +103,16 @@ impl Client {
         if let Some(payer) = &params.request_payer {
             headers.push(("x-oss-request-payer", payer));
         }
-        if let Some(limit) = &traffic_limit {
-            headers.push(("x-oss-traffic-limit", limit.as_str()));
+        if let Some(limit) = traffic_limit {
+            headers.push(("x-oss-traffic-limit", limit));
         }
-        let position = Decimal::new(position);
+        let mut position_text = itoa::Buffer::new();
+        let position = position_text.format(position);
         let response = self.shared.transport.send(&Request {
             method: "POST",
             bucket,
             key,
-            query: &[("append", None), ("position", Some(position.as_str()))],
+            query: &[("append", None), ("position", Some(position))],
             headers: &headers,
             body: data,
         })?;
@@ -127,12 +128,13 @@ impl Client {
         key: &str,
         position: u64,
     ) -> Result<Option<SystemTime>> {
-        let position = Decimal::new(position);
+        let mut position_text = itoa::Buffer::new();
+        let position = position_text.format(position);
         let response = self.shared.transport.send(&Request {
             method: "POST",
             bucket,
             key,
-            query: &[("seal", None), ("position", Some(position.as_str()))],
+            query: &[("seal", None), ("position", Some(position))],
             headers: &[],
             body: b"",
         })?;

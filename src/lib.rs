@@ -9,9 +9,7 @@
 pub mod append;
 pub mod client;
 pub mod config;
-pub mod crc64;
 pub mod credentials;
-mod decimal;
 pub mod error;
 mod ffi;
 mod http;
@@ -20,7 +18,6 @@ mod object;
 mod properties;
 mod response;
 mod retry;
-pub mod signer;
 mod transport;
 
 pub use append::{AppendOptions, Appender, BufferOptions, Progress, MAX_BUFFER_CAPACITY};

@@ -9,7 +9,7 @@ use crate::credentials::{Credentials, CredentialsProvider};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Http, Response};
 use crate::response;
-use crate::signer::{self, v1, v4};
+use oss_protocol::signer::{self, v1, v4};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};

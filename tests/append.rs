@@ -4,12 +4,12 @@
 
 mod common;
 
-use oss_append::crc64;
 use oss_append::{
     AppendObjectOptions, AppendOptions, Appender, Client, Config, CreateParams, Credentials,
     ErrorKind, ObjectType, SignatureVersion,
 };
 use oss_local_server::{Action, Fault, Op, Server};
+use oss_protocol::crc64;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -91,7 +91,7 @@ fn small_writes_are_stored_in_order_exactly_once() {
     log.flush(None).unwrap();
     assert_eq!(log.pending(), 0);
     assert!(stored(&server, "small") == lines.concat());
-    let expected_crc = oss_append::crc64::checksum(&lines.concat());
+    let expected_crc = oss_protocol::crc64::checksum(&lines.concat());
     assert_eq!(log.crc64(), expected_crc);
     log.close().unwrap();
 }

@@ -458,7 +458,7 @@ fn append_file_creates_resumes_and_continues_after_a_failure() {
             program(&exe, &server).args(["--request-size", "100000", "first.bin", &target]),
             None,
         );
-        let crc = oss_append::crc64::checksum(&first);
+        let crc = oss_protocol::crc64::checksum(&first);
         assert!(
             out.contains(&format!("{target} length=300000 crc64={crc}")),
             "{out}"

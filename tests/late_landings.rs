@@ -279,9 +279,9 @@ fn another_writer_is_still_a_conflict_with_both_positions() {
     theirs.write(b"theirs").unwrap();
     let error = ours.write(b"ours").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Conflict, "{error}");
-    let crc_theirs = oss_append::crc64::checksum(b"0123theirs");
+    let crc_theirs = oss_protocol::crc64::checksum(b"0123theirs");
     assert_eq!(error.server_state(), Some((10, crc_theirs)));
-    let crc_ours = oss_append::crc64::checksum(b"0123ours");
+    let crc_ours = oss_protocol::crc64::checksum(b"0123ours");
     assert_eq!(error.client_state(), Some((8, crc_ours)));
     assert_eq!(ours.position(), 4);
 }

@@ -7,10 +7,9 @@
 mod common;
 mod peers;
 
-use oss_append::{
-    crc64, AppendOptions, Appender, Client, Config, Credentials, ErrorKind, RetryPolicy,
-};
+use oss_append::{AppendOptions, Appender, Client, Config, Credentials, ErrorKind, RetryPolicy};
 use oss_local_server::{Action, Fault, Op, Server};
+use oss_protocol::crc64;
 use peers::{answer, Request, Step};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::channel;

@@ -17,12 +17,12 @@ use super::chunks::for_each_chunk;
 use super::options::{check_request_size, AppendOptions};
 use crate::client::Client;
 use crate::config::LogLevel;
-use crate::crc64;
 use crate::error::{Error, ErrorKind, Result};
 use crate::object::{
     check_crc, check_size, validate_bucket, validate_key, AppendResult, ObjectInfo, ObjectType,
 };
 use crate::retry::{self, Attempts};
+use oss_protocol::crc64;
 use std::io::Read;
 use std::time::SystemTime;
 

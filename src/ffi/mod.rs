@@ -154,7 +154,7 @@ pub unsafe extern "C" fn oss_crc64_update(
     boundary::call(err, || {
         let crc = arg_out(crc, "crc")?;
         let bytes = arg_bytes(data, len, "data")?;
-        let mut digest = crate::crc64::Crc64::resume(crc.read());
+        let mut digest = oss_protocol::crc64::Crc64::resume(crc.read());
         digest.update(bytes);
         write_out(crc, digest.value());
         Ok(())

@@ -1,7 +1,7 @@
 //! A request body read from the caller's slice into ureq's output buffer, its CRC-64 folded
 //! in as each piece is copied (while the piece is in cache): one pass over the data.
 
-use crate::crc64::Crc64;
+use oss_protocol::crc64::Crc64;
 use std::io::Read;
 
 pub(crate) struct CrcReader<'a> {

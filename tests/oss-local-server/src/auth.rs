@@ -2,7 +2,7 @@
 //! the STS security token, and the 15-minute clock tolerance.
 
 use crate::error::OssError;
-use oss_append::signer::{self, v1, v4};
+use oss_protocol::signer::{self, v1, v4};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct Credentials {

@@ -7,8 +7,8 @@ use crate::http::{BodyError, Conn, Framing, Head, Response};
 use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store};
 use base64::Engine;
 use md5::{Digest, Md5};
-use oss_append::crc64::Crc64;
-use oss_append::signer;
+use oss_protocol::crc64::Crc64;
+use oss_protocol::signer;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

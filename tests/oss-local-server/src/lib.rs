@@ -213,7 +213,7 @@ impl Server {
         let body = store::Ingest {
             bytes: self.shared.store.keeps_data().then(|| data.to_vec()),
             len: data.len() as u64,
-            crc: oss_append::crc64::checksum(data),
+            crc: oss_protocol::crc64::checksum(data),
             md5: Some(md5::Md5::digest(data).into()),
         };
         self.shared

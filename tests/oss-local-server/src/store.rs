@@ -7,7 +7,7 @@
 
 use crate::error::OssError;
 use md5::{Digest, Md5};
-use oss_append::crc64;
+use oss_protocol::crc64;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, Read, Seek, Write};

@@ -3,9 +3,9 @@
 //! latency, seals, persistence and discard mode. Requests are built byte by byte and signed
 //! with V4, so each test controls exactly what is sent.
 
-use oss_append::crc64;
-use oss_append::signer::{self, v4};
 use oss_local_server::{Action, Config, Fault, Op, Server};
+use oss_protocol::crc64;
+use oss_protocol::signer::{self, v4};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Barrier};

@@ -162,3 +162,89 @@ mod tests {
         assert_eq!(resumed.value(), checksum(&data));
     }
 }
+
+/// Random input against an oracle that is not ours: crc64fast's digest of the bytes in one
+/// pass. `make fuzz` runs these with far more cases.
+#[cfg(test)]
+mod properties {
+    use super::{checksum, combine, Crc64};
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    /// Proptest's defaults (PROPTEST_CASES included, so `make fuzz` scales them) with no
+    /// failure file written into the tree, and `divisor` times fewer cases for properties
+    /// that hash kilobytes per case.
+    fn config(divisor: u32) -> ProptestConfig {
+        let defaults = ProptestConfig::default();
+        ProptestConfig {
+            cases: (defaults.cases / divisor).max(1),
+            failure_persistence: None,
+            ..defaults
+        }
+    }
+
+    /// The oracle: crc64fast's digest of the bytes in one pass.
+    fn one_pass(parts: &[&[u8]]) -> u64 {
+        let mut digest = crc64fast::Digest::new();
+        for part in parts {
+            digest.write(part);
+        }
+        digest.sum64()
+    }
+
+    proptest! {
+        #![proptest_config(config(4))]
+
+        /// combine(crc(a), crc(b), len(b)) is the CRC of a ++ b.
+        #[test]
+        fn combine_is_the_crc_of_the_concatenation(
+            a in prop::collection::vec(any::<u8>(), 0..2048),
+            b in prop::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            let joined = combine(checksum(&a), checksum(&b), b.len() as u64);
+            prop_assert_eq!(joined, one_pass(&[&a, &b]));
+        }
+
+        /// A Crc64 resumed from crc(a) and fed b in random pieces is the CRC of a ++ b; a new
+        /// one fed the same pieces is the CRC of b.
+        #[test]
+        fn resumed_crcs_in_pieces_equal_one_pass(
+            a in prop::collection::vec(any::<u8>(), 0..2048),
+            b in prop::collection::vec(any::<u8>(), 0..4096),
+            cuts in prop::collection::vec(any::<Index>(), 0..8),
+        ) {
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(b.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut resumed = Crc64::resume(checksum(&a));
+            let mut fresh = Crc64::new();
+            let mut from = 0;
+            for to in cuts.into_iter().chain([b.len()]) {
+                resumed.update(&b[from..to]);
+                fresh.update(&b[from..to]);
+                from = to;
+            }
+            prop_assert_eq!(resumed.value(), one_pass(&[&a, &b]));
+            prop_assert_eq!(fresh.value(), one_pass(&[&b]));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(1))]
+
+        /// Over any CRCs and lengths up to u64's (objects never hashed here): joining is
+        /// associative, so resuming from a resumed CRC is the same as resuming once, and
+        /// joining nothing changes nothing.
+        #[test]
+        fn combine_is_associative_for_any_lengths(
+            (x, y, z) in any::<(u64, u64, u64)>(),
+            len_y in any::<u64>(),
+            len_z in any::<u64>(),
+        ) {
+            let len_z = len_z.min(u64::MAX - len_y);
+            let left = combine(combine(x, y, len_y), z, len_z);
+            let right = combine(x, combine(y, z, len_z), len_y + len_z);
+            prop_assert_eq!(left, right);
+            prop_assert_eq!(combine(x, 0, 0), x);
+        }
+    }
+}

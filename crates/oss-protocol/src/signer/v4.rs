@@ -1,8 +1,8 @@
 //! Signature V4: `OSS4-HMAC-SHA256`, the default of the current official SDKs.
 
 use super::Request;
-use crate::decimal::Decimal;
 use hmac::{Hmac, Mac};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use zeroize::Zeroizing;
@@ -30,27 +30,24 @@ impl Scope<'_> {
     }
 }
 
+/// RFC 3986's unreserved characters, which V4 leaves as they are.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+/// The same with `/`, which a key's path keeps.
+const UNRESERVED_AND_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
+
 /// Percent-encodes every byte outside `A-Za-z0-9-._~` (and `/` when `keep_slash`) as `%XX`.
 /// Most keys and query values need no escape: those are borrowed, not copied.
 pub fn uri_encode(input: &str, keep_slash: bool) -> Cow<'_, str> {
-    let plain =
-        |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b) || (keep_slash && b == b'/');
-    let Some(first) = input.bytes().position(|b| !plain(b)) else {
-        return Cow::Borrowed(input);
+    let set = if keep_slash {
+        UNRESERVED_AND_SLASH
+    } else {
+        UNRESERVED
     };
-    let mut out = String::with_capacity(input.len() + 8);
-    out.push_str(&input[..first]);
-    for &b in &input.as_bytes()[first..] {
-        if plain(b) {
-            out.push(b as char);
-        } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
-        }
-    }
-    Cow::Owned(out)
+    utf8_percent_encode(input, set).into()
 }
 
 /// Lowercased, sorted, de-duplicated additional header names that the request carries.
@@ -222,11 +219,12 @@ pub fn format_datetime(unix_seconds: u64) -> String {
         if i == 3 {
             out.push('T');
         }
-        let digits = Decimal::new(value);
-        for _ in digits.as_str().len()..width {
+        let mut text = itoa::Buffer::new();
+        let digits = text.format(value);
+        for _ in digits.len()..width {
             out.push('0');
         }
-        out.push_str(digits.as_str());
+        out.push_str(digits);
     }
     out.push('Z');
     out
