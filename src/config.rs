@@ -47,7 +47,7 @@ impl Default for RetryPolicy {
 
 /// `http` or `https` and a host (with an optional port).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub(crate) https: bool,
     pub(crate) host: String,
 }

@@ -98,7 +98,7 @@ impl CredentialsProvider for Credentials {
 
 /// Reads the environment each time it is asked.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct EnvironmentProvider;
+pub(crate) struct EnvironmentProvider;
 
 impl CredentialsProvider for EnvironmentProvider {
     fn credentials(&self) -> Result<Credentials> {

@@ -1,16 +1,30 @@
 //! oss-append: stream data into Alibaba Cloud OSS appendable objects.
 //!
-//! The crate is a blocking Rust core with a C ABI on top. Data flows one way:
-//! C caller -> `ffi` -> `append` handle -> `client` (OSS requests, `retry` policy) ->
-//! `transport` ([`signer`]) -> `http` (ureq) -> OSS, and back through `response`.
-//! The pieces here are the ones every layer shares: the CRC-64 OSS reports for whole
-//! objects ([`crc64`]) and the two request signature versions ([`signer`]).
+//! A blocking Rust core with a C ABI on top. Data flows one way, and every module imports
+//! only from those below it in this list:
+//!
+//! - `ffi/`: the C ABI, thin: pointer checks, the panic boundary, conversions, handles;
+//! - `append/`: the appendable-file handle, [`Appender`]: the facade, its options, the
+//!   chunking helpers, the direct and the buffered engines;
+//! - `client`: [`Client`]'s OSS requests (AppendObject, SealAppendObject, HeadObject);
+//! - `retry`: the one retry policy (attempts, backoff, what may be sent again);
+//! - `transport`: one request signed (with the workspace's `oss-protocol` signers) and sent;
+//!   learns the server's clock;
+//! - `response`: what an OSS answer says (error documents, an append's answer, a HEAD's);
+//! - `http/`: ureq, our TCP layer under it, its resolver and connector links;
+//! - `config`, `credentials`: a client's settings and where its keys come from;
+//! - `object`: the object model every layer takes from (object info, append results,
+//!   create and request parameters, the accepted values and the checks of names, header
+//!   values and sizes);
+//! - `error`: [`Error`] and [`ErrorKind`], a leaf.
+//!
+//! The public API is what a Rust user needs, re-exported here; the modules are private.
 
-pub mod append;
-pub mod client;
-pub mod config;
-pub mod credentials;
-pub mod error;
+mod append;
+mod client;
+mod config;
+mod credentials;
+mod error;
 mod ffi;
 mod http;
 mod object;

@@ -6,12 +6,12 @@ use crate::error::{Error, ErrorKind, Result};
 use std::time::SystemTime;
 
 /// OSS's limit on an appendable object's size.
-pub const MAX_OBJECT_SIZE: u64 = 5 << 30;
+pub(crate) const MAX_OBJECT_SIZE: u64 = 5 << 30;
 
 /// The values OSS accepts for `x-oss-object-acl`.
-pub const ACLS: &[&str] = &["private", "public-read", "public-read-write", "default"];
+pub(crate) const ACLS: &[&str] = &["private", "public-read", "public-read-write", "default"];
 /// The values OSS accepts for `x-oss-storage-class`.
-pub const STORAGE_CLASSES: &[&str] = &[
+pub(crate) const STORAGE_CLASSES: &[&str] = &[
     "Standard",
     "IA",
     "Archive",
@@ -19,7 +19,7 @@ pub const STORAGE_CLASSES: &[&str] = &[
     "DeepColdArchive",
 ];
 /// The values OSS accepts for `x-oss-server-side-encryption`.
-pub const SERVER_SIDE_ENCRYPTIONS: &[&str] = &["AES256", "KMS", "SM4"];
+pub(crate) const SERVER_SIDE_ENCRYPTIONS: &[&str] = &["AES256", "KMS", "SM4"];
 
 /// Attributes an appendable object gets when an append creates it. OSS ignores them on
 /// later appends, so they are sent only while the object does not exist.
@@ -157,7 +157,7 @@ pub(crate) fn header_value(what: &str, value: &str) -> Result<()> {
 }
 
 /// Bucket: 3..63 of `[a-z0-9-]`, not starting or ending with `-`.
-pub fn validate_bucket(bucket: &str) -> Result<()> {
+pub(crate) fn validate_bucket(bucket: &str) -> Result<()> {
     let ok = (3..=63).contains(&bucket.len())
         && bucket
             .bytes()
@@ -174,7 +174,7 @@ pub fn validate_bucket(bucket: &str) -> Result<()> {
 }
 
 /// Key: 1..1023 bytes of UTF-8, not starting with `/` or `\`.
-pub fn validate_key(key: &str) -> Result<()> {
+pub(crate) fn validate_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > 1023 || key.starts_with('/') || key.starts_with('\\') {
         return Err(Error::invalid_argument(format!(
             "object key {key:?}: 1 to 1023 bytes, not starting with '/' or '\\'"
@@ -183,7 +183,7 @@ pub fn validate_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Options of a single [`Client::append_object`].
+/// Options of a single [`Client::append_object`](crate::Client::append_object).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppendObjectOptions {
     /// Sent only at position 0.

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::object::{CreateParams, RequestParams, MAX_OBJECT_SIZE};
 use std::time::Duration;
 
-pub const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
+pub(crate) const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
 
 /// `(increment, transferred, total)` after each request that landed; `total` is -1 when
 /// unknown. Never goes backwards. Returning `false` cancels the operation.
@@ -19,7 +19,7 @@ pub struct AppendOptions {
     /// The largest body of one request; a larger write is split.
     pub request_size: usize,
     pub progress: Option<Progress>,
-    /// [`Appender::close`] seals the object ([`Appender::seal`]).
+    /// [`Appender::close`](crate::Appender::close) seals the object ([`Appender::seal`](crate::Appender::seal)).
     pub seal_on_close: bool,
     /// Buffered: writes copy into a buffer and return, and a background thread uploads.
     pub buffer: Option<BufferOptions>,
@@ -58,7 +58,7 @@ pub struct BufferOptions {
     /// The longest a written byte waits before an upload of it starts.
     pub max_delay: Duration,
     /// When the buffer is full, `write` waits for room (true) or fails with
-    /// [`ErrorKind::WouldBlock`] without taking anything (false).
+    /// [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) without taking anything (false).
     pub block_when_full: bool,
 }
 
