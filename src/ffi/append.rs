@@ -1,11 +1,12 @@
 //! `oss_append`: the appendable-object handle.
 
+use super::args::{arg_bytes, arg_bytes_mut, arg_out, arg_str, write_out, UserData};
 use super::client::oss_client;
 use super::error::{oss_error, oss_status};
 use super::gate::CallbackGate;
 use super::options::oss_append_options;
 use super::results::oss_object_info;
-use super::{arg_bytes, arg_bytes_mut, arg_out, arg_str, boundary, handle, write_out, UserData};
+use super::{boundary, handle};
 use crate::append::Appender;
 use crate::error::{Error, ErrorKind, Result};
 use std::ffi::{c_char, c_int, c_void};
@@ -169,7 +170,7 @@ pub unsafe extern "C" fn oss_append_write_from(
     err: *mut *mut oss_error,
 ) -> oss_status {
     boundary::call(err, || {
-        let read = read.ok_or_else(|| super::null("read"))?;
+        let read = read.ok_or_else(|| super::args::null("read"))?;
         let count = with_appender(append, |a, callbacks| {
             a.write_from(CallbackReader {
                 read,

@@ -1,11 +1,12 @@
 //! `oss_client`: one endpoint and identity, shared by every appender made from it, and the
 //! single AppendObject request made on it.
 
+use super::args::{arg_bytes, arg_out, arg_str, write_out};
 use super::config::oss_config;
 use super::error::{oss_error, oss_status};
 use super::options::oss_append_options;
 use super::results::oss_append_result;
-use super::{arg_bytes, arg_out, arg_str, boundary, handle, write_out};
+use super::{boundary, handle};
 use crate::client::Client;
 use crate::error::Result;
 use std::ffi::c_char;

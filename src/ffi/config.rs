@@ -1,7 +1,8 @@
 //! `oss_config`: everything a client is made from, set one value at a time.
 
+use super::args::{arg_str, null, UserData};
 use super::error::{oss_error, oss_status};
-use super::{arg_str, boundary, handle, null, UserData};
+use super::{boundary, handle};
 use crate::config::{Config, LogLevel, RetryPolicy, SignatureVersion, UrlStyle};
 use crate::credentials::{Credentials, CredentialsProvider};
 use crate::error::{Error, ErrorKind, Result};

@@ -1,6 +1,7 @@
 //! Status codes and the error object: what a failed call tells its caller.
 
-use super::{c_text, handle, text_ptr};
+use super::args::{c_text, text_ptr};
+use super::handle;
 use crate::error::{Error, ErrorKind};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr;

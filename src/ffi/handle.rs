@@ -7,7 +7,7 @@
 //! What stays the caller's duty, as with any pointer: not to use a handle once its free
 //! has returned, which includes starting a call that races with the free.
 
-use super::null;
+use super::args::null;
 use crate::error::Result;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;

@@ -1,8 +1,9 @@
 //! `oss_append_options`: how an appender writes and what a new object is created with.
 
+use super::args::{arg_str, UserData};
 use super::error::{oss_error, oss_status};
 use super::gate::CallbackGate;
-use super::{arg_str, boundary, handle, UserData};
+use super::{boundary, handle};
 use crate::append::{check_request_size, AppendOptions, BufferOptions};
 use crate::error::Result;
 use crate::object::{AppendObjectOptions, CreateParams, RequestParams};

@@ -3,7 +3,8 @@
 //! later release can tell more without changing any size a program was compiled with, and
 //! strings of any length are handed back whole.
 
-use super::{c_text, handle, text_ptr};
+use super::args::{c_text, text_ptr};
+use super::handle;
 use crate::object::{AppendResult, ObjectInfo, ObjectType};
 use std::ffi::{c_char, CString};
 use std::ptr;
