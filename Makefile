@@ -59,8 +59,9 @@ interop: build venv
 
 test: lint rust-test abi-check install-check cmake-check go-test csharp-test interop
 
-# The property tests of src/properties.rs, long: PROPTEST_CASES cases each (1000000 unless
-# set) in a release build, where `make test` runs proptest's default 256 in debug.
+# The property tests (each module's `mod properties`, beside the module it tests), long:
+# PROPTEST_CASES cases each (1000000 unless set) in a release build, where `make test` runs
+# proptest's default 256 in debug.
 fuzz: PROPTEST_CASES ?= 1000000
 fuzz:
 	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --release -p oss-append -p oss-protocol --lib properties

@@ -440,3 +440,307 @@ mod tests {
             .contains("max_attempts"));
     }
 }
+
+/// Property tests of endpoints, proxies, regions and user agents: any text gives a correct
+/// value or a clean refusal, never a panic; the http crate's URL and header parsers are the
+/// oracle for what can be sent.
+#[cfg(test)]
+mod properties {
+    use super::{Config, Endpoint};
+    use crate::error::ErrorKind;
+    use crate::testing::{config, header_text, names_the_value};
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use ureq::http::{HeaderValue, Uri};
+
+    /// A DNS name in mixed case, an IPv4 address or a bracketed IPv6 address; true for the IPs.
+    fn host() -> impl Strategy<Value = (String, bool)> {
+        prop_oneof![
+            prop::collection::vec("[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?", 1..5)
+                .prop_map(|labels| (labels.join("."), false)),
+            any::<Ipv4Addr>().prop_map(|ip| (ip.to_string(), true)),
+            any::<Ipv6Addr>().prop_map(|ip| (format!("[{ip}]"), true)),
+        ]
+    }
+
+    /// Port text that is no port: zero, above 65535, empty, or not only digits (with the
+    /// characters a host may hold, so that the port itself is what is wrong).
+    fn bad_port() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "0{1,5}",
+            (65_536..=u64::MAX).prop_map(|p| p.to_string()),
+            Just(String::new()),
+            "[0-9]{0,3}[a-zA-Z.:\\[\\]+-][0-9a-zA-Z:\\]]{0,3}",
+        ]
+    }
+
+    /// Text shaped like an endpoint or a proxy URL: a scheme or not, then the characters of
+    /// hosts, ports and user information; or any text.
+    fn url_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "(https?://|ftp://|HTTP://|)[a-zA-Z0-9.:@%\\[\\]-]{0,24}/?",
+        ]
+    }
+
+    /// The port a text names, if it is one: digits only, 1 to 65535.
+    fn port_number(text: &str) -> Option<u16> {
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        text.parse().ok().filter(|&p| digits && p != 0)
+    }
+
+    /// Percent-encodes all but RFC 3986's unreserved characters.
+    fn percent_encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    /// A proxy URL with a user and a password, and what was written: its scheme is http or
+    /// https or another, its port good, bad or absent, a path or not, the credentials
+    /// percent-encoded or (some of the time) the password raw.
+    #[derive(Debug, Clone)]
+    struct ProxyUrl {
+        url: String,
+        user: String,
+        password: String,
+        host: String,
+        /// The port as written, if one was.
+        port: Option<String>,
+        /// The password not encoded: a '/', '?' or '#' in it ends the authority early.
+        raw: bool,
+        well_formed: bool,
+    }
+
+    fn proxy_url() -> impl Strategy<Value = ProxyUrl> {
+        let port = prop_oneof![
+            3 => (1..=65_535u16).prop_map(|p| Some(p.to_string())),
+            1 => bad_port().prop_map(Some),
+            1 => Just(None),
+        ];
+        (
+            prop_oneof![
+                3 => select(vec!["http", "https"]),
+                1 => select(vec!["HTTP", "socks5", "ftp", ""]),
+            ],
+            "[a-zA-Z0-9]{1,8}|.{1,8}",
+            // Long enough that no fixed message text holds it by chance.
+            prop::collection::vec(any::<char>(), 8..24).prop_map(String::from_iter),
+            host(),
+            port,
+            select(vec!["", "/", "/path?q"]),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|(scheme, user, password, (host, _), port, path, raw)| {
+                let well_formed = matches!(scheme, "http" | "https")
+                    && port.as_deref().is_none_or(|p| port_number(p).is_some())
+                    && path.len() <= 1
+                    && !raw;
+                let mut url = String::new();
+                if !scheme.is_empty() {
+                    url.push_str(scheme);
+                    url.push_str("://");
+                }
+                url.push_str(&percent_encode(&user));
+                url.push(':');
+                url.push_str(&if raw {
+                    password.clone()
+                } else {
+                    percent_encode(&password)
+                });
+                url.push('@');
+                url.push_str(&host);
+                if let Some(port) = &port {
+                    url.push(':');
+                    url.push_str(port);
+                }
+                url.push_str(path);
+                ProxyUrl {
+                    url,
+                    user,
+                    password,
+                    host,
+                    port,
+                    raw,
+                    well_formed,
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// `http(s)://host:port` and the host alone parse, keeping scheme, host (lowercased)
+        /// and port; IP hosts are known as IPs.
+        #[test]
+        fn endpoints_keep_host_and_port(
+            scheme in prop::option::of(select(vec!["http", "https"])),
+            (host, ip) in host(),
+            port in prop::option::of(1..=65_535u16),
+            slash in any::<bool>(),
+        ) {
+            let authority = match port {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            };
+            let text = format!(
+                "{}{authority}{}",
+                scheme.map_or(String::new(), |s| format!("{s}://")),
+                if slash { "/" } else { "" }
+            );
+            let e = Endpoint::parse(&text).unwrap();
+            prop_assert_eq!(e.https, scheme != Some("http"));
+            prop_assert_eq!(&e.host, &authority.to_ascii_lowercase());
+            prop_assert!(!ip || e.is_ip());
+        }
+
+        /// A port of 0, above 65535, empty or not all digits is refused, naming the endpoint.
+        #[test]
+        fn endpoints_with_bad_ports_are_refused(
+            scheme in select(vec!["http://", "https://", ""]),
+            (host, _) in host(),
+            port in bad_port(),
+        ) {
+            let text = format!("{scheme}{host}:{port}");
+            let e = Endpoint::parse(&text);
+            prop_assert!(e.as_ref().is_err_and(|e| names_the_value(e, &text)), "{:?}", e);
+        }
+
+        /// Any text: refused naming it, or an endpoint whose host is the authority of a URL the
+        /// http crate parses (so every request URL built on it can be sent).
+        #[test]
+        fn any_endpoint_is_a_url_authority_or_refused(text in url_like()) {
+            match Endpoint::parse(&text) {
+                Ok(e) => {
+                    let url = format!("{}://{}/", if e.https { "https" } else { "http" }, e.host);
+                    let uri = url.parse::<Uri>();
+                    prop_assert_eq!(
+                        uri.as_ref().ok().and_then(|u| u.authority()).map(|a| a.as_str()),
+                        Some(e.host.as_str()),
+                        "{:?} gave {:?}", text, uri
+                    );
+                }
+                Err(e) => prop_assert!(names_the_value(&e, &text), "{:?}", e),
+            }
+        }
+
+        /// A proxy URL never has its password (as written or decoded) in an error or in the
+        /// config's Debug; a well-formed one is taken with its user, decoded password, host and
+        /// port; with encoded credentials, one is taken with a port only if that port is 1 to
+        /// 65535, and keeps it.
+        #[test]
+        fn proxies_keep_their_parts_and_never_repeat_passwords(p in proxy_url()) {
+            let secrets = [p.password.clone(), percent_encode(&p.password)];
+            match Config::new().proxy(&p.url) {
+                Ok(config) => {
+                    let shown = format!("{config:?}");
+                    prop_assert!(secrets.iter().all(|s| !shown.contains(s.as_str())));
+                    let proxy = config.proxy.unwrap();
+                    if let (Some(port), false) = (&p.port, p.raw) {
+                        prop_assert_eq!(Some(proxy.port()), port_number(port), "{}", p.url);
+                    }
+                    if p.well_formed {
+                        prop_assert_eq!(proxy.username(), Some(p.user.as_str()));
+                        prop_assert_eq!(proxy.password(), Some(p.password.as_str()));
+                        prop_assert_eq!(proxy.host(), p.host.as_str());
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(!p.well_formed, "{} refused: {}", p.url, e);
+                    prop_assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+                    let shown = format!("{e} {e:?}");
+                    prop_assert!(secrets.iter().all(|s| !shown.contains(s.as_str())), "{}", shown);
+                }
+            }
+        }
+
+        /// Any text as a proxy: accepted, or refused as an invalid argument; never a panic.
+        #[test]
+        fn any_proxy_text_is_taken_or_refused(text in url_like()) {
+            if let Err(e) = Config::new().proxy(&text) {
+                prop_assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            }
+        }
+
+        /// A region of lowercase letters, digits and '-' is taken; anything taken can name an
+        /// OSS host; a refusal names the text. A user agent taken can follow ours in the
+        /// header; one with a line break is refused.
+        #[test]
+        fn regions_and_user_agents_are_checked(
+            valid in "[a-z0-9-]{1,20}",
+            region in any::<String>(),
+            agent in header_text(),
+        ) {
+            prop_assert!(Config::new().region(&valid).is_ok(), "{:?}", valid);
+            match Config::new().region(&region) {
+                Ok(_) => {
+                    let host = format!("oss-{region}.aliyuncs.com");
+                    let uri = format!("https://{host}/").parse::<Uri>().ok();
+                    prop_assert_eq!(uri.as_ref().and_then(|u| u.host()), Some(host.as_str()));
+                }
+                Err(e) => prop_assert!(names_the_value(&e, &region), "{:?}", e),
+            }
+            match Config::new().user_agent(&agent) {
+                Ok(_) => {
+                    let header = format!("oss-append/{} {agent}", env!("CARGO_PKG_VERSION"));
+                    prop_assert!(HeaderValue::from_str(&header).is_ok(), "{:?}", agent);
+                }
+                Err(e) => prop_assert!(names_the_value(&e, &agent), "{:?}", e),
+            }
+            if agent.contains(['\r', '\n']) {
+                prop_assert!(Config::new().user_agent(&agent).is_err());
+            }
+        }
+    }
+
+    // ---- Regressions: inputs the properties above found wrongly taken ----
+
+    #[test]
+    fn colons_and_brackets_outside_an_ipv6_address_make_no_host() {
+        for bad in [
+            "http://a::1",
+            "::1",
+            "]",
+            "example.com:80]",
+            "http://example.com:1:2",
+            "[x]",
+            "[1.2.3.4]:80",
+        ] {
+            let e = Endpoint::parse(bad);
+            assert!(
+                e.as_ref().is_err_and(|e| names_the_value(e, bad)),
+                "{bad}: {e:?}"
+            );
+        }
+        assert_eq!(
+            Endpoint::parse("[::ffff:1.2.3.4]:80").unwrap().host,
+            "[::ffff:1.2.3.4]:80"
+        );
+    }
+
+    #[test]
+    fn a_proxy_port_that_is_no_port_is_refused() {
+        for bad in [
+            "http://u:hunter2@proxy.local:65536",
+            "http://proxy.local:99999",
+            "http://proxy.local:",
+            "http://proxy.local:0",
+        ] {
+            let e = Config::new().proxy(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+            assert!(!e.message().contains("hunter2"), "{e}");
+        }
+        let proxy = Config::new()
+            .proxy("http://proxy.local:65535")
+            .unwrap()
+            .proxy
+            .unwrap();
+        assert_eq!(proxy.port(), 65535);
+    }
+}

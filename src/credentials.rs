@@ -155,3 +155,61 @@ mod tests {
         assert!(!format!("{e} {e:?}").contains("hunter2"));
     }
 }
+
+/// Property tests of credentials: any id, secret and token are taken or refused cleanly,
+/// never a panic, and never shown; the http crate's header values are the oracle.
+#[cfg(test)]
+mod properties {
+    use super::Credentials;
+    use crate::error::ErrorKind;
+    use crate::testing::{config, header_text};
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use ureq::http::HeaderValue;
+
+    /// A secret or token with a mark that no message's fixed text holds, or a blank one.
+    fn secret(mark: &'static str) -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => select(vec!["", " \t"]).prop_map(String::from),
+            4 => header_text().prop_map(move |t| format!("{mark}{t}")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Credentials: what is taken can be sent in headers; a refusal is CredentialsMissing
+        /// or InvalidArgument; neither an error nor Debug ever shows the secret or the token.
+        #[test]
+        fn credentials_are_checked_and_never_shown(
+            id in prop_oneof![header_text(), "[A-Za-z0-9]{1,24}"],
+            secret in secret("s3cr3t:"),
+            token in prop::option::of(secret("t0ken:")),
+        ) {
+            // The marked ones: a blank one is in any text.
+            let hidden: Vec<&str> = [Some(secret.as_str()), token.as_deref()]
+                .into_iter()
+                .flatten()
+                .filter(|s| s.contains(':'))
+                .collect();
+            let shown = match Credentials::new(&id, &secret, token.as_deref()) {
+                Ok(c) => {
+                    prop_assert!(HeaderValue::from_str(c.access_key_id()).is_ok());
+                    prop_assert!(!c.access_key_id().contains(' '));
+                    if let Some(t) = c.security_token() {
+                        prop_assert!(HeaderValue::from_str(t).is_ok() && !t.contains(' '));
+                    }
+                    format!("{c:?}")
+                }
+                Err(e) => {
+                    prop_assert!(matches!(
+                        e.kind(),
+                        ErrorKind::CredentialsMissing | ErrorKind::InvalidArgument
+                    ));
+                    format!("{e} {e:?}")
+                }
+            };
+            prop_assert!(hidden.iter().all(|s| !shown.contains(s)), "{}", shown);
+        }
+    }
+}

@@ -28,10 +28,10 @@ mod error;
 mod ffi;
 mod http;
 mod object;
-#[cfg(test)]
-mod properties;
 mod response;
 mod retry;
+#[cfg(test)]
+mod testing;
 mod transport;
 
 pub use append::{AppendOptions, Appender, BufferOptions, Progress, MAX_BUFFER_CAPACITY};

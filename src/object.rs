@@ -273,3 +273,288 @@ pub(crate) fn check_size(position: u64, len: u64) -> Result<()> {
         )),
     }
 }
+
+/// Property tests of the checks made before anything is sent (bucket names, keys, header
+/// values, creation and request parameters): valid input is taken and spoiled input refused
+/// naming the value, never a panic; the http crate is the oracle for headers and URLs.
+#[cfg(test)]
+mod properties {
+    use super::{
+        header_value, validate_bucket, validate_key, CreateParams, RequestParams, ACLS,
+        SERVER_SIDE_ENCRYPTIONS, STORAGE_CLASSES,
+    };
+    use crate::error::ErrorKind;
+    use crate::testing::{config, header_text, names_the_value};
+    use proptest::prelude::*;
+    use proptest::sample::{select, Index};
+    use ureq::http::{HeaderName, HeaderValue, Uri};
+
+    /// What our header values promise to take: printable ASCII, spaces and tabs.
+    fn printable(text: &str) -> bool {
+        text.bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    }
+
+    /// A character our header values refuse, and so metadata names too: a control character
+    /// but tab, DEL, or anything beyond ASCII.
+    fn unsendable_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            select(vec!['\r', '\n', '\0', '\x7f']),
+            proptest::char::ranges(
+                vec![
+                    '\0'..='\x08',
+                    '\n'..='\x1f',
+                    '\x7f'..='\x7f',
+                    '\u{80}'..=char::MAX
+                ]
+                .into()
+            ),
+        ]
+    }
+
+    fn insert_at(text: &mut String, at: Index, c: char) {
+        let offsets: Vec<usize> = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([text.len()])
+            .collect();
+        text.insert(offsets[at.index(offsets.len())], c);
+    }
+
+    /// A bucket name OSS allows: 3 to 63 of a-z, 0-9 and '-', not starting or ending with '-'.
+    const BUCKET: &str = "[a-z0-9][a-z0-9-]{1,61}[a-z0-9]";
+
+    /// What makes a good bucket name bad.
+    #[derive(Debug, Clone)]
+    enum BucketDamage {
+        /// One character outside a-z, 0-9 and '-', anywhere.
+        Insert(Index, char),
+        /// '-' first or last.
+        Dash(bool),
+        /// Too short or too long.
+        Length(String),
+    }
+
+    fn bucket_damage() -> impl Strategy<Value = BucketDamage> {
+        prop_oneof![
+            (
+                any::<Index>(),
+                // All but a-z, 0-9 and '-'.
+                proptest::char::ranges(
+                    vec!['\0'..=',', '.'..='/', ':'..='`', '{'..=char::MAX].into()
+                )
+            )
+                .prop_map(|(at, c)| BucketDamage::Insert(at, c)),
+            any::<bool>().prop_map(BucketDamage::Dash),
+            "[a-z0-9]{0,2}|[a-z0-9]{64,80}".prop_map(BucketDamage::Length),
+        ]
+    }
+
+    /// A key OSS allows: 1 to 1023 bytes of UTF-8 not starting with '/' or '\', sometimes
+    /// exactly 1023.
+    fn valid_key() -> impl Strategy<Value = String> {
+        (
+            // All but '/' and '\'.
+            proptest::char::ranges(vec!['\0'..='.', '0'..='[', ']'..=char::MAX].into()),
+            prop::collection::vec(any::<char>(), 0..400),
+            any::<bool>(),
+        )
+            .prop_map(|(first, rest, full)| {
+                let mut key = String::from(first);
+                for c in rest {
+                    if key.len() + c.len_utf8() > 1023 {
+                        break;
+                    }
+                    key.push(c);
+                }
+                if full {
+                    key.extend(std::iter::repeat_n('k', 1023 - key.len()));
+                }
+                key
+            })
+    }
+
+    fn valid_create_params() -> impl Strategy<Value = CreateParams> {
+        let text = || prop::option::of("[ -~\t]{0,24}");
+        (
+            prop::array::uniform5(text()),
+            prop::collection::vec(("[A-Za-z0-9._-]{1,12}", "[ -~\t]{0,24}"), 0..4),
+            prop::option::of(select(ACLS)),
+            prop::option::of(select(STORAGE_CLASSES)),
+            text(),
+            prop::option::of(select(SERVER_SIDE_ENCRYPTIONS)),
+            text(),
+            text(),
+        )
+            .prop_map(
+                |(headers, metadata, acl, class, tagging, sse, key_id, data_sse)| {
+                    let [content_type, cache_control, content_disposition, content_encoding, expires] =
+                        headers;
+                    CreateParams {
+                        content_type,
+                        cache_control,
+                        content_disposition,
+                        content_encoding,
+                        expires,
+                        metadata,
+                        acl: acl.map(String::from),
+                        storage_class: class.map(String::from),
+                        tagging,
+                        server_side_encryption: sse.map(String::from),
+                        server_side_encryption_key_id: key_id,
+                        server_side_data_encryption: data_sse,
+                    }
+                },
+            )
+    }
+
+    /// Puts `bad` into one value of `params` (a header, one of the listed values, or a metadata
+    /// name or value) and returns that value.
+    fn spoil(params: &mut CreateParams, slot: Index, at: Index, bad: char) -> String {
+        if params.metadata.is_empty() {
+            params.metadata.push(("m".into(), "v".into()));
+        }
+        let (name, value) = &mut params.metadata[0];
+        let values = [
+            &mut params.content_type,
+            &mut params.cache_control,
+            &mut params.content_disposition,
+            &mut params.content_encoding,
+            &mut params.expires,
+            &mut params.acl,
+            &mut params.storage_class,
+            &mut params.tagging,
+            &mut params.server_side_encryption,
+            &mut params.server_side_encryption_key_id,
+            &mut params.server_side_data_encryption,
+        ];
+        let slots = values.len() + 2;
+        let target = match slot.index(slots) {
+            i if i < values.len() => values[i].get_or_insert_with(String::new),
+            i if i == values.len() => name,
+            _ => value,
+        };
+        insert_at(target, at, bad);
+        target.clone()
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Valid bucket names are accepted; one forbidden character, a dash at either end or a
+        /// length outside 3..=63 makes it refused, naming it.
+        #[test]
+        fn buckets_valid_and_spoiled(bucket in BUCKET, damage in bucket_damage()) {
+            prop_assert!(validate_bucket(&bucket).is_ok(), "{}", bucket);
+            let bad = match damage {
+                BucketDamage::Insert(at, c) => {
+                    let mut bad = bucket;
+                    insert_at(&mut bad, at, c);
+                    bad
+                }
+                BucketDamage::Dash(true) => format!("-{bucket}"),
+                BucketDamage::Dash(false) => format!("{bucket}-"),
+                BucketDamage::Length(bad) => bad,
+            };
+            let e = validate_bucket(&bad);
+            prop_assert!(e.as_ref().is_err_and(|e| names_the_value(e, &bad)), "{:?}", e);
+        }
+
+        /// Any text as a bucket: refused naming it, or a name that can lead a virtual host.
+        #[test]
+        fn any_bucket_is_a_host_label_or_refused(
+            bucket in prop_oneof![any::<String>(), "[a-z0-9.-]{0,70}"],
+        ) {
+            match validate_bucket(&bucket) {
+                Ok(()) => {
+                    let host = format!("{bucket}.oss-cn-hangzhou.aliyuncs.com");
+                    let uri = format!("https://{host}/").parse::<Uri>().ok();
+                    prop_assert_eq!(uri.as_ref().and_then(|u| u.host()), Some(host.as_str()));
+                }
+                Err(e) => prop_assert!(names_the_value(&e, &bucket), "{:?}", e),
+            }
+        }
+
+        /// Valid keys are accepted; a leading '/' or '\', emptiness or more than 1023 bytes is
+        /// refused, naming the key.
+        #[test]
+        fn keys_valid_and_spoiled(key in valid_key(), damage in 0..4u8, more in 1..8usize) {
+            prop_assert!(validate_key(&key).is_ok(), "{:?}", key);
+            let bad = match damage {
+                0 => format!("/{key}"),
+                1 => format!("\\{key}"),
+                2 => String::new(),
+                _ => format!("{key}{}", "k".repeat(1023 + more - key.len())),
+            };
+            let e = validate_key(&bad);
+            prop_assert!(e.as_ref().is_err_and(|e| names_the_value(e, &bad)), "{:?}", e);
+        }
+
+        /// What we accept as a header value the http crate accepts too; printable ASCII is
+        /// always accepted and a line break never; a refusal names the value and what it is.
+        #[test]
+        fn header_values_agree_with_the_http_crate(what in "[a-z ]{1,12}", value in header_text()) {
+            let ours = header_value(&what, &value);
+            if ours.is_ok() {
+                prop_assert!(HeaderValue::from_str(&value).is_ok(), "{:?}", value);
+            }
+            if printable(&value) {
+                prop_assert!(ours.is_ok(), "{:?}", value);
+            }
+            if value.contains(['\r', '\n']) {
+                prop_assert!(ours.is_err(), "{:?}", value);
+            }
+            if let Err(e) = ours {
+                prop_assert!(names_the_value(&e, &value) && e.message().contains(&what), "{:?}", e);
+            }
+        }
+
+        /// Valid creation parameters pass and give headers the http crate can send; one bad
+        /// character in any value, or a value outside its list, is refused naming the value.
+        #[test]
+        fn create_params_valid_and_spoiled(
+            params in valid_create_params(),
+            slot in any::<Index>(),
+            at in any::<Index>(),
+            bad in unsendable_char(),
+        ) {
+            prop_assert!(params.validate().is_ok(), "{:?}", params);
+            for (name, value) in &params.metadata {
+                let header = format!("x-oss-meta-{}", name.to_ascii_lowercase());
+                prop_assert!(HeaderName::from_bytes(header.as_bytes()).is_ok(), "{}", header);
+                prop_assert!(HeaderValue::from_str(value).is_ok(), "{:?}", value);
+            }
+            let mut spoiled = params;
+            let value = spoil(&mut spoiled, slot, at, bad);
+            let e = spoiled.validate();
+            prop_assert!(e.as_ref().is_err_and(|e| names_the_value(e, &value)), "{:?}", e);
+        }
+
+        /// Traffic limits are kept to OSS's range and the request payer to header values; a
+        /// refusal names the number or the payer.
+        #[test]
+        fn request_params_are_checked(
+            limit in prop::option::of(prop_oneof![
+                any::<u64>(),
+                245_000..250_000u64,
+                838_860_000..838_861_000u64,
+            ]),
+            payer in prop::option::of(header_text()),
+        ) {
+            let params = RequestParams { request_payer: payer.clone(), traffic_limit: limit };
+            let in_range = limit.is_none_or(|l| (245_760..=838_860_800).contains(&l));
+            match params.validate() {
+                Ok(()) => {
+                    prop_assert!(in_range, "{:?}", limit);
+                    prop_assert!(payer.as_deref().is_none_or(|p| HeaderValue::from_str(p).is_ok()));
+                }
+                Err(e) => {
+                    prop_assert!(!in_range || !payer.as_deref().is_none_or(printable), "{}", e);
+                    let named = limit.is_some_and(|l| e.message().contains(&l.to_string()))
+                        || payer.as_deref().is_some_and(|p| names_the_value(&e, p));
+                    prop_assert!(e.kind() == ErrorKind::InvalidArgument && named, "{:?}", e);
+                }
+            }
+        }
+    }
+}

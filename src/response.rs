@@ -265,3 +265,450 @@ mod tests {
         assert_eq!((a.next_position, a.crc64), (None, None));
     }
 }
+
+/// Property tests of the answer readers: random and damaged error documents, headers and
+/// bodies give the right values or a clean error, never a panic. The oracles are code other
+/// than ours: quick-xml's escaping and the base64 crate write the error documents, httpdate
+/// the dates.
+#[cfg(test)]
+mod properties {
+    use super::{append_answer, object_info, sealed_time, service_error};
+    use crate::error::ErrorKind;
+    use crate::http::Response;
+    use crate::testing::config;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine;
+    use proptest::prelude::*;
+    use proptest::sample::{select, Index};
+    use std::time::{Duration, UNIX_EPOCH};
+    use ureq::http::{HeaderMap, HeaderName, HeaderValue};
+
+    fn answer(status: u16, headers: HeaderMap, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers,
+            body,
+            sent_crc: 0,
+        }
+    }
+
+    fn header_map(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    /// Bytes a header value may hold (the http crate's rule): no control character but tab, no
+    /// DEL; bytes above 0x7f (not text to `to_str`) included.
+    fn header_bytes(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop_oneof![4 => 0x20u8..0x7f, 1 => 0x80u8..=0xff, 1 => Just(b'\t')],
+            len,
+        )
+    }
+
+    // ---- OSS error documents ----
+
+    const ERROR_FIELDS: [&str; 5] = ["Code", "Message", "RequestId", "HostId", "EC"];
+    /// An element unknown to us whose children have the known names: they are not the
+    /// document's fields.
+    const DECOY: &str = "<Detail><Code>decoy</Code><Message>decoy</Message><EC>decoy</EC></Detail>";
+
+    /// A character XML 1.0 allows in text, markup characters and line ends weighted up.
+    fn xml_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            3 => proptest::char::ranges(
+                vec![
+                    '\t'..='\n',
+                    '\r'..='\r',
+                    ' '..='\u{D7FF}',
+                    '\u{E000}'..='\u{FFFD}',
+                    '\u{10000}'..='\u{10FFFF}',
+                ]
+                .into()
+            ),
+            1 => select(vec!['<', '>', '&', '\'', '"', ';', '#', ']', '\r', '\n', ' ']),
+        ]
+    }
+
+    /// A field's value and its XML text: quick-xml's escaping, with some characters written as
+    /// numeric references instead (always CR: XML reads a literal one as a line end).
+    fn xml_value() -> impl Strategy<Value = (String, String)> {
+        prop::collection::vec((xml_char(), prop::bool::weighted(0.2)), 0..40).prop_map(|chars| {
+            let mut value = String::new();
+            let mut text = String::new();
+            for (c, reference) in chars {
+                value.push(c);
+                if reference || c == '\r' {
+                    if (c as u32).is_multiple_of(2) {
+                        text.push_str(&format!("&#{};", c as u32));
+                    } else {
+                        text.push_str(&format!("&#x{:x};", c as u32));
+                    }
+                } else {
+                    text.push_str(&quick_xml::escape::escape(c.to_string()));
+                }
+            }
+            (value, text)
+        })
+    }
+
+    /// A well-formed error document and the fields it holds (in [`ERROR_FIELDS`] order): any of
+    /// them, in any order, between random white space, with or without a prolog, with the
+    /// [`DECOY`] somewhere or not.
+    fn error_document() -> impl Strategy<Value = ([Option<String>; 5], String)> {
+        (
+            prop::array::uniform5(prop::option::of(xml_value())),
+            Just((0..ERROR_FIELDS.len()).collect::<Vec<_>>()).prop_shuffle(),
+            any::<bool>(),
+            prop::option::of(any::<Index>()),
+            "[ \t\n]{0,3}",
+        )
+            .prop_map(|(values, order, prolog, decoy, space)| {
+                let mut elements: Vec<String> = order
+                    .iter()
+                    .filter_map(|&i| {
+                        let (_, text) = values[i].as_ref()?;
+                        Some(format!("<{0}>{text}</{0}>", ERROR_FIELDS[i]))
+                    })
+                    .collect();
+                if let Some(at) = decoy {
+                    elements.insert(at.index(elements.len() + 1), DECOY.to_string());
+                }
+                let mut document = String::new();
+                if prolog {
+                    document.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                }
+                document.push_str("<Error>");
+                for element in elements {
+                    document.push_str(&space);
+                    document.push_str(&element);
+                }
+                document.push_str(&space);
+                document.push_str("</Error>");
+                document.push_str(&space);
+                (values.map(|v| v.map(|(value, _)| value)), document)
+            })
+    }
+
+    /// Damage done to a document: cut short, a byte overwritten, bytes inserted, a range cut out.
+    #[derive(Debug, Clone)]
+    enum Damage {
+        Truncate(Index),
+        Overwrite(Index, u8),
+        Insert(Index, Vec<u8>),
+        Remove(Index, Index),
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        let markup = prop_oneof![select(b"<>/&;#x!?[]=\"' \r\n".to_vec()), any::<u8>()];
+        prop_oneof![
+            any::<Index>().prop_map(Damage::Truncate),
+            (any::<Index>(), markup.clone()).prop_map(|(at, b)| Damage::Overwrite(at, b)),
+            (any::<Index>(), prop::collection::vec(markup, 1..8))
+                .prop_map(|(at, bytes)| Damage::Insert(at, bytes)),
+            (any::<Index>(), any::<Index>()).prop_map(|(a, b)| Damage::Remove(a, b)),
+        ]
+    }
+
+    fn apply(damage: &Damage, bytes: &mut Vec<u8>) {
+        let len = bytes.len();
+        match damage {
+            Damage::Truncate(at) => bytes.truncate(at.index(len + 1)),
+            Damage::Overwrite(at, b) if len > 0 => bytes[at.index(len)] = *b,
+            Damage::Overwrite(..) => {}
+            Damage::Insert(at, new) => {
+                let at = at.index(len + 1);
+                bytes.splice(at..at, new.iter().copied());
+            }
+            Damage::Remove(a, b) => {
+                let (a, b) = (a.index(len + 1), b.index(len + 1));
+                bytes.drain(a.min(b)..a.max(b));
+            }
+        }
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// A well-formed document reads back exactly its fields, in the body or (for a HEAD,
+        /// whose answer has no body) base64 in `x-oss-err`; the status is kept.
+        #[test]
+        fn error_documents_read_back_their_fields(
+            status in any::<u16>(),
+            (fields, document) in error_document(),
+            in_header in any::<bool>(),
+        ) {
+            let (headers, body) = if in_header {
+                let encoded = BASE64.encode(&document);
+                (header_map(&[("x-oss-err", encoded.as_bytes())]), Vec::new())
+            } else {
+                (HeaderMap::new(), document.into_bytes())
+            };
+            let e = service_error(&answer(status, headers, body));
+            let [code, message, request_id, host_id, ec] = fields;
+            prop_assert_eq!(e.http_status(), Some(status));
+            prop_assert_eq!(e.code(), code.as_deref());
+            if let Some(message) = &message {
+                prop_assert_eq!(e.message(), message);
+            }
+            prop_assert_eq!(e.request_id(), request_id.as_deref());
+            prop_assert_eq!(e.host_id(), host_id.as_deref());
+            prop_assert_eq!(e.ec(), ec.as_deref());
+        }
+
+        /// A damaged document, in the body or in `x-oss-err`, still gives an error with its
+        /// status and the object's length from its header.
+        #[test]
+        fn damaged_error_documents_give_clean_errors(
+            status in any::<u16>(),
+            (_, document) in error_document(),
+            damages in prop::collection::vec(damage(), 1..4),
+            in_header in any::<bool>(),
+            position in any::<u64>(),
+        ) {
+            let mut bytes = document.into_bytes();
+            for d in &damages {
+                apply(d, &mut bytes);
+            }
+            let position_text = position.to_string();
+            let mut headers =
+                header_map(&[("x-oss-next-append-position", position_text.as_bytes())]);
+            let body = if in_header {
+                let encoded = BASE64.encode(&bytes);
+                headers.append("x-oss-err", HeaderValue::from_str(&encoded).unwrap());
+                Vec::new()
+            } else {
+                bytes
+            };
+            let e = service_error(&answer(status, headers, body));
+            prop_assert_eq!(e.http_status(), Some(status));
+            prop_assert_eq!(e.next_position(), Some(position));
+        }
+
+        /// Any answer body, or any `x-oss-err` (base64 of anything, or not base64 at all), gives
+        /// an error with its status and a message: when there is no `Message` to take, at most
+        /// 512 characters of the raw text, or a note that there was none.
+        #[test]
+        fn any_error_answer_gives_a_status_and_a_message(
+            status in any::<u16>(),
+            bytes in prop::collection::vec(any::<u8>(), 0..2048),
+            raw_header in header_bytes(0..200),
+            delivery in 0..3u8,
+        ) {
+            let (headers, body, document) = match delivery {
+                0 => (HeaderMap::new(), bytes.clone(), bytes),
+                1 => {
+                    let encoded = BASE64.encode(&bytes);
+                    (header_map(&[("x-oss-err", encoded.as_bytes())]), Vec::new(), bytes)
+                }
+                _ => {
+                    // Not text (bytes above 0x7f) or not base64: no document.
+                    let decoded = std::str::from_utf8(&raw_header)
+                        .ok()
+                        .and_then(|text| BASE64.decode(text).ok())
+                        .unwrap_or_default();
+                    (header_map(&[("x-oss-err", &raw_header)]), Vec::new(), decoded)
+                }
+            };
+            let e = service_error(&answer(status, headers, body));
+            prop_assert_eq!(e.http_status(), Some(status));
+            if !contains(&document, b"Message") {
+                let length = e.message().chars().count();
+                prop_assert!((1..=512).contains(&length), "{:?}", e.message());
+            }
+        }
+    }
+
+    // ---- Numbers, dates and attributes read from answers ----
+
+    /// Header names the answer readers look at, and a few `x-oss-meta-*`.
+    const ANSWER_HEADERS: &[&str] = &[
+        "x-oss-next-append-position",
+        "x-oss-hash-crc64ecma",
+        "content-length",
+        "x-oss-object-type",
+        "last-modified",
+        "x-oss-sealed-time",
+        "etag",
+        "content-type",
+        "x-oss-request-id",
+        "x-oss-version-id",
+        "x-oss-ec",
+        "x-oss-err",
+        "x-oss-meta-a",
+        "x-oss-meta-",
+    ];
+
+    /// 9999-12-31 23:59:59 in seconds since 1970: the last time an HTTP date can hold.
+    const LAST_HTTP_DATE: u64 = 253_402_300_799;
+
+    /// A header value as a peer might send it: a number, a number with something around it, an
+    /// object type, a date, or any bytes.
+    fn answer_value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string().into_bytes()),
+            (
+                select(vec!["", "+", "-", " ", "0", "0x", "\t", "1"]),
+                any::<u64>(),
+                select(vec!["", " ", "x", ".0", "0", "e3", "9"]),
+            )
+                .prop_map(|(before, n, after)| format!("{before}{n}{after}").into_bytes()),
+            select(vec!["Appendable", "Normal", "Multipart", "Symlink", ""])
+                .prop_map(|t| t.as_bytes().to_vec()),
+            (0..=LAST_HTTP_DATE).prop_map(|s| {
+                httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(s)).into_bytes()
+            }),
+            header_bytes(0..40),
+        ]
+    }
+
+    /// A header map with any of [`ANSWER_HEADERS`] and other `x-oss-meta-*`, some repeated.
+    fn answer_headers() -> impl Strategy<Value = HeaderMap> {
+        let name = prop_oneof![
+            3 => select(ANSWER_HEADERS.to_vec()).prop_map(String::from),
+            1 => "x-oss-meta-[a-z0-9._-]{0,8}",
+        ];
+        prop::collection::vec((name, answer_value()), 0..16).prop_map(|pairs| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_bytes(&value).unwrap(),
+                );
+            }
+            map
+        })
+    }
+
+    /// What a header says as a number: decimal digits only (HTTP's `1*DIGIT`: no sign, no
+    /// space) within u64; anything else is no number.
+    fn numeral(headers: &HeaderMap, name: &str) -> Option<u64> {
+        let text = headers.get(name)?.to_str().ok()?;
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse().ok()
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any status, headers and body: the readers never panic, keep the status and give a
+        /// number exactly where the header is one. A HEAD's answer is one only with a type.
+        #[test]
+        fn answers_give_numbers_only_where_numeric(
+            status in any::<u16>(),
+            headers in answer_headers(),
+            body in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let response = answer(status, headers, body);
+            let headers = &response.headers;
+            let position = numeral(headers, "x-oss-next-append-position");
+            let crc = numeral(headers, "x-oss-hash-crc64ecma");
+            let e = service_error(&response);
+            prop_assert_eq!(e.http_status(), Some(status));
+            prop_assert_eq!(e.next_position(), position);
+            let a = append_answer(&response);
+            prop_assert_eq!((a.next_position, a.crc64), (position, crc));
+            let typed = headers.get("x-oss-object-type").is_some_and(|v| v.to_str().is_ok());
+            match object_info(&response) {
+                Ok(info) => {
+                    prop_assert!(typed);
+                    prop_assert_eq!(info.length, numeral(headers, "content-length").unwrap_or(0));
+                    prop_assert_eq!((info.next_position, info.crc64), (position, crc));
+                    // Each `x-oss-meta-*` header that is text, and nothing else.
+                    let text_meta = headers
+                        .iter()
+                        .filter(|(n, v)| {
+                            n.as_str().starts_with("x-oss-meta-") && v.to_str().is_ok()
+                        })
+                        .count();
+                    prop_assert_eq!(info.metadata.len(), text_meta);
+                    for (name, value) in &info.metadata {
+                        let sent = headers.get_all(format!("x-oss-meta-{name}"));
+                        prop_assert!(sent.iter().any(|v| v.as_bytes() == value.as_bytes()));
+                    }
+                }
+                Err(e) => prop_assert_eq!((typed, e.kind()), (false, ErrorKind::Network)),
+            }
+        }
+
+        /// Any u64 we write in decimal reads back as that number, wherever a number is read.
+        #[test]
+        fn any_number_in_a_header_reads_back(
+            position in any::<u64>(),
+            crc in any::<u64>(),
+            length in any::<u64>(),
+            status in any::<u16>(),
+        ) {
+            let mut texts = [itoa::Buffer::new(), itoa::Buffer::new(), itoa::Buffer::new()];
+            let [position_text, crc_text, length_text] = &mut texts;
+            let (position_text, crc_text, length_text) =
+                (position_text.format(position), crc_text.format(crc), length_text.format(length));
+            let response = answer(status, header_map(&[
+                ("x-oss-next-append-position", position_text.as_bytes()),
+                ("x-oss-hash-crc64ecma", crc_text.as_bytes()),
+                ("content-length", length_text.as_bytes()),
+                ("x-oss-object-type", b"Appendable"),
+            ]), Vec::new());
+            let a = append_answer(&response);
+            prop_assert_eq!((a.next_position, a.crc64), (Some(position), Some(crc)));
+            let info = object_info(&response).unwrap();
+            prop_assert_eq!(
+                (info.length, info.next_position, info.crc64),
+                (length, Some(position), Some(crc))
+            );
+            prop_assert_eq!(service_error(&response).next_position(), Some(position));
+        }
+
+        /// Any times (to the second, years 1970 to 9999) written as HTTP dates read back, each
+        /// from its own header.
+        #[test]
+        fn any_date_in_a_header_reads_back(
+            modified in 0..=LAST_HTTP_DATE,
+            sealed in 0..=LAST_HTTP_DATE,
+        ) {
+            let [modified, sealed] =
+                [modified, sealed].map(|s| UNIX_EPOCH + Duration::from_secs(s));
+            let (modified_text, sealed_text) =
+                (httpdate::fmt_http_date(modified), httpdate::fmt_http_date(sealed));
+            let response = answer(200, header_map(&[
+                ("x-oss-object-type", b"Appendable"),
+                ("last-modified", modified_text.as_bytes()),
+                ("x-oss-sealed-time", sealed_text.as_bytes()),
+            ]), Vec::new());
+            let info = object_info(&response).unwrap();
+            prop_assert_eq!((info.last_modified, info.sealed_time), (Some(modified), Some(sealed)));
+            prop_assert_eq!(sealed_time(&response), Some(sealed));
+        }
+    }
+
+    // ---- Regressions: inputs the properties above found wrongly taken ----
+
+    #[test]
+    fn a_signed_number_in_a_header_is_no_number() {
+        let signed = answer(
+            200,
+            header_map(&[
+                ("x-oss-next-append-position", b"+5"),
+                ("x-oss-hash-crc64ecma", b"+0"),
+                ("content-length", b"+5"),
+                ("x-oss-object-type", b"Appendable"),
+            ]),
+            Vec::new(),
+        );
+        let a = append_answer(&signed);
+        assert_eq!((a.next_position, a.crc64), (None, None));
+        assert_eq!(object_info(&signed).unwrap().length, 0);
+    }
+}
