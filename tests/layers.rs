@@ -24,7 +24,7 @@ const LAYERS: &[&str] = &[
 ];
 
 /// Test scaffolding, which may take from any layer.
-const TEST_ONLY: &[&str] = &["testing", "properties"];
+const TEST_ONLY: &[&str] = &["testing"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
