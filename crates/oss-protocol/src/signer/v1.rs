@@ -86,12 +86,20 @@ pub const SIGNED_SUBRESOURCES: &[&str] = &[
 
 /// `VERB\nContent-MD5\nContent-Type\nDate\nCanonicalizedOSSHeaders CanonicalizedResource`.
 pub fn string_to_sign(req: &Request) -> String {
+    string_to_sign_at(req, req.header("date").unwrap_or(""))
+}
+
+/// [`string_to_sign`] with `date` in the Date position. A presigned URL puts its `Expires`
+/// (Unix seconds, as written in the URL) there, whatever Date header the request carries;
+/// its `OSSAccessKeyId`, `Expires` and `Signature` are no sub-resources, so they are not signed,
+/// while `security-token` is.
+pub fn string_to_sign_at(req: &Request, date: &str) -> String {
     let mut out = String::with_capacity(req.canonical_capacity());
     for part in [
         req.method,
         req.header("content-md5").unwrap_or(""),
         req.header("content-type").unwrap_or(""),
-        req.header("date").unwrap_or(""),
+        date,
     ] {
         out.push_str(part);
         out.push('\n');
@@ -218,6 +226,53 @@ mod tests {
         let query = [("resourceGroup", None), ("acl", None)];
         let auth = with_vector_headers("GET", None, &query, false);
         assert_eq!(auth, "OSS ak:x3E5TgOvl/i7PN618s5mEvpJDYk=");
+    }
+
+    // The official Go SDK v2's query-signing vectors (signer_test.go, TestV1AuthQuery): a
+    // presigned URL's query as received, the SDK's parameters beside the request's own, and
+    // a Date header that the URL's Expires replaces.
+    #[test]
+    fn v1_query_vectors_sign_expires_as_the_date_and_only_sub_resources() {
+        let plain: &[(&str, Option<&str>)] = &[
+            ("versionId", Some("versionId")),
+            ("OSSAccessKeyId", Some("ak")),
+            ("Expires", Some("1699807420")),
+            ("Signature", Some("anything")),
+        ];
+        let sts: &[(&str, Option<&str>)] = &[
+            ("versionId", Some("versionId")),
+            ("security-token", Some("token")),
+            ("OSSAccessKeyId", Some("ak")),
+            ("Expires", Some("1699808204")),
+        ];
+        let vectors = [
+            (
+                "key",
+                plain,
+                "1699807420",
+                "/bucket/key?versionId=versionId",
+                "dcLTea+Yh9ApirQ8o8dOPqtvJXQ=",
+            ),
+            (
+                "key+123",
+                sts,
+                "1699808204",
+                "/bucket/key+123?security-token=token&versionId=versionId",
+                "jzKYRrM5y6Br0dRFPaTGOsbrDhY=",
+            ),
+        ];
+        for (key, query, expires, resource, expected) in vectors {
+            let req = Request {
+                method: "GET",
+                bucket: Some("bucket"),
+                key: Some(key),
+                query,
+                headers: &[("Date", DATE)],
+            };
+            let to_sign = string_to_sign_at(&req, expires);
+            assert_eq!(to_sign, format!("GET\n\n\n{expires}\n{resource}"));
+            assert_eq!(signature(b"sk", &to_sign), expected);
+        }
     }
 
     #[test]
