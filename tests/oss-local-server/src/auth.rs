@@ -1,7 +1,10 @@
 //! Authentication, recomputed from the request as received: V1 and V4 header signatures,
-//! the STS security token, and the 15-minute clock tolerance.
+//! the STS security token, and the 15-minute clock tolerance. Signatures in the query string
+//! (presigned URLs) are checked in [`crate::presign`], with the same checks of key, token,
+//! scope and signature as here.
 
 use crate::error::OssError;
+use crate::presign;
 use oss_protocol::signer::{self, v1, v4};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,12 +15,20 @@ pub struct Credentials {
     pub region: String,
 }
 
-const MAX_SKEW_SECONDS: u64 = 15 * 60;
+pub(crate) const MAX_SKEW_SECONDS: u64 = 15 * 60;
 
 pub fn verify(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Result<(), OssError> {
+    let presigned = presign::is_presigned(req);
     let Some(authorization) = req.header("authorization") else {
-        return Err(OssError::access_denied());
+        return if presigned {
+            presign::verify(creds, req, now)
+        } else {
+            Err(OssError::access_denied())
+        };
     };
+    if presigned {
+        return Err(presign::both_header_and_query());
+    }
     if let Some(v4) = authorization.strip_prefix(v4::ALGORITHM) {
         verify_v4(creds, req, v4.trim(), now)
     } else if let Some(v1) = authorization.strip_prefix("OSS ") {
@@ -39,7 +50,7 @@ fn verify_v1(
     let (access_key_id, provided) = value.split_once(':').ok_or_else(|| {
         OssError::invalid_argument("0002-00000007", "Authorization header is invalid.")
     })?;
-    check_key_and_token(creds, req, access_key_id)?;
+    check_key_and_token(creds, access_key_id, req.header("x-oss-security-token"))?;
     let date = req
         .header("x-oss-date")
         .or(req.header("date"))
@@ -60,11 +71,8 @@ fn verify_v1(
         )
     })?;
     check_skew(date, time, now)?;
-    let string_to_sign = v1::string_to_sign(req);
-    if v1::signature(creds.access_key_secret.as_bytes(), &string_to_sign) != provided {
-        return Err(signature_mismatch(access_key_id, provided, &string_to_sign));
-    }
-    Ok(())
+    let date = req.header("date").unwrap_or("");
+    check_signature(creds, req, access_key_id, provided, Scheme::V1 { date })
 }
 
 fn verify_v4(
@@ -94,15 +102,13 @@ fn verify_v4(
     let [access_key_id, date, region, product, "aliyun_v4_request"] = fields[..] else {
         return Err(invalid("malformed Credential"));
     };
-    check_key_and_token(creds, req, access_key_id)?;
-    if region != creds.region || product != "oss" {
-        return Err(OssError::invalid_argument(
-            "0002-00000036",
-            format!(
-                "Invalid signing region or product in Authorization header: {region}/{product}."
-            ),
-        ));
-    }
+    let scope = v4::Scope {
+        date,
+        region,
+        product,
+    };
+    check_key_and_token(creds, access_key_id, req.header("x-oss-security-token"))?;
+    check_scope(creds, &scope, "Authorization header")?;
     let datetime = req.header("x-oss-date").ok_or_else(|| {
         OssError::new(
             403,
@@ -133,27 +139,87 @@ fn verify_v4(
             "x-oss-content-sha256 header is required for V4 signatures.",
         ));
     }
-    let names: Vec<&str> = additional.split(';').filter(|n| !n.is_empty()).collect();
-    let additional = v4::additional_headers(req, &names);
-    let canonical = v4::canonical_request(req, &additional);
-    let scope = v4::Scope {
-        date,
-        region,
-        product,
+    let scheme = Scheme::V4 {
+        scope,
+        datetime,
+        additional,
     };
-    let string_to_sign = v4::string_to_sign(datetime, &scope, &canonical);
-    let key = v4::signing_key(creds.access_key_secret.as_bytes(), &scope);
-    if v4::signature(&key, &string_to_sign) != provided {
-        return Err(signature_mismatch(access_key_id, provided, &string_to_sign)
-            .detail("CanonicalRequest", canonical));
+    check_signature(creds, req, access_key_id, provided, scheme)
+}
+
+/// The region and product a V4 signature is scoped to must be the server's (`place` names
+/// where the scope was read).
+pub(crate) fn check_scope(
+    creds: &Credentials,
+    scope: &v4::Scope,
+    place: &str,
+) -> Result<(), OssError> {
+    let (region, product) = (scope.region, scope.product);
+    if region != creds.region || product != "oss" {
+        return Err(OssError::invalid_argument(
+            "0002-00000036",
+            format!("Invalid signing region or product in {place}: {region}/{product}."),
+        ));
     }
     Ok(())
 }
 
-fn check_key_and_token(
+/// How a request was signed, besides by whom.
+pub(crate) enum Scheme<'a> {
+    /// `date` is what the Date position holds: the Date header, or a URL's `Expires`.
+    V1 { date: &'a str },
+    /// Made at `datetime` in `scope`, over the `;`-separated `additional` header names.
+    V4 {
+        scope: v4::Scope<'a>,
+        datetime: &'a str,
+        additional: &'a str,
+    },
+}
+
+/// `provided` must be the signature of `req` under `scheme` by `access_key_id`'s secret.
+/// A mismatch shows what the server signed: the string to sign, and V4's canonical request.
+pub(crate) fn check_signature(
     creds: &Credentials,
     req: &signer::Request,
     access_key_id: &str,
+    provided: &str,
+    scheme: Scheme,
+) -> Result<(), OssError> {
+    let secret = creds.access_key_secret.as_bytes();
+    let (string_to_sign, expected, canonical) = match scheme {
+        Scheme::V1 { date } => {
+            let string_to_sign = v1::string_to_sign_at(req, date);
+            let expected = v1::signature(secret, &string_to_sign);
+            (string_to_sign, expected, None)
+        }
+        Scheme::V4 {
+            scope,
+            datetime,
+            additional,
+        } => {
+            let names: Vec<&str> = additional.split(';').filter(|n| !n.is_empty()).collect();
+            let canonical = v4::canonical_request(req, &v4::additional_headers(req, &names));
+            let string_to_sign = v4::string_to_sign(datetime, &scope, &canonical);
+            let expected = v4::signature(&v4::signing_key(secret, &scope), &string_to_sign);
+            (string_to_sign, expected, Some(canonical))
+        }
+    };
+    if expected == provided {
+        return Ok(());
+    }
+    let mismatch = signature_mismatch(access_key_id, provided, &string_to_sign);
+    Err(match canonical {
+        Some(canonical) => mismatch.detail("CanonicalRequest", canonical),
+        None => mismatch,
+    })
+}
+
+/// The access key must be the server's, and `token` (from a header or the query, as the
+/// request was signed) its STS token when it has one.
+pub(crate) fn check_key_and_token(
+    creds: &Credentials,
+    access_key_id: &str,
+    token: Option<&str>,
 ) -> Result<(), OssError> {
     if access_key_id != creds.access_key_id {
         return Err(OssError::new(
@@ -164,7 +230,7 @@ fn check_key_and_token(
         )
         .detail("OSSAccessKeyId", access_key_id));
     }
-    if req.header("x-oss-security-token") != creds.security_token.as_deref() {
+    if token != creds.security_token.as_deref() {
         return Err(OssError::new(
             403,
             "InvalidSecurityToken",

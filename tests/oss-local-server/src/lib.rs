@@ -1,9 +1,10 @@
 //! A local Alibaba Cloud OSS server for the tests, demo and benchmarks of oss-append.
 //!
-//! It verifies V1 and V4 signatures, enforces append (and seal) semantics, takes bodies with
-//! Content-Length or chunked, keeps each object's CRC-64 incrementally and answers with
-//! OSS's error documents; the official Python SDKs referee its
-//! fidelity (`tests/interop`). Use it as a binary (`oss-local-server --help`) or from Rust:
+//! It verifies V1 and V4 signatures (in the Authorization header or a presigned URL),
+//! enforces append (and seal) semantics, takes bodies with Content-Length or chunked, keeps
+//! each object's CRC-64 incrementally and answers with OSS's error documents; the official
+//! Python SDKs referee its fidelity (`tests/interop`). Use it as a binary
+//! (`oss-local-server --help`) or from Rust:
 //!
 //! ```no_run
 //! let server = oss_local_server::Server::start(
@@ -18,6 +19,7 @@ mod error;
 pub mod faults;
 mod handler;
 mod http;
+mod presign;
 mod store;
 
 pub use faults::{Action, Fault, Op};

@@ -1,7 +1,8 @@
 //! The server's behaviour where the official SDKs cannot reach: faults, concurrency,
 //! limits, clock skew, `Expect: 100-continue`, chunked framing good and bad, early answers,
-//! latency, seals, persistence and discard mode. Requests are built byte by byte and signed
-//! with V4, so each test controls exactly what is sent.
+//! latency, seals, persistence, discard mode, and presigned URLs (expired, tampered, other
+//! keys, STS). Requests are built byte by byte and signed with V4 (presigned ones with V1 or
+//! V4), so each test controls exactly what is sent.
 
 use oss_local_server::{Action, Config, Fault, Op, Server};
 use oss_protocol::crc64;
@@ -39,9 +40,15 @@ impl Reply {
     }
 
     fn code(&self) -> String {
+        self.element("Code")
+    }
+
+    /// The text of an element of the error document ("" when it has none).
+    fn element(&self, name: &str) -> String {
         let text = String::from_utf8_lossy(&self.body);
-        let start = text.find("<Code>").map(|i| i + 6).unwrap_or(0);
-        let end = text.find("</Code>").unwrap_or(start);
+        let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+        let start = text.find(&open).map(|i| i + open.len()).unwrap_or(0);
+        let end = text.find(&close).unwrap_or(start);
         text[start..end].to_string()
     }
 
@@ -155,24 +162,30 @@ impl<'a> Request<'a> {
         };
         let key = v4::signing_key(SK.as_bytes(), &scope);
         let auth = v4::authorization(AK, &key, &view, &datetime, &scope, &[]);
-        let mut target = format!("/{BUCKET}/{}", v4::uri_encode(self.key, true));
-        for (i, (name, value)) in query.iter().enumerate() {
-            target.push(if i == 0 { '?' } else { '&' });
-            target.push_str(&v4::uri_encode(name, false));
-            if let Some(value) = value {
-                target.push('=');
-                target.push_str(&v4::uri_encode(value, false));
-            }
-        }
         let mut out = format!(
-            "{} {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n",
-            self.method
+            "{} {} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n",
+            self.method,
+            target(self.key, &query)
         );
         for (name, value) in &headers {
             out.push_str(&format!("{name}: {value}\r\n"));
         }
         out.into_bytes()
     }
+}
+
+/// `/<bucket>/<key>?<query>`, each part percent-encoded as the SDKs send it.
+fn target(key: &str, query: &[(&str, Option<&str>)]) -> String {
+    let mut target = format!("/{BUCKET}/{}", v4::uri_encode(key, true));
+    for (i, (name, value)) in query.iter().enumerate() {
+        target.push(if i == 0 { '?' } else { '&' });
+        target.push_str(&v4::uri_encode(name, false));
+        if let Some(value) = value {
+            target.push('=');
+            target.push_str(&v4::uri_encode(value, false));
+        }
+    }
+    target
 }
 
 struct Connection {
@@ -743,13 +756,31 @@ fn a_zero_length_append_creates_an_empty_appendable_object_and_changes_nothing_a
 
 /// `METHOD path`, unsigned, on a connection of its own.
 fn unsigned(server: &Server, method: &str, path: &str) -> Reply {
+    send_raw(server, method, path, &[], b"")
+}
+
+/// `METHOD target` with `headers` and `body` exactly as given (no signature added), on a
+/// connection of its own.
+fn send_raw(
+    server: &Server,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut conn = Connection::open(server);
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
-        conn.host
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+        conn.host,
+        body.len()
     );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
     conn.write(request.as_bytes());
-    conn.read_reply(false).unwrap()
+    conn.write(body);
+    conn.read_reply(method == "HEAD").unwrap()
 }
 
 fn unsigned_get(server: &Server, path: &str) -> Reply {
@@ -1263,4 +1294,452 @@ fn a_seal_survives_a_restart_and_works_in_discard_mode() {
     sealed_time(&head(&server, "d"));
     let reply = send(&server, &Request::append("d", 3, b"d"));
     assert_eq!(reply.code(), "ObjectNotAppendable");
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Version {
+    V1,
+    V4,
+}
+
+const VERSIONS: [Version; 2] = [Version::V1, Version::V4];
+
+/// A presigned URL, made as the official SDKs make them (oss2's `sign_url`, the Go SDK v2's
+/// `authQuery`): the operation's parameters, then the signing ones.
+struct Presign<'a> {
+    version: Version,
+    method: &'a str,
+    key: &'a str,
+    /// The operation's own parameters (`append`, `position`...).
+    query: Vec<(&'a str, Option<String>)>,
+    /// Headers the client sends, which the URL signs as a header signature would.
+    headers: Vec<(&'a str, &'a str)>,
+    access_key_id: &'a str,
+    secret: &'a str,
+    token: Option<&'a str>,
+    /// Seconds the signer's clock is ahead of the machine's.
+    clock_offset: i64,
+    valid_for: u64,
+}
+
+impl<'a> Presign<'a> {
+    fn new(version: Version, method: &'a str, key: &'a str) -> Self {
+        Presign {
+            version,
+            method,
+            key,
+            query: Vec::new(),
+            headers: Vec::new(),
+            access_key_id: AK,
+            secret: SK,
+            token: None,
+            clock_offset: 0,
+            valid_for: 600,
+        }
+    }
+
+    fn append(version: Version, key: &'a str, position: u64) -> Self {
+        let mut url = Presign::new(version, "POST", key);
+        url.query = vec![("append", None), ("position", Some(position.to_string()))];
+        url
+    }
+
+    /// The whole query of the URL, its signature last.
+    fn signed_query(&self) -> Vec<(String, Option<String>)> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .checked_add_signed(self.clock_offset)
+            .unwrap();
+        let mut query: Vec<(String, Option<String>)> = self
+            .query
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        let param = |name: &str, value: &str| (name.to_string(), Some(value.to_string()));
+        let datetime = v4::format_datetime(now);
+        let scope = v4::Scope {
+            date: &datetime[..8],
+            region: "cn-hangzhou",
+            product: "oss",
+        };
+        match self.version {
+            Version::V1 => {
+                let expires = (now + self.valid_for).to_string();
+                if let Some(token) = self.token {
+                    query.push(param("security-token", token));
+                }
+                let to_sign =
+                    self.with_view(&query, |req| signer::v1::string_to_sign_at(req, &expires));
+                let signature = signer::v1::signature(self.secret.as_bytes(), &to_sign);
+                query.push(param("OSSAccessKeyId", self.access_key_id));
+                query.push(param("Expires", &expires));
+                query.push(param("Signature", &signature));
+            }
+            Version::V4 => {
+                let mut credential = format!("{}/", self.access_key_id);
+                scope.push_to(&mut credential);
+                query.push(param("x-oss-signature-version", v4::ALGORITHM));
+                query.push(param("x-oss-date", &datetime));
+                query.push(param("x-oss-expires", &self.valid_for.to_string()));
+                query.push(param("x-oss-credential", &credential));
+                if let Some(token) = self.token {
+                    query.push(param("x-oss-security-token", token));
+                }
+                let canonical = self.with_view(&query, |req| v4::canonical_request(req, &[]));
+                let to_sign = v4::string_to_sign(&datetime, &scope, &canonical);
+                let key = v4::signing_key(self.secret.as_bytes(), &scope);
+                query.push(param("x-oss-signature", &v4::signature(&key, &to_sign)));
+            }
+        }
+        query
+    }
+
+    fn with_view<T>(
+        &self,
+        query: &[(String, Option<String>)],
+        f: impl FnOnce(&signer::Request) -> T,
+    ) -> T {
+        f(&signer::Request {
+            method: self.method,
+            bucket: Some(BUCKET),
+            key: Some(self.key),
+            query: &borrowed(query),
+            headers: &self.headers,
+        })
+    }
+
+    fn target(&self) -> String {
+        presigned_target(self.key, &self.signed_query())
+    }
+
+    fn send(&self, server: &Server, body: &[u8]) -> Reply {
+        self.send_to(server, &self.target(), body)
+    }
+
+    /// This URL's request (method, headers, body) sent to `target` instead.
+    fn send_to(&self, server: &Server, target: &str, body: &[u8]) -> Reply {
+        send_raw(server, self.method, target, &self.headers, body)
+    }
+}
+
+/// A server holding the object `k`.
+fn holding_k() -> Server {
+    let server = start(config());
+    server.put_object(BUCKET, "k", b"v").unwrap();
+    server
+}
+
+fn presigned_target(key: &str, query: &[(String, Option<String>)]) -> String {
+    target(key, &borrowed(query))
+}
+
+fn borrowed(query: &[(String, Option<String>)]) -> Vec<(&str, Option<&str>)> {
+    query
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_deref()))
+        .collect()
+}
+
+/// `query` with `name` set to `value`, or dropped when `value` is `None`.
+fn with_param(
+    query: &[(String, Option<String>)],
+    name: &str,
+    value: Option<&str>,
+) -> Vec<(String, Option<String>)> {
+    query
+        .iter()
+        .filter_map(|(n, v)| match (n == name, value) {
+            (false, _) => Some((n.clone(), v.clone())),
+            (true, Some(value)) => Some((n.clone(), Some(value.to_string()))),
+            (true, None) => None,
+        })
+        .collect()
+}
+
+fn signature_param(version: Version) -> &'static str {
+    match version {
+        Version::V1 => "Signature",
+        Version::V4 => "x-oss-signature",
+    }
+}
+
+fn expired_ec(version: Version) -> &'static str {
+    match version {
+        Version::V1 => "0002-00000069",
+        Version::V4 => "0002-00000236",
+    }
+}
+
+#[test]
+fn presigned_put_get_head_and_appends_are_accepted_with_v1_and_v4() {
+    let server = start(config());
+    for version in VERSIONS {
+        let key = format!("presigned/{version:?} key+");
+        let mut put = Presign::new(version, "PUT", &key);
+        put.headers = vec![("Content-Type", "text/plain"), ("x-oss-meta-by", "url")];
+        let reply = put.send(&server, b"put body");
+        assert_eq!(reply.status, 200, "{version:?} {reply:?}");
+        let reply = Presign::new(version, "GET", &key).send(&server, b"");
+        assert_eq!(reply.status, 200, "{version:?} {reply:?}");
+        assert_eq!(reply.body, b"put body");
+        assert_eq!(reply.header("content-type"), Some("text/plain"));
+        assert_eq!(reply.header("x-oss-meta-by"), Some("url"));
+        let reply = Presign::new(version, "HEAD", &key).send(&server, b"");
+        assert_eq!(reply.u64("content-length"), 8, "{version:?} {reply:?}");
+
+        let key = format!("presigned/{version:?}.log");
+        for (position, data) in [(0, &b"first,"[..]), (6, &b"second"[..])] {
+            let reply = Presign::append(version, &key, position).send(&server, data);
+            assert_eq!(reply.status, 200, "{version:?} {reply:?}");
+            assert_eq!(
+                reply.u64("x-oss-next-append-position"),
+                position + data.len() as u64
+            );
+        }
+        assert_eq!(server.object_bytes(BUCKET, &key).unwrap(), b"first,second");
+    }
+}
+
+#[test]
+fn an_expired_presigned_url_is_access_denied_request_has_expired() {
+    let server = holding_k();
+    for version in VERSIONS {
+        let mut get = Presign::new(version, "GET", "k");
+        get.clock_offset = -3600;
+        get.valid_for = 60;
+        let reply = get.send(&server, b"");
+        assert_eq!(
+            (reply.status, reply.code(), reply.element("EC")),
+            (403, "AccessDenied".into(), expired_ec(version).into()),
+            "{version:?} {reply:?}"
+        );
+        assert_eq!(reply.element("Message"), "Request has expired.");
+        // ISO 8601 with milliseconds, as OSS writes them.
+        let (expires, server_time) = (reply.element("Expires"), reply.element("ServerTime"));
+        assert!(
+            expires.len() == 24 && expires.ends_with(".000Z"),
+            "{expires}"
+        );
+        assert!(expires < server_time, "{expires} {server_time}");
+    }
+}
+
+#[test]
+fn the_servers_clock_decides_when_a_presigned_url_is_valid() {
+    let server = holding_k();
+    for version in VERSIONS {
+        server.set_clock_offset(0);
+        let url = Presign::new(version, "GET", "k");
+        let target = url.target();
+        assert_eq!(url.send_to(&server, &target, b"").status, 200);
+        // The same URL, an hour later by the server's clock, has expired.
+        server.set_clock_offset(3600);
+        let reply = url.send_to(&server, &target, b"");
+        assert_eq!(
+            (reply.status, reply.element("EC")),
+            (403, expired_ec(version).into()),
+            "{version:?} {reply:?}"
+        );
+        // A URL made by a signer whose clock agrees with the server's is valid.
+        let mut corrected = Presign::new(version, "GET", "k");
+        corrected.clock_offset = 3600;
+        assert_eq!(corrected.send(&server, b"").status, 200, "{version:?}");
+        // V4 dates its URLs: one dated more than 15 minutes ahead of the server is not yet valid.
+        server.set_clock_offset(0);
+        let reply = corrected.send(&server, b"");
+        let expected = match version {
+            Version::V1 => (200, String::new()),
+            Version::V4 => (403, "0002-00000235".into()),
+        };
+        assert_eq!((reply.status, reply.element("EC")), expected, "{reply:?}");
+    }
+}
+
+#[test]
+fn a_tampered_presigned_url_is_signature_does_not_match_and_appends_nothing() {
+    let server = start(config());
+    for version in VERSIONS {
+        let key = format!("tampered-{version:?}");
+        let url = Presign::append(version, &key, 0);
+        let query = url.signed_query();
+        let signature = query
+            .iter()
+            .find(|(n, _)| n == signature_param(version))
+            .and_then(|(_, v)| v.clone())
+            .unwrap();
+        let first = if signature.starts_with('a') { "b" } else { "a" };
+        let forged = format!("{first}{}", &signature[1..]);
+        let later = match version {
+            Version::V1 => ("Expires", "4102444800".to_string()),
+            Version::V4 => ("x-oss-expires", "604800".to_string()),
+        };
+        for tampered in [
+            with_param(&query, signature_param(version), Some(&forged)),
+            with_param(&query, "position", Some("1")),
+            with_param(&query, later.0, Some(&later.1)),
+        ] {
+            let reply = url.send_to(&server, &presigned_target(&key, &tampered), b"x");
+            assert_eq!(
+                (reply.status, reply.code(), reply.element("EC")),
+                (403, "SignatureDoesNotMatch".into(), "0002-00000040".into()),
+                "{version:?} {tampered:?} {reply:?}"
+            );
+            // What the server signed, as it answers header signatures: V1's string to sign
+            // names the resource, V4's canonical request does (its string to sign holds a hash).
+            let signed = match version {
+                Version::V1 => reply.element("StringToSign"),
+                Version::V4 => reply.element("CanonicalRequest"),
+            };
+            assert!(signed.contains(&key), "{signed}");
+        }
+        assert_eq!(server.object_bytes(BUCKET, &key), None);
+        let reply = url.send_to(&server, &presigned_target(&key, &query), b"x");
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+}
+
+#[test]
+fn a_presigned_request_must_send_the_headers_it_was_signed_with() {
+    let server = start(config());
+    for version in VERSIONS {
+        let mut put = Presign::new(version, "PUT", "typed");
+        put.headers = vec![("Content-Type", "text/plain")];
+        let target = put.target();
+        put.headers = vec![("Content-Type", "text/html")];
+        let reply = put.send_to(&server, &target, b"<p>");
+        assert_eq!(
+            reply.code(),
+            "SignatureDoesNotMatch",
+            "{version:?} {reply:?}"
+        );
+        put.headers = vec![("Content-Type", "text/plain")];
+        assert_eq!(put.send_to(&server, &target, b"<p>").status, 200);
+    }
+}
+
+#[test]
+fn a_presigned_url_of_another_secret_or_key_id_is_refused() {
+    let server = holding_k();
+    let wrong = [
+        ("not-the-secret", AK, "SignatureDoesNotMatch"),
+        (SK, "unknown-id", "InvalidAccessKeyId"),
+    ];
+    for (version, (secret, access_key_id, code)) in VERSIONS
+        .into_iter()
+        .flat_map(|version| wrong.map(|case| (version, case)))
+    {
+        let mut url = Presign::new(version, "GET", "k");
+        (url.secret, url.access_key_id) = (secret, access_key_id);
+        let reply = url.send(&server, b"");
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, code.into()),
+            "{version:?} {reply:?}"
+        );
+        assert_eq!(reply.element("OSSAccessKeyId"), access_key_id);
+    }
+}
+
+#[test]
+fn presigned_urls_carry_the_sts_token_in_the_query() {
+    let mut sts = config();
+    sts.security_token = Some("sts-token".into());
+    let server = start(sts);
+    for version in VERSIONS {
+        let key = format!("sts-{version:?}");
+        let mut url = Presign::append(version, &key, 0);
+        url.token = Some("sts-token");
+        assert_eq!(url.send(&server, b"ok").status, 200, "{version:?}");
+        for token in [None, Some("stolen-token")] {
+            let mut url = Presign::append(version, &key, 2);
+            url.token = token;
+            let reply = url.send(&server, b"no");
+            assert_eq!(
+                (reply.status, reply.code()),
+                (403, "InvalidSecurityToken".into()),
+                "{version:?} {token:?} {reply:?}"
+            );
+        }
+        assert_eq!(server.object_bytes(BUCKET, &key).unwrap(), b"ok");
+    }
+}
+
+#[test]
+fn a_signature_in_both_the_header_and_the_url_is_refused() {
+    let server = start(config());
+    for version in VERSIONS {
+        let presigned = Presign::new(version, "GET", "k").signed_query();
+        let mut req = Request::new("GET", "k");
+        req.query = presigned
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect();
+        let reply = send(&server, &req);
+        assert_eq!(
+            (reply.status, reply.code(), reply.element("EC")),
+            (400, "InvalidArgument".into(), "0002-00000039".into()),
+            "{version:?} {reply:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_presigned_urls_get_osss_errors() {
+    let server = holding_k();
+    let v1 = Presign::new(Version::V1, "GET", "k").signed_query();
+    let v4 = Presign::new(Version::V4, "GET", "k").signed_query();
+    let other_day = format!("{AK}/20000101/cn-hangzhou/oss/aliyun_v4_request");
+    // (URL, parameter, its new value or None to drop it, status, EC)
+    let cases = [
+        (&v1, "Expires", None, 403, "0002-00000067"),
+        (&v1, "Expires", Some(""), 403, "0002-00000068"),
+        (&v1, "Expires", Some("soon"), 403, "0002-00000070"),
+        (&v1, "OSSAccessKeyId", None, 403, "0002-00000071"),
+        (&v1, "Signature", Some(""), 403, "0002-00000075"),
+        (
+            &v4,
+            "x-oss-signature-version",
+            Some("OSS9"),
+            403,
+            "0002-00000066",
+        ),
+        (&v4, "x-oss-signature-version", None, 403, "0002-00000066"),
+        (
+            &v4,
+            "x-oss-signature-version",
+            Some("OSS2"),
+            501,
+            "0000-00000001",
+        ),
+        (&v4, "x-oss-credential", None, 403, "0002-00000217"),
+        (&v4, "x-oss-credential", Some("ak/x"), 403, "0002-00000224"),
+        (
+            &v4,
+            "x-oss-credential",
+            Some(&other_day),
+            403,
+            "0002-00000223",
+        ),
+        (&v4, "x-oss-signature", None, 403, "0002-00000219"),
+        (&v4, "x-oss-date", Some("yesterday"), 403, "0002-00000502"),
+        (&v4, "x-oss-expires", None, 403, "0002-00000215"),
+        (&v4, "x-oss-expires", Some("0"), 403, "0002-00000232"),
+        (&v4, "x-oss-expires", Some("604801"), 403, "0002-00000232"),
+        (&v4, "x-oss-expires", Some("-5"), 403, "0002-00000232"),
+    ];
+    for (url, name, value, status, ec) in cases {
+        let query = with_param(url, name, value);
+        let reply = send_raw(&server, "GET", &presigned_target("k", &query), &[], b"");
+        assert_eq!(
+            (reply.status, reply.element("EC")),
+            (status, ec.into()),
+            "{name}={value:?} {reply:?}"
+        );
+    }
+    // The longest validity OSS allows is accepted.
+    let mut week = Presign::new(Version::V4, "GET", "k");
+    week.valid_for = 604800;
+    assert_eq!(week.send(&server, b"").status, 200);
 }
