@@ -9,6 +9,18 @@ import oss2
 from conftest import BUCKET, oss2_bucket, v2_client
 
 
+# Request fields as alibabacloud-oss-v2 names them, and the headers oss2 is given for them.
+HEADERS = {
+    "content_type": "Content-Type", "cache_control": "Cache-Control",
+    "content_disposition": "Content-Disposition", "acl": "x-oss-object-acl",
+    "storage_class": "x-oss-storage-class", "tagging": "x-oss-tagging",
+    "server_side_encryption": "x-oss-server-side-encryption",
+    "server_side_data_encryption": "x-oss-server-side-data-encryption",
+    "server_side_encryption_key_id": "x-oss-server-side-encryption-key-id",
+    "traffic_limit": "x-oss-traffic-limit",
+}
+
+
 @dataclass
 class Failure:
     status: int
@@ -25,26 +37,30 @@ class Oss2:
         self.bucket = oss2_bucket(server, **options)
 
     def append(self, key, position, data, init_crc=None, create=None):
-        headers = {}
-        for field, header in [("content_type", "Content-Type"), ("cache_control", "Cache-Control"),
-                              ("content_disposition", "Content-Disposition"),
-                              ("acl", "x-oss-object-acl"), ("storage_class", "x-oss-storage-class"),
-                              ("tagging", "x-oss-tagging")]:
-            if create and field in create:
-                headers[header] = create[field]
-        for name, value in ((create or {}).get("metadata") or {}).items():
-            headers["x-oss-meta-" + name] = value
-        result = self.bucket.append_object(key, position, data, headers=headers, init_crc=init_crc)
+        result = self.bucket.append_object(key, position, data, headers=self.headers(create),
+                                           init_crc=init_crc)
         return result.next_position, result.crc
+
+    def append_answer(self, key, position, data, **fields):
+        """Appends with request `fields`; the answer's headers."""
+        return dict(self.bucket.append_object(key, position, data, headers=self.headers(fields)).headers)
+
+    @staticmethod
+    def headers(fields):
+        fields = fields or {}
+        headers = {HEADERS[field]: str(value) for field, value in fields.items() if field in HEADERS}
+        for name, value in (fields.get("metadata") or {}).items():
+            headers["x-oss-meta-" + name] = value
+        return headers
 
     def head(self, key):
         return dict(self.bucket.head_object(key).headers)
 
-    def get(self, key, byte_range=None):
-        return self.bucket.get_object(key, byte_range=byte_range).read()
+    def get(self, key, byte_range=None, **fields):
+        return self.bucket.get_object(key, byte_range=byte_range, headers=self.headers(fields)).read()
 
-    def put(self, key, data):
-        self.bucket.put_object(key, data)
+    def put(self, key, data, **fields):
+        return dict(self.bucket.put_object(key, data, headers=self.headers(fields)).headers)
 
     def failure(self, call):
         try:
@@ -67,18 +83,31 @@ class V2:
             bucket=BUCKET, key=key, position=position, body=data, init_hash_crc64=init_crc, **create))
         return result.next_position, int(result.hash_crc64)
 
+    def append_answer(self, key, position, data, **fields):
+        """Appends with request `fields`; the answer's headers, as the SDK's result reads them."""
+        result = self.client.append_object(oss.AppendObjectRequest(
+            bucket=BUCKET, key=key, position=position, body=data, **fields))
+        answer = dict(result.headers)
+        # The typed result must agree with the headers it was read from.
+        assert (result.server_side_encryption, result.server_side_data_encryption,
+                result.server_side_encryption_key_id) == tuple(
+            answer.get(HEADERS[field]) for field in
+            ("server_side_encryption", "server_side_data_encryption", "server_side_encryption_key_id"))
+        return answer
+
     def head(self, key):
         return dict(self.client.head_object(oss.HeadObjectRequest(bucket=BUCKET, key=key)).headers)
 
-    def get(self, key, byte_range=None):
-        request = oss.GetObjectRequest(bucket=BUCKET, key=key)
+    def get(self, key, byte_range=None, **fields):
+        request = oss.GetObjectRequest(bucket=BUCKET, key=key, **fields)
         if byte_range:
             start, end = byte_range
             request.range_header = f"bytes={start}-{'' if end is None else end}"
         return self.client.get_object(request).body.read()
 
-    def put(self, key, data):
-        self.client.put_object(oss.PutObjectRequest(bucket=BUCKET, key=key, body=data))
+    def put(self, key, data, **fields):
+        return dict(self.client.put_object(oss.PutObjectRequest(bucket=BUCKET, key=key, body=data,
+                                                                **fields)).headers)
 
     def failure(self, call):
         try:

@@ -1,10 +1,13 @@
 //! One request: route, authenticate, apply faults, run the operation, answer.
 
 use crate::auth::{self, Credentials};
+use crate::encryption;
 use crate::error::{xml_escape, Document, OssError};
 use crate::faults::{Action, Fault, Faults, Op};
 use crate::http::{BodyError, Conn, Framing, Head, Response};
 use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store};
+use crate::tagging;
+use crate::traffic_limit::TrafficLimit;
 use base64::Engine;
 use md5::{Digest, Md5};
 use oss_protocol::crc64::Crc64;
@@ -22,7 +25,6 @@ const STORAGE_CLASSES: &[&str] = &[
     "ColdArchive",
     "DeepColdArchive",
 ];
-const SERVER_SIDE_ENCRYPTIONS: &[&str] = &["AES256", "KMS", "SM4"];
 
 /// How the server behaves besides its credentials and storage.
 pub struct Options {
@@ -549,22 +551,13 @@ const CREATE_HEADERS: &[&str] = &[
     "x-oss-object-acl",
     "x-oss-storage-class",
     "x-oss-tagging",
-    "x-oss-server-side-encryption",
-    "x-oss-server-side-encryption-key-id",
-    "x-oss-server-side-data-encryption",
 ];
 
-/// The attributes an object is created with, validated as OSS does.
-fn create_attributes(head: &Head) -> Result<Attributes, OssError> {
-    let mut headers = Vec::new();
-    for (name, value) in &head.headers {
-        let lower = name.to_ascii_lowercase();
-        if CREATE_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-oss-meta-") {
-            headers.push((lower, value.clone()));
-        }
-    }
-    let attributes = Attributes { headers };
-    let allowed = |name: &str, values: &[&str]| match attributes.get(name) {
+/// The attributes an object is created with, validated as OSS does. The tags are checked
+/// only when the request `creates` the object: OSS ignores a later append's, even invalid
+/// ones (oss2's `test_append_object_with_tagging_wrong_num`).
+fn create_attributes(head: &Head, creates: bool) -> Result<Attributes, OssError> {
+    let allowed = |name: &str, values: &[&str]| match head.header(name) {
         Some(v) if !values.contains(&v) => Err(OssError::invalid_argument(
             "0016-00000102",
             format!("{name} is not valid: {v}"),
@@ -573,43 +566,22 @@ fn create_attributes(head: &Head) -> Result<Attributes, OssError> {
     };
     allowed("x-oss-object-acl", ACLS)?;
     allowed("x-oss-storage-class", STORAGE_CLASSES)?;
-    allowed("x-oss-server-side-encryption", SERVER_SIDE_ENCRYPTIONS)?;
-    if let Some(tagging) = attributes.get("x-oss-tagging") {
-        if parse_tagging(tagging).is_none() {
-            return Err(OssError::invalid_argument(
-                "0016-00000103",
-                "x-oss-tagging is not valid.",
-            ));
+    allowed(encryption::ALGORITHM, encryption::ALGORITHMS)?;
+    if encryption::wants_kms(head) {
+        allowed(encryption::DATA_ALGORITHM, encryption::DATA_ALGORITHMS)?;
+    }
+    if let Some(tags) = head.header("x-oss-tagging").filter(|_| creates) {
+        tagging::check(tags)?;
+    }
+    let mut headers = Vec::new();
+    for (name, value) in &head.headers {
+        let lower = name.to_ascii_lowercase();
+        if CREATE_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-oss-meta-") {
+            headers.push((lower, value.clone()));
         }
     }
-    Ok(attributes)
-}
-
-fn parse_tagging(text: &str) -> Option<Vec<(String, String)>> {
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((percent_decode(k)?, percent_decode(v)?))
-        })
-        .collect()
-}
-
-fn check_traffic_limit(head: &Head) -> Result<(), OssError> {
-    if let Some(limit) = head.header("x-oss-traffic-limit") {
-        if !limit
-            .parse::<u64>()
-            .is_ok_and(|v| (245_760..=838_860_800).contains(&v))
-        {
-            return Err(OssError::invalid_argument(
-                "0016-00000104",
-                format!(
-                    "x-oss-traffic-limit must be between 245760 and 838860800 bit/s, not {limit}"
-                ),
-            ));
-        }
-    }
-    Ok(())
+    headers.extend(encryption::settle(head));
+    Ok(Attributes { headers })
 }
 
 /// The `position` of an append or a seal.
@@ -633,8 +605,7 @@ fn append(
     fault: Option<Action>,
 ) -> Result<Reply, OssError> {
     let position = position(req)?;
-    check_traffic_limit(ex.head)?;
-    let attributes = create_attributes(ex.head)?;
+    let limit = TrafficLimit::of(ex.head)?;
     // Answer a wrong position or size before the body is read; the store checks again
     // atomically when it applies. A chunked body's size is checked as it arrives.
     let current = match ex.shared.store.head(bucket, key) {
@@ -642,6 +613,7 @@ fn append(
         Err(e) if e.code == "NoSuchKey" => None,
         Err(e) => return Err(e),
     };
+    let attributes = create_attributes(ex.head, current.is_none())?;
     let announced = match ex.framing {
         Some(Framing::Length(len)) => len,
         _ => 0,
@@ -650,7 +622,8 @@ fn append(
         .store
         .check_append(current.as_ref(), position, announced)?;
     let existing = current.map_or(0, |meta| meta.len);
-    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), false, existing)? else {
+    let corrupt = fault == Some(Action::Corrupt);
+    let Some(body) = read_body(ex, corrupt, false, existing, limit)? else {
         return Ok(Reply::Drop);
     };
     let shared = ex.shared;
@@ -664,6 +637,7 @@ fn append(
             response.header("x-oss-next-append-position", meta.len.to_string());
             response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
             response.header("ETag", meta.etag.clone());
+            encryption::answer(&mut response, &meta.attributes);
             Ok(response)
         })
     };
@@ -679,8 +653,8 @@ fn put(
     key: &str,
     fault: Option<Action>,
 ) -> Result<Reply, OssError> {
-    check_traffic_limit(ex.head)?;
-    let attributes = create_attributes(ex.head)?;
+    let limit = TrafficLimit::of(ex.head)?;
+    let attributes = create_attributes(ex.head, true)?;
     let max = ex.shared.store.max_object_size();
     match ex.framing {
         Some(Framing::Length(len)) if len > max => {
@@ -689,7 +663,7 @@ fn put(
         _ => {}
     }
     // A Normal object's ETag is the MD5 of its bytes.
-    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), true, 0)? else {
+    let Some(body) = read_body(ex, fault == Some(Action::Corrupt), true, 0, limit)? else {
         return Ok(Reply::Drop);
     };
     applied(fault, || {
@@ -700,6 +674,7 @@ fn put(
         let mut response = Response::new(200);
         response.header("ETag", meta.etag.clone());
         response.header("x-oss-hash-crc64ecma", meta.crc.to_string());
+        encryption::answer(&mut response, &meta.attributes);
         Ok(response)
     })
 }
@@ -710,12 +685,14 @@ fn put(
 /// client knew before sending); `corrupt` then flips the first stored byte. MD5 (slower than
 /// the network here) is computed only when `Content-MD5` was sent or `want_md5` asks for it.
 /// The body goes onto an object of `existing` bytes: a chunked body fails as soon as its
-/// chunks announce more than the maximum object size allows.
+/// chunks announce more than the maximum object size allows. Under a traffic `limit` it is
+/// read in paced pieces, so the client cannot send faster than the limit.
 fn read_body(
     ex: &mut Exchange,
     corrupt: bool,
     want_md5: bool,
     existing: u64,
+    limit: Option<TrafficLimit>,
 ) -> Result<Option<Ingest>, OssError> {
     let expected_md5 = match ex.head.header("content-md5") {
         None => None,
@@ -759,6 +736,7 @@ fn read_body(
         vec![0u8; 256 * 1024]
     };
     let mut body = ex.conn.body(framing, max.saturating_sub(existing));
+    let pace = limit.map(TrafficLimit::start);
     let mut received = 0usize;
     while !body.is_done() {
         let window = if keep {
@@ -770,6 +748,10 @@ fn read_body(
         } else {
             &mut scratch[..]
         };
+        let most = pace
+            .as_ref()
+            .map_or(window.len(), |p| p.piece().min(window.len()));
+        let window = &mut window[..most];
         let n = match body.read(window) {
             Ok(n) => n,
             Err(BodyError::Broken) => return Ok(None),
@@ -791,6 +773,9 @@ fn read_body(
         }
         crc.update(piece);
         received += n;
+        if let Some(pace) = &pace {
+            pace.wait(received as u64);
+        }
     }
     kept.truncate(received);
     kept.shrink_to_fit();
@@ -823,6 +808,7 @@ fn malformed_chunking(why: &str) -> OssError {
 
 fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response, OssError> {
     let store = &ex.shared.store;
+    let traffic_limit = TrafficLimit::of(ex.head)?;
     if req.has("acl") {
         let meta = store.head(bucket, key)?;
         let acl = meta.attributes.get("x-oss-object-acl").unwrap_or("default");
@@ -835,7 +821,7 @@ fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response,
     if req.has("tagging") {
         let meta = store.head(bucket, key)?;
         let tags =
-            parse_tagging(meta.attributes.get("x-oss-tagging").unwrap_or("")).unwrap_or_default();
+            tagging::parse(meta.attributes.get("x-oss-tagging").unwrap_or("")).unwrap_or_default();
         let mut xml = String::from("<Tagging><TagSet>");
         for (k, v) in tags {
             xml.push_str(&format!(
@@ -870,6 +856,7 @@ fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response,
         );
     }
     response.body = slice.bytes;
+    response.traffic_limit = traffic_limit;
     Ok(response)
 }
 
@@ -935,17 +922,17 @@ fn object_headers(response: &mut Response, meta: &ObjectMeta) {
     if let Some(sealed) = meta.sealed {
         response.header("x-oss-sealed-time", httpdate::fmt_http_date(sealed));
     }
+    encryption::answer(response, attrs);
     for (name, value) in &attrs.headers {
         let passed_through = matches!(
             name.as_str(),
             "cache-control" | "content-disposition" | "content-encoding" | "expires"
-        ) || name.starts_with("x-oss-meta-")
-            || name.starts_with("x-oss-server-side-");
+        ) || name.starts_with("x-oss-meta-");
         if passed_through {
             response.header(&http_case(name), value.clone());
         }
     }
-    if let Some(tags) = attrs.get("x-oss-tagging").and_then(parse_tagging) {
+    if let Some(tags) = attrs.get("x-oss-tagging").and_then(tagging::parse) {
         response.header("x-oss-tagging-count", tags.len().to_string());
     }
 }

@@ -3,6 +3,7 @@
 //! a lingering close, and a reset (RST) for scripted faults. Our own loop rather than a
 //! framework's, because faults need the socket.
 
+use crate::traffic_limit::TrafficLimit;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::ops::Range;
@@ -220,10 +221,26 @@ impl Conn {
         } else {
             b"Connection: keep-alive\r\n\r\n"
         });
-        if !head_only {
-            out.extend_from_slice(&response.body);
+        match response.traffic_limit.filter(|_| !head_only) {
+            Some(limit) => {
+                self.stream.write_all(&out)?;
+                // Each piece waits for its turn, so the last byte goes out no sooner than
+                // the limit allows.
+                let pace = limit.start();
+                let mut sent = 0;
+                for piece in response.body.chunks(pace.piece()) {
+                    sent += piece.len() as u64;
+                    pace.wait(sent);
+                    self.stream.write_all(piece)?;
+                }
+            }
+            None => {
+                if !head_only {
+                    out.extend_from_slice(&response.body);
+                }
+                self.stream.write_all(&out)?;
+            }
         }
-        self.stream.write_all(&out)?;
         self.stream.flush()
     }
 
@@ -417,6 +434,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The body is sent no faster than this (a GetObject's `x-oss-traffic-limit`).
+    pub traffic_limit: Option<TrafficLimit>,
 }
 
 impl Response {
@@ -425,6 +444,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            traffic_limit: None,
         }
     }
 

@@ -15,12 +15,15 @@
 //! ```
 
 mod auth;
+mod encryption;
 mod error;
 pub mod faults;
 mod handler;
 mod http;
 mod presign;
 mod store;
+mod tagging;
+mod traffic_limit;
 
 pub use faults::{Action, Fault, Op};
 

@@ -690,12 +690,18 @@ fn virtual_hosted_requests_route_by_host() {
     assert_eq!(get(&server, "vh"), b"virtual");
 }
 
-#[test]
-fn data_dir_keeps_objects_across_restarts() {
-    let dir = std::env::temp_dir().join(format!("oss-local-server-test-{}", std::process::id()));
+/// The test configuration with a fresh `--data-dir` of its own (`name` keeps tests apart).
+fn data_dir_config(name: &str) -> (Config, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("oss-local-server-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = config();
     config.data_dir = Some(dir.clone());
+    (config, dir)
+}
+
+#[test]
+fn data_dir_keeps_objects_across_restarts() {
+    let (config, dir) = data_dir_config("test");
     let key = "persisted/日志 1.log";
     let server = start(config.clone());
     let create = Request::append(key, 0, b"first,")
@@ -1271,10 +1277,7 @@ fn faults_apply_to_seals_and_a_head_settles_a_lost_answer() {
 
 #[test]
 fn a_seal_survives_a_restart_and_works_in_discard_mode() {
-    let dir = std::env::temp_dir().join(format!("oss-local-server-seal-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut config = config();
-    config.data_dir = Some(dir.clone());
+    let (config, dir) = data_dir_config("seal");
     let server = start(config.clone());
     send(&server, &Request::append("kept", 0, b"abc"));
     let sealed = sealed_time(&send(&server, &Request::seal("kept", 3)));
@@ -1742,4 +1745,272 @@ fn malformed_presigned_urls_get_osss_errors() {
     let mut week = Presign::new(Version::V4, "GET", "k");
     week.valid_for = 604800;
     assert_eq!(week.send(&server, b"").status, 200);
+}
+
+const ENCRYPTION: &str = "x-oss-server-side-encryption";
+const DATA_ENCRYPTION: &str = "x-oss-server-side-data-encryption";
+const KEY_ID: &str = "x-oss-server-side-encryption-key-id";
+
+/// An answer's encryption headers: algorithm, data algorithm, key id.
+fn encryption(reply: &Reply) -> [Option<&str>; 3] {
+    [ENCRYPTION, DATA_ENCRYPTION, KEY_ID].map(|name| reply.header(name))
+}
+
+fn put<'a>(key: &'a str, body: &'a [u8]) -> Request<'a> {
+    Request {
+        body,
+        ..Request::new("PUT", key)
+    }
+}
+
+#[test]
+fn kms_is_fixed_by_the_first_append_with_one_key_id_for_the_object() {
+    let server = start(config());
+    let first = send(
+        &server,
+        &Request::append("kms", 0, b"123").header(ENCRYPTION, "KMS"),
+    );
+    assert_eq!(first.status, 200, "{first:?}");
+    let key_id = first.header(KEY_ID).expect("KMS answers a key id");
+    assert!(!key_id.is_empty());
+    let kms = [Some("KMS"), None, Some(key_id)];
+    assert_eq!(encryption(&first), kms);
+    // Later appends sending none, or another algorithm, answer the object's own.
+    let none = send(&server, &Request::append("kms", 3, b"456"));
+    let other = Request::append("kms", 6, b"789")
+        .header(ENCRYPTION, "AES256")
+        .header(KEY_ID, "another-key");
+    let other = send(&server, &other);
+    let get = send(&server, &Request::new("GET", "kms"));
+    for reply in [&none, &other, &head(&server, "kms"), &get] {
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(encryption(reply), kms, "{reply:?}");
+    }
+    assert_eq!(get.body, b"123456789");
+}
+
+#[test]
+fn a_named_kms_key_and_sm4_data_are_kept_and_other_algorithms_have_no_key_id() {
+    let server = start(config());
+    let created = |key, headers: &[(&'static str, &str)]| {
+        let mut req = Request::append(key, 0, b"x");
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        let reply = send(&server, &req);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let later = send(&server, &Request::append(key, 1, b"y"));
+        let head = head(&server, key);
+        assert_eq!(encryption(&later), encryption(&head), "{later:?}");
+        assert_eq!(encryption(&reply), encryption(&head), "{reply:?}");
+        encryption(&head).map(|v| v.map(String::from))
+    };
+    let own = |values: [Option<&str>; 3]| values.map(|v| v.map(String::from));
+    let kms_sm4 = [
+        (ENCRYPTION, "KMS"),
+        (DATA_ENCRYPTION, "SM4"),
+        (KEY_ID, "my-cmk"),
+    ];
+    assert_eq!(
+        created("kms-sm4", &kms_sm4),
+        own([Some("KMS"), Some("SM4"), Some("my-cmk")])
+    );
+    // A data algorithm or key id goes with KMS only (oss2's own suite: AES256 with SM4
+    // answers AES256 alone).
+    let aes = [
+        (ENCRYPTION, "AES256"),
+        (DATA_ENCRYPTION, "SM4"),
+        (KEY_ID, "my-cmk"),
+    ];
+    assert_eq!(created("aes", &aes), own([Some("AES256"), None, None]));
+    let sm4 = [(ENCRYPTION, "SM4"), (DATA_ENCRYPTION, "SM4")];
+    assert_eq!(created("sm4", &sm4), own([Some("SM4"), None, None]));
+    assert_eq!(
+        created("data-alone", &[(DATA_ENCRYPTION, "SM4")]),
+        own([None; 3])
+    );
+
+    // PutObject keeps the same, and answers it.
+    let reply = send(&server, &put("put", b"p").header(ENCRYPTION, "KMS"));
+    let key_id = reply.header(KEY_ID).expect("KMS answers a key id");
+    assert_eq!(encryption(&reply), [Some("KMS"), None, Some(key_id)]);
+    assert_eq!(encryption(&head(&server, "put")), encryption(&reply));
+
+    for bad in [
+        Request::append("bad", 0, b"x").header(ENCRYPTION, "DES"),
+        Request::append("bad", 0, b"x")
+            .header(ENCRYPTION, "KMS")
+            .header(DATA_ENCRYPTION, "AES256"),
+    ] {
+        let reply = send(&server, &bad);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (400, "InvalidArgument".into())
+        );
+    }
+    assert_eq!(head(&server, "bad").status, 404);
+}
+
+#[test]
+fn an_object_created_unencrypted_stays_so_whatever_later_appends_ask() {
+    let server = start(config());
+    send(&server, &Request::append("plain", 0, b"abc"));
+    // OSS's AppendObject reference: the answers carry the encryption the first append set.
+    let later = Request::append("plain", 3, b"def")
+        .header(ENCRYPTION, "KMS")
+        .header(KEY_ID, "my-cmk");
+    let reply = send(&server, &later);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(encryption(&reply), [None; 3]);
+    assert_eq!(encryption(&head(&server, "plain")), [None; 3]);
+}
+
+#[test]
+fn encryption_and_its_key_id_survive_a_restart() {
+    let (config, dir) = data_dir_config("sse");
+    let server = start(config.clone());
+    let reply = send(
+        &server,
+        &Request::append("kept", 0, b"abc").header(ENCRYPTION, "KMS"),
+    );
+    let before = encryption(&reply).map(|v| v.map(String::from));
+    assert!(before[2].is_some(), "{reply:?}");
+    server.stop();
+    let server = start(config);
+    let reply = send(&server, &Request::append("kept", 3, b"d"));
+    assert_eq!(encryption(&reply).map(|v| v.map(String::from)), before);
+    server.stop();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `count` tags `k0=v0&k1=v1...`.
+fn tags(count: usize) -> String {
+    (0..count)
+        .map(|i| format!("k{i}=v{i}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn ec(reply: &Reply) -> String {
+    let text = String::from_utf8_lossy(&reply.body);
+    let start = text.find("<EC>").map_or(0, |i| i + 4);
+    let end = text.find("</EC>").unwrap_or(start);
+    text[start..end].to_string()
+}
+
+#[test]
+fn tags_past_osss_limits_refuse_the_create_with_osss_ec() {
+    let server = start(config());
+    let long_key = format!("{}=v", "k".repeat(129));
+    let long_value = format!("k={}", "v".repeat(257));
+    for (tagging, expected) in [
+        (tags(11).as_str(), "0010-00000218"),
+        (long_key.as_str(), "0010-00000217"),
+        (long_value.as_str(), "0010-00000217"),
+        ("a=1&a=2", "0010-00000217"),
+        ("aa=bb=cc", "0010-00000219"),
+        ("%FF=v", "0010-00000211"),
+        ("k=%FF", "0010-00000216"),
+    ] {
+        for req in [Request::append("t", 0, b"x"), put("t", b"x")] {
+            let reply = send(&server, &req.header("x-oss-tagging", tagging));
+            assert_eq!(
+                (reply.status, reply.code(), ec(&reply)),
+                (400, "InvalidArgument".into(), expected.into()),
+                "{tagging}"
+            );
+        }
+        assert_eq!(head(&server, "t").status, 404);
+    }
+}
+
+#[test]
+fn ten_tags_of_the_longest_keys_and_values_are_kept() {
+    let server = start(config());
+    // Multibyte characters, URL-encoded: the limits count characters.
+    let encoded = |text: &str| {
+        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let tagging = (0..10)
+        .map(|i| {
+            let key = format!("{}{i}", "键".repeat(127));
+            format!("{}={}", encoded(&key), "v".repeat(256))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let reply = send(
+        &server,
+        &Request::append("t", 0, b"x").header("x-oss-tagging", &tagging),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(head(&server, "t").header("x-oss-tagging-count"), Some("10"));
+    let mut get = Request::new("GET", "t");
+    get.query = vec![("tagging", None)];
+    let xml = String::from_utf8(send(&server, &get).body).unwrap();
+    assert_eq!(xml.matches(&"v".repeat(256)).count(), 10, "{xml}");
+    assert!(xml.contains(&format!("{}9", "键".repeat(127))), "{xml}");
+}
+
+#[test]
+fn a_later_appends_tags_are_ignored_even_when_invalid() {
+    let server = start(config());
+    let create = Request::append("t", 0, b"x").header("x-oss-tagging", "team=core");
+    assert_eq!(send(&server, &create).status, 200);
+    let later = [tags(15), "aa=bb=cc".into(), "k=%FF".into(), "k=v".into()];
+    for (position, tagging) in (1..).zip(later) {
+        let later = Request::append("t", position, b"y").header("x-oss-tagging", &tagging);
+        let reply = send(&server, &later);
+        assert_eq!(reply.status, 200, "{tagging}: {reply:?}");
+    }
+    assert_eq!(head(&server, "t").header("x-oss-tagging-count"), Some("1"));
+}
+
+/// 100 KB/s, OSS's lowest limit.
+const SLOWEST: &str = "819200";
+
+#[test]
+fn a_traffic_limit_paces_uploads_and_downloads() {
+    let server = start(config());
+    // Two seconds' worth at the limit.
+    let data: Vec<u8> = (0..204_800u32).map(|i| (i % 251) as u8).collect();
+    let two_seconds = Duration::from_secs(2);
+    for req in [
+        Request::append("slow", 0, &data),
+        put("slow-put", &data),
+        Request::new("GET", "slow"),
+    ] {
+        let method = req.method;
+        let started = Instant::now();
+        let reply = send(&server, &req.header("x-oss-traffic-limit", SLOWEST));
+        let took = started.elapsed();
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(took >= two_seconds, "{method} took {took:?}");
+        if method == "GET" {
+            assert_eq!(reply.body, data);
+        }
+    }
+    assert_eq!(get(&server, "slow-put"), data);
+}
+
+#[test]
+fn a_traffic_limit_outside_osss_range_is_refused() {
+    let server = start(config());
+    send(&server, &Request::append("o", 0, b"x"));
+    for bad in ["819199", "838860801", "abc", "-1", ""] {
+        for req in [
+            Request::append("o", 1, b"y"),
+            put("p", b"y"),
+            Request::new("GET", "o"),
+        ] {
+            let reply = send(&server, &req.header("x-oss-traffic-limit", bad));
+            assert_eq!(
+                (reply.status, reply.code(), ec(&reply)),
+                (400, "InvalidArgument".into(), "0004-00000502".into()),
+                "{bad:?}"
+            );
+        }
+    }
+    assert_eq!(head(&server, "p").status, 404);
+    let fastest = Request::append("o", 1, b"y").header("x-oss-traffic-limit", "838860800");
+    assert_eq!(send(&server, &fastest).status, 200);
 }
