@@ -77,6 +77,52 @@ fn a_seal_never_cuts_off_another_writers_bytes() {
     assert_eq!(server.object_bytes(BUCKET, "k").unwrap(), b"mine;theirs");
 }
 
+/// Another writer seals the object `mine` writes to; `mine`'s next write is then refused
+/// with the server's code for a sealed object, at once: one append, no HEAD to settle it, no
+/// retry, the position where it was.
+fn sealed_under_a_writer(server: &Server, client: &Client, key: &str, status: u16) {
+    let mut mine = open(client, key);
+    mine.write(b"mine").unwrap();
+    open(client, key).seal().unwrap();
+    let (appends, heads) = (
+        server.requests_received(Op::Append),
+        server.requests_received(Op::Head),
+    );
+    let err = mine.write(b", more").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ObjectNotAppendable, "{err:?}");
+    assert_eq!(
+        (err.http_status(), err.code()),
+        (Some(status), Some("AppendSealedObjectNotAllowed")),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("AppendSealedObjectNotAllowed"),
+        "{err}"
+    );
+    assert_eq!(server.requests_received(Op::Append), appends + 1);
+    assert_eq!(server.requests_received(Op::Head), heads);
+    assert_eq!(mine.position(), 4);
+    assert_eq!(server.object_bytes(BUCKET, key).unwrap(), b"mine");
+}
+
+#[test]
+fn an_append_to_an_object_another_writer_sealed_fails_once_whatever_the_status() {
+    let (server, client) = start();
+    // 409, as the local server answers with OSS's SealAppendObject reference.
+    sealed_under_a_writer(&server, &client, "409", 409);
+    // 400, as alibabacloud-oss-v2's own seal test expects of OSS.
+    let relay = peers::relay(server.addr(), |request, answer| {
+        let conflict = b"HTTP/1.1 409 Conflict\r\n";
+        let answer = match answer.strip_prefix(conflict) {
+            Some(rest) if request.is_append() => [b"HTTP/1.1 400 Bad Request\r\n", rest].concat(),
+            _ => answer,
+        };
+        vec![peers::Step::Send(answer)]
+    });
+    let client = Client::new(&common::client_config_for(&relay.url(), AK, SK)).unwrap();
+    sealed_under_a_writer(&server, &client, "400", 400);
+}
+
 #[test]
 fn a_seal_whose_outcome_is_unknown_is_settled_by_a_head() {
     let (server, client) = start();

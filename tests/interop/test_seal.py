@@ -34,11 +34,14 @@ def test_a_seal_answers_its_time_and_head_and_get_carry_it(sdk, server):
     assert FLAVOURS["oss2-v1"](server).head("obj")["x-oss-sealed-time"] == result.sealed_time
 
 
-def test_a_sealed_object_takes_no_more_appends(sdk):
+def test_a_sealed_object_takes_no_more_appends(sdk, server):
     sdk.append("obj", 0, b"abc")
     seal(sdk, "obj", 3)
-    failure = sdk.failure(lambda: sdk.append("obj", 3, b"d"))
-    assert (failure.status, failure.code, failure.ec) == (409, "ObjectNotAppendable", "0026-00000017")
+    # 409 as OSS's SealAppendObject reference lists the code; alibabacloud-oss-v2's own seal
+    # test (skipped upstream) expects 400. oss2, which has no seal call, appends too.
+    for appender in (sdk, FLAVOURS["oss2-v1"](server)):
+        failure = appender.failure(lambda: appender.append("obj", 3, b"d"))
+        assert (failure.status, failure.code) == (409, "AppendSealedObjectNotAllowed")
     assert sdk.get("obj") == b"abc"
 
 

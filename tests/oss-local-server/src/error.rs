@@ -137,6 +137,17 @@ impl OssError {
         )
     }
 
+    /// An append to a sealed object. Status 409 as the SealAppendObject reference lists this
+    /// code; the EC is ours, as OSS documents none for it.
+    pub fn append_sealed_object_not_allowed() -> Self {
+        Self::new(
+            409,
+            "AppendSealedObjectNotAllowed",
+            "0002-00000019",
+            "The object is sealed and takes no more appends.",
+        )
+    }
+
     pub fn not_implemented(what: &str) -> Self {
         Self::new(
             501,

@@ -172,10 +172,11 @@ impl Store {
         len: u64,
     ) -> Result<(), OssError> {
         let length = match current {
-            // A sealed object is refused as a Normal one is: our model, as OSS's documentation
-            // says only that it is "no longer appendable".
-            Some(meta) if meta.kind != ObjectType::Appendable || meta.sealed.is_some() => {
+            Some(meta) if meta.kind != ObjectType::Appendable => {
                 return Err(OssError::object_not_appendable())
+            }
+            Some(meta) if meta.sealed.is_some() => {
+                return Err(OssError::append_sealed_object_not_allowed())
             }
             Some(meta) => meta.len,
             None => 0,

@@ -1211,7 +1211,7 @@ fn a_sealed_object_shows_its_first_seal_time_and_takes_no_more_appends() {
     let reply = send(&server, &Request::append("s", 3, b"d"));
     assert_eq!(
         (reply.status, reply.code()),
-        (409, "ObjectNotAppendable".into())
+        (409, "AppendSealedObjectNotAllowed".into())
     );
     assert_eq!(get(&server, "s"), b"abc");
     // PutObject replaces it with a Normal object, not sealed.
@@ -1285,7 +1285,7 @@ fn a_seal_survives_a_restart_and_works_in_discard_mode() {
     let server = start(config);
     assert_eq!(sealed_time(&head(&server, "kept")), sealed);
     let reply = send(&server, &Request::append("kept", 3, b"d"));
-    assert_eq!(reply.code(), "ObjectNotAppendable");
+    assert_eq!(reply.code(), "AppendSealedObjectNotAllowed");
     server.stop();
     std::fs::remove_dir_all(dir).unwrap();
 
@@ -1296,7 +1296,7 @@ fn a_seal_survives_a_restart_and_works_in_discard_mode() {
     assert_eq!(send(&server, &Request::seal("d", 3)).status, 200);
     sealed_time(&head(&server, "d"));
     let reply = send(&server, &Request::append("d", 3, b"d"));
-    assert_eq!(reply.code(), "ObjectNotAppendable");
+    assert_eq!(reply.code(), "AppendSealedObjectNotAllowed");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
