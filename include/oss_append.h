@@ -957,7 +957,7 @@ enum oss_status oss_append_options_set_request_payer(struct oss_append_options *
                                                      struct oss_error **err);
 
 /**
- * A bandwidth limit for every append, in bit/s: 245760 (30 KiB/s) to 838860800
+ * A bandwidth limit for every append, in bit/s: 819200 (100 KiB/s) to 838860800
  * (100 MiB/s), as OSS allows.
  */
 enum oss_status oss_append_options_set_traffic_limit(struct oss_append_options *options,

@@ -49,7 +49,7 @@ pub struct CreateParams {
 pub struct RequestParams {
     /// `requester`, for requester-pays buckets.
     pub request_payer: Option<String>,
-    /// Bandwidth limit in bit/s, 245760 to 838860800.
+    /// Bandwidth limit in bit/s, 819200 (100 KiB/s) to 838860800 (100 MiB/s), as OSS documents.
     pub traffic_limit: Option<u64>,
 }
 
@@ -118,9 +118,9 @@ impl CreateParams {
 impl RequestParams {
     pub(crate) fn validate(&self) -> Result<()> {
         if let Some(limit) = self.traffic_limit {
-            if !(245_760..=838_860_800).contains(&limit) {
+            if !(819_200..=838_860_800).contains(&limit) {
                 return Err(Error::invalid_argument(format!(
-                    "traffic limit {limit} bit/s: OSS accepts 245760 to 838860800"
+                    "traffic limit {limit} bit/s: OSS accepts 819200 to 838860800"
                 )));
             }
         }
@@ -542,7 +542,7 @@ mod properties {
             payer in prop::option::of(header_text()),
         ) {
             let params = RequestParams { request_payer: payer.clone(), traffic_limit: limit };
-            let in_range = limit.is_none_or(|l| (245_760..=838_860_800).contains(&l));
+            let in_range = limit.is_none_or(|l| (819_200..=838_860_800).contains(&l));
             match params.validate() {
                 Ok(()) => {
                     prop_assert!(in_range, "{:?}", limit);

@@ -91,7 +91,7 @@ func WithServerSideEncryption(algorithm, kmsKeyID string) Option {
 	}
 }
 
-// WithTrafficLimit limits every append to bitsPerSecond (245760 to 838860800).
+// WithTrafficLimit limits every append to bitsPerSecond (819200 to 838860800).
 func WithTrafficLimit(bitsPerSecond uint64) Option {
 	return func(o *optionSet) error {
 		return call(func(e **C.oss_error) C.enum_oss_status {

@@ -346,7 +346,7 @@ pub unsafe extern "C" fn oss_append_options_set_request_payer(
     })
 }
 
-/// A bandwidth limit for every append, in bit/s: 245760 (30 KiB/s) to 838860800
+/// A bandwidth limit for every append, in bit/s: 819200 (100 KiB/s) to 838860800
 /// (100 MiB/s), as OSS allows.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_set_traffic_limit(

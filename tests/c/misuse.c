@@ -166,7 +166,7 @@ int main(void) {
     INVALID("encryption", oss_append_options_set_server_side_encryption(options, "ROT13", NULL, NULL, &err));
     INVALID("options", oss_append_options_set_request_payer(NULL, "requester", &err));
     INVALID("value", oss_append_options_set_request_payer(options, NULL, &err));
-    INVALID("options", oss_append_options_set_traffic_limit(NULL, 245760, &err));
+    INVALID("options", oss_append_options_set_traffic_limit(NULL, 819200, &err));
     INVALID("traffic limit", oss_append_options_set_traffic_limit(options, 1, &err));
     INVALID("options", oss_append_options_set_check_crc(NULL, true, &err));
     INVALID("options", oss_append_options_set_seal_on_close(NULL, true, &err));

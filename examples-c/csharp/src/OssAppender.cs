@@ -51,7 +51,7 @@ namespace OssAppend
         /// <summary>User metadata x-oss-meta-&lt;name&gt; of a new object (names: letters, digits, '-', '_', '.').</summary>
         public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
 
-        /// <summary>A bandwidth limit for every append in bit/s, 245760 to 838860800; 0 for none.</summary>
+        /// <summary>A bandwidth limit for every append in bit/s, 819200 to 838860800; 0 for none.</summary>
         public ulong TrafficLimit { get; set; }
 
         /// <summary>Whether to check the server's CRC-64 of the whole object after every append (default true).</summary>
