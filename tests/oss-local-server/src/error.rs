@@ -108,6 +108,67 @@ impl OssError {
         .detail("BucketName", bucket)
     }
 
+    /// DeleteBucket's answer while objects remain: the code, message and EC of the example in
+    /// Alibaba Cloud's DeleteBucket reference.
+    pub fn bucket_not_empty(bucket: &str) -> Self {
+        Self::new(
+            409,
+            "BucketNotEmpty",
+            "0015-00000301",
+            "The bucket has objects. Please delete them first.",
+        )
+        .detail("BucketName", bucket)
+    }
+
+    /// PutBucket on a bucket that exists (OSS's PutBucket reference: 409 BucketAlreadyExists).
+    /// The EC is ours; OSS documents none for this case.
+    pub fn bucket_already_exists(bucket: &str) -> Self {
+        Self::new(
+            409,
+            "BucketAlreadyExists",
+            "0015-00000201",
+            "The requested bucket name is not available. The bucket namespace is shared by all \
+             users of the system. Please select a different name and try again.",
+        )
+        .detail("BucketName", bucket)
+    }
+
+    /// A request document that is not XML or not the one expected. The EC is ours; OSS
+    /// documents none for this case.
+    pub fn malformed_xml() -> Self {
+        Self::new(
+            400,
+            "MalformedXML",
+            "0016-00000602",
+            "The XML you provided was not well-formed or did not validate against our \
+             published schema.",
+        )
+    }
+
+    pub fn invalid_digest(message: &str) -> Self {
+        Self::new(400, "InvalidDigest", "0016-00000402", message)
+    }
+
+    pub fn invalid_bucket_name(bucket: &str) -> Self {
+        Self::new(
+            400,
+            "InvalidBucketName",
+            "0015-00000001",
+            "The specified bucket is not valid.",
+        )
+        .detail("BucketName", bucket)
+    }
+
+    pub fn invalid_object_name(key: &str) -> Self {
+        Self::new(
+            400,
+            "InvalidObjectName",
+            "0016-00000005",
+            "The specified object is not valid.",
+        )
+        .detail("ObjectName", key)
+    }
+
     pub fn no_such_key(key: &str) -> Self {
         Self::new(
             404,
@@ -210,17 +271,6 @@ impl OssError {
     }
 }
 
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
+pub fn xml_escape(text: &str) -> std::borrow::Cow<'_, str> {
+    quick_xml::escape::escape(text)
 }

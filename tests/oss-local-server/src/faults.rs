@@ -23,7 +23,8 @@
 //! refused as the object is at that moment: a request that lands after its client gave up
 //! on it, at a moment the test chooses; appends refused before, for a wrong position, are
 //! not counted). Ops: `append`, `put`, `get`, `head`, `delete`,
-//! `seal`, `any`.
+//! `seal`, `put-bucket`, `delete-bucket`, `list-buckets`, `list-objects` (every listing of a
+//! bucket), `delete-multiple`, `any`.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -37,19 +38,29 @@ pub enum Op {
     Delete,
     /// SealAppendObject.
     Seal,
-    /// Bucket operations and anything else.
-    Other,
+    PutBucket,
+    DeleteBucket,
+    ListBuckets,
+    /// Any listing of a bucket: ListObjects (v1 and v2), ListObjectVersions,
+    /// ListMultipartUploads.
+    ListObjects,
+    /// DeleteMultipleObjects.
+    DeleteMultiple,
 }
 
 impl Op {
-    pub const ALL: [Op; 7] = [
+    pub const ALL: [Op; 11] = [
         Op::Append,
         Op::Put,
         Op::Get,
         Op::Head,
         Op::Delete,
         Op::Seal,
-        Op::Other,
+        Op::PutBucket,
+        Op::DeleteBucket,
+        Op::ListBuckets,
+        Op::ListObjects,
+        Op::DeleteMultiple,
     ];
 
     /// The name in `op=` of a fault and in `/-/stats`.
@@ -61,7 +72,11 @@ impl Op {
             Op::Head => "head",
             Op::Delete => "delete",
             Op::Seal => "seal",
-            Op::Other => "other",
+            Op::PutBucket => "put-bucket",
+            Op::DeleteBucket => "delete-bucket",
+            Op::ListBuckets => "list-buckets",
+            Op::ListObjects => "list-objects",
+            Op::DeleteMultiple => "delete-multiple",
         }
     }
 
@@ -73,11 +88,7 @@ impl Op {
         if name == "any" {
             return Some(None);
         }
-        // `other` is only counted: no fault can name it.
-        Op::ALL
-            .into_iter()
-            .find(|op| *op != Op::Other && op.name() == name)
-            .map(Some)
+        Op::ALL.into_iter().find(|op| op.name() == name).map(Some)
     }
 }
 

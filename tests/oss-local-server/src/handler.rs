@@ -5,9 +5,13 @@ use crate::encryption;
 use crate::error::{xml_escape, Document, OssError};
 use crate::faults::{Action, Fault, Faults, Op};
 use crate::http::{BodyError, Conn, Framing, Head, Response};
-use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store};
+use crate::names::{check_bucket, check_key, check_version};
+use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store, STORAGE_CLASSES};
 use crate::tagging;
 use crate::traffic_limit::TrafficLimit;
+use crate::uri::{self, Query};
+use crate::xml::{xml_response, OWNER_ID};
+use crate::{batch_delete, buckets, listing};
 use base64::Engine;
 use md5::{Digest, Md5};
 use oss_protocol::crc64::Crc64;
@@ -18,13 +22,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 // The values OSS documents for these headers: the server's own lists, not the client's, so
 // that a wrong list in the library is refused here rather than agreed with.
 const ACLS: &[&str] = &["private", "public-read", "public-read-write", "default"];
-const STORAGE_CLASSES: &[&str] = &[
-    "Standard",
-    "IA",
-    "Archive",
-    "ColdArchive",
-    "DeepColdArchive",
-];
 
 /// How the server behaves besides its credentials and storage.
 pub struct Options {
@@ -214,19 +211,16 @@ struct Parsed {
     path: String,
     bucket: Option<String>,
     key: Option<String>,
-    query: Vec<(String, Option<String>)>,
+    query: Query,
 }
 
 impl Parsed {
     fn has(&self, name: &str) -> bool {
-        self.query.iter().any(|(n, _)| n == name)
+        self.query.has(name)
     }
 
     fn value(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.as_deref())
+        self.query.value(name)
     }
 }
 
@@ -242,19 +236,8 @@ fn parse(ex: &Exchange, host: &str) -> Result<Parsed, OssError> {
             "The request URI is not valid UTF-8 after decoding.",
         )
     };
-    let path = percent_decode(raw_path).ok_or_else(bad_uri)?;
-    let mut query = Vec::new();
-    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = match pair.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (pair, None),
-        };
-        let value = match value {
-            Some(v) => Some(percent_decode(v).ok_or_else(bad_uri)?),
-            None => None,
-        };
-        query.push((percent_decode(name).ok_or_else(bad_uri)?, value));
-    }
+    let path = uri::decode(raw_path).ok_or_else(bad_uri)?;
+    let query = Query::parse(raw_query).ok_or_else(bad_uri)?;
     let (bucket, key) = route(host, &path);
     Ok(Parsed {
         path,
@@ -352,86 +335,21 @@ fn route(host: &str, path: &str) -> (Option<String>, Option<String>) {
     }
 }
 
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-fn valid_bucket(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
     // Counting what arrived changes nothing, so `/-/stats` answers with or without faults.
     if req.path.starts_with("/-/") && (ex.shared.faults.is_some() || req.path == "/-/stats") {
         return control(ex, req).map(Reply::Respond);
     }
-    let method = ex.head.method.as_str();
-    let Some(bucket) = req.bucket.as_deref() else {
-        return Err(OssError::not_implemented("ListBuckets"));
-    };
-    if !valid_bucket(bucket) {
-        return Err(OssError::new(
-            400,
-            "InvalidBucketName",
-            "0015-00000001",
-            "The specified bucket is not valid.",
-        )
-        .detail("BucketName", bucket));
+    if let Some(bucket) = req.bucket.as_deref() {
+        check_bucket(bucket)?;
     }
     if let Some(key) = req.key.as_deref() {
-        if key.len() > 1023 || key.starts_with('\\') || key.starts_with('/') {
-            return Err(OssError::new(
-                400,
-                "InvalidObjectName",
-                "0016-00000005",
-                "The specified object is not valid.",
-            )
-            .detail("ObjectName", key));
-        }
+        check_key(key)?;
     }
-    let op = match (method, req.key.is_some()) {
-        ("POST", true) if req.has("append") => Op::Append,
-        ("POST", true) if req.has("seal") => Op::Seal,
-        ("PUT", true) if !req.has("acl") && !req.has("tagging") => Op::Put,
-        ("GET", true) => Op::Get,
-        ("HEAD", true) => Op::Head,
-        ("DELETE", true) => Op::Delete,
-        ("PUT", false) if req.query.is_empty() => Op::Other,
-        _ => {
-            return Err(OssError::not_implemented(&format!(
-                "{method} with sub-resources {:?}",
-                req.query
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-            )))
-        }
-    };
+    let op = operation(ex.head.method.as_str(), req)?;
     ex.shared.received[op.index()].fetch_add(1, Ordering::SeqCst);
-    if op != Op::Other && !ex.shared.store.has_bucket(bucket) {
+    let bucket = req.bucket.as_deref().unwrap_or("");
+    if !matches!(op, Op::ListBuckets | Op::PutBucket) && !ex.shared.store.has_bucket(bucket) {
         return Err(OssError::no_such_bucket(bucket));
     }
     authenticate(ex, req)?;
@@ -454,16 +372,15 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         }
         _ => {}
     }
+    let shared = ex.shared;
+    let store = &shared.store;
     match op {
         Op::Append => append(ex, req, bucket, key, fault),
         Op::Put => put(ex, bucket, key, fault),
         Op::Seal => {
             let position = position(req)?;
             applied(fault, || {
-                let sealed = ex
-                    .shared
-                    .store
-                    .seal(bucket, key, position, ex.shared.now())?;
+                let sealed = store.seal(bucket, key, position, shared.now())?;
                 let mut response = Response::new(200);
                 response.header("x-oss-sealed-time", httpdate::fmt_http_date(sealed));
                 Ok(response)
@@ -471,21 +388,77 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
         }
         Op::Get => applied(fault, || get(ex, req, bucket, key)),
         Op::Head => applied(fault, || {
-            let meta = ex.shared.store.head(bucket, key)?;
+            let meta = store.head(bucket, key)?;
             let mut response = Response::new(200);
             object_headers(&mut response, &meta);
             response.header("Content-Length", meta.len.to_string());
             Ok(response)
         }),
-        Op::Delete => applied(fault, || {
-            ex.shared.store.delete(bucket, key)?;
-            Ok(Response::new(204))
+        Op::Delete => {
+            // `versionId=null` names the one version an object has without versioning.
+            if req.has("versionId") {
+                check_version(req.value("versionId").unwrap_or(""))?;
+            }
+            applied(fault, || {
+                store.delete(bucket, key)?;
+                Ok(Response::new(204))
+            })
+        }
+        Op::PutBucket => {
+            let Some(body) = read_document(ex, false)? else {
+                return Ok(Reply::Drop);
+            };
+            applied(fault, || {
+                buckets::create(store, bucket, ex.head, &body, shared.now())
+            })
+        }
+        Op::DeleteBucket => applied(fault, || buckets::delete(store, bucket)),
+        Op::ListBuckets => applied(fault, || {
+            buckets::list(store, &req.query, &shared.creds.region)
         }),
-        Op::Other => applied(fault, || {
-            ex.shared.store.create_bucket(bucket)?;
-            Ok(Response::new(200))
-        }),
+        Op::ListObjects => applied(fault, || listing::answer(store, bucket, &req.query)),
+        Op::DeleteMultiple => {
+            let Some(body) = read_document(ex, true)? else {
+                return Ok(Reply::Drop);
+            };
+            applied(fault, || {
+                batch_delete::apply(store, bucket, &req.query, &body)
+            })
+        }
     }
+}
+
+/// The operation a request asks for; NotImplemented for one this server does not have.
+fn operation(method: &str, req: &Parsed) -> Result<Op, OssError> {
+    let query = &req.query;
+    let op = match (method, req.bucket.is_some(), req.key.is_some()) {
+        ("POST", _, true) if req.has("append") => Op::Append,
+        ("POST", _, true) if req.has("seal") => Op::Seal,
+        ("PUT", _, true) if !req.has("acl") && !req.has("tagging") => Op::Put,
+        ("GET", _, true) => Op::Get,
+        ("HEAD", _, true) => Op::Head,
+        ("DELETE", _, true) => Op::Delete,
+        ("PUT", true, false) if query.is_empty() => Op::PutBucket,
+        ("DELETE", true, false) if query.is_empty() => Op::DeleteBucket,
+        ("GET", true, false) if query.only(listing::PARAMETERS) => Op::ListObjects,
+        ("POST", true, false)
+            if query.has("delete") && query.only(&["delete", "encoding-type"]) =>
+        {
+            Op::DeleteMultiple
+        }
+        ("GET", false, false) if query.only(&["prefix", "marker", "max-keys"]) => Op::ListBuckets,
+        _ => {
+            return Err(OssError::not_implemented(&format!(
+                "{method} with sub-resources {:?}",
+                query
+                    .pairs()
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+            )))
+        }
+    };
+    Ok(op)
 }
 
 /// The error a fault scripts with `status`, with the document OSS sends for it.
@@ -510,6 +483,7 @@ fn authenticate(ex: &Exchange, req: &Parsed) -> Result<(), OssError> {
         .collect();
     let query: Vec<(&str, Option<&str>)> = req
         .query
+        .pairs()
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_deref()))
         .collect();
@@ -694,31 +668,10 @@ fn read_body(
     existing: u64,
     limit: Option<TrafficLimit>,
 ) -> Result<Option<Ingest>, OssError> {
-    let expected_md5 = match ex.head.header("content-md5") {
-        None => None,
-        Some(v) => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(v)
-                .ok()
-                .filter(|d| d.len() == 16)
-                .ok_or_else(|| {
-                    OssError::new(
-                        400,
-                        "InvalidDigest",
-                        "0016-00000402",
-                        "The Content-MD5 you specified is not valid.",
-                    )
-                })?,
-        ),
-    };
-    if is_expect_continue(ex.head) {
-        std::thread::sleep(ex.shared.latency);
-        if ex.conn.send_continue().is_err() {
-            return Ok(None);
-        }
+    let expected_md5 = content_md5(ex.head)?;
+    if !begin_body(ex) {
+        return Ok(None);
     }
-    ex.continue_sent = true;
-    ex.body_taken = true;
     let framing = ex.framing.unwrap_or(Framing::Length(0));
     let max = ex.shared.store.max_object_size();
     let keep = ex.shared.store.keeps_data();
@@ -780,13 +733,8 @@ fn read_body(
     kept.truncate(received);
     kept.shrink_to_fit();
     let md5: Option<[u8; 16]> = md5.map(|m| m.finalize().into());
-    if expected_md5.is_some_and(|e| Some(e.as_slice()) != md5.as_ref().map(|m| m.as_slice())) {
-        return Err(OssError::new(
-            400,
-            "InvalidDigest",
-            "0016-00000402",
-            "The Content-MD5 you specified did not match what we received.",
-        ));
+    if expected_md5.is_some_and(|e| Some(e) != md5) {
+        return Err(digest_mismatch());
     }
     Ok(Some(Ingest {
         bytes: keep.then_some(kept),
@@ -794,6 +742,89 @@ fn read_body(
         crc: crc.value(),
         md5,
     }))
+}
+
+/// The digest a `Content-MD5` header announces, if one was sent.
+fn content_md5(head: &Head) -> Result<Option<[u8; 16]>, OssError> {
+    let Some(value) = head.header("content-md5") else {
+        return Ok(None);
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()
+        .and_then(|digest| <[u8; 16]>::try_from(digest).ok())
+        .map(Some)
+        .ok_or_else(|| OssError::invalid_digest("The Content-MD5 you specified is not valid."))
+}
+
+fn digest_mismatch() -> OssError {
+    OssError::invalid_digest("The Content-MD5 you specified did not match what we received.")
+}
+
+/// Takes the body on: a client waiting for `100 Continue` gets it. False when the client
+/// went away.
+fn begin_body(ex: &mut Exchange) -> bool {
+    if is_expect_continue(ex.head) {
+        std::thread::sleep(ex.shared.latency);
+        if ex.conn.send_continue().is_err() {
+            return false;
+        }
+    }
+    ex.continue_sent = true;
+    ex.body_taken = true;
+    true
+}
+
+/// The largest request document OSS takes: more is MalformedXML (DeleteMultipleObjects
+/// reference).
+const MAX_DOCUMENT: u64 = 2 << 20;
+
+/// A request's XML document (PutBucket's configuration, DeleteMultipleObjects' list), at most
+/// [`MAX_DOCUMENT`] bytes, checked against its `Content-MD5`; `md5_required` makes the header
+/// itself required, as DeleteMultipleObjects does (OSS answers its absence with
+/// MissingArgument, as seen by stormkit-io/stormkit-io#142). `None` when the client went away.
+fn read_document(ex: &mut Exchange, md5_required: bool) -> Result<Option<Vec<u8>>, OssError> {
+    let expected_md5 = content_md5(ex.head)?;
+    if md5_required && expected_md5.is_none() {
+        // The EC is ours; OSS documents none for this case.
+        return Err(OssError::new(
+            400,
+            "MissingArgument",
+            "0016-00000604",
+            "Missing Some Required Arguments.",
+        )
+        .detail("ArgumentName", "Content-MD5"));
+    }
+    let Some(framing) = ex.framing else {
+        return Ok(Some(Vec::new()));
+    };
+    if matches!(framing, Framing::Length(len) if len > MAX_DOCUMENT) {
+        return Err(OssError::malformed_xml());
+    }
+    if !begin_body(ex) {
+        return Ok(None);
+    }
+    let mut document = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let mut body = ex.conn.body(framing, MAX_DOCUMENT);
+    while !body.is_done() {
+        match body.read(&mut chunk) {
+            Ok(n) => document.extend_from_slice(&chunk[..n]),
+            Err(BodyError::Broken) => return Ok(None),
+            Err(BodyError::Malformed(why)) => {
+                ex.close = true;
+                return Err(malformed_chunking(why));
+            }
+            Err(BodyError::TooLarge { .. }) => {
+                ex.close = true;
+                return Err(OssError::malformed_xml());
+            }
+        }
+    }
+    if expected_md5.is_some_and(|e| e != <[u8; 16]>::from(Md5::digest(&document))) {
+        return Err(digest_mismatch());
+    }
+    Ok(Some(document))
 }
 
 /// InvalidArgument, the code OSS gives a request part it cannot accept: the chunked framing
@@ -813,8 +844,8 @@ fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response,
         let meta = store.head(bucket, key)?;
         let acl = meta.attributes.get("x-oss-object-acl").unwrap_or("default");
         return Ok(xml_response(format!(
-            "<AccessControlPolicy><Owner><ID>local</ID><DisplayName>local</DisplayName></Owner>\
-             <AccessControlList><Grant>{}</Grant></AccessControlList></AccessControlPolicy>",
+            "<AccessControlPolicy><Owner><ID>{OWNER_ID}</ID><DisplayName>{OWNER_ID}</DisplayName>\
+             </Owner><AccessControlList><Grant>{}</Grant></AccessControlList></AccessControlPolicy>",
             xml_escape(acl)
         )));
     }
@@ -892,13 +923,6 @@ fn parse_range(header: &str) -> Option<Range> {
     }
 }
 
-fn xml_response(xml: String) -> Response {
-    let mut response = Response::new(200);
-    response.header("Content-Type", "application/xml");
-    response.body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}").into_bytes();
-    response
-}
-
 fn object_headers(response: &mut Response, meta: &ObjectMeta) {
     let attrs = &meta.attributes;
     response.header(
@@ -964,7 +988,7 @@ fn control(ex: &mut Exchange, req: &Parsed) -> Result<Response, OssError> {
     };
     let mut response = Response::new(200);
     match (ex.head.method.as_str(), req.path.as_str()) {
-        ("POST", "/-/faults") => faults()?.add(Fault::from_query(&req.query).map_err(bad)?),
+        ("POST", "/-/faults") => faults()?.add(Fault::from_query(req.query.pairs()).map_err(bad)?),
         ("DELETE", "/-/faults") => faults()?.clear(),
         ("GET", "/-/faults") => {
             response.body = format!("pending {}\n", faults()?.pending()).into_bytes()

@@ -15,15 +15,21 @@
 //! ```
 
 mod auth;
+mod batch_delete;
+mod buckets;
 mod encryption;
 mod error;
 pub mod faults;
 mod handler;
 mod http;
+mod listing;
+mod names;
 mod presign;
 mod store;
 mod tagging;
 mod traffic_limit;
+mod uri;
+mod xml;
 
 pub use faults::{Action, Fault, Op};
 
@@ -36,7 +42,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 5 << 30;
 
@@ -125,8 +131,9 @@ impl Server {
             (None, false) => store::Mode::Memory,
         };
         let store = store::Store::open(mode, config.max_object_size)?;
+        // A bucket kept in the data directory from an earlier run keeps its creation time.
         for bucket in &config.buckets {
-            store.create_bucket(bucket)?;
+            store.create_bucket(bucket, store::BucketInfo::new(SystemTime::now()))?;
         }
         let tls = match &config.tls {
             Some((cert, key)) => Some(tls_config(cert, key)?),

@@ -2,15 +2,18 @@
 //! and the apply of an append are one atomic step: of two writers at the same position,
 //! exactly one wins. Bodies are read before the lock is taken; only the apply holds it.
 //!
-//! Three modes: memory; a directory (data files plus small metadata files, reloaded at
-//! start); discard (only each object's length and CRC, for throughput benchmarks).
+//! Three modes: memory; a directory (a folder per bucket holding data files, small metadata
+//! files and the bucket's own `.bucket` file, reloaded at start); discard (only each
+//! object's length and CRC, for throughput benchmarks). Buckets and keys are kept sorted, as
+//! listings return them in byte order.
 
 use crate::error::OssError;
 use md5::{Digest, Md5};
 use oss_protocol::crc64;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufRead, Read, Seek, Write};
+use std::ops::{Bound, ControlFlow};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,6 +24,17 @@ pub enum Mode {
     Dir(PathBuf),
     Discard,
 }
+
+/// The storage classes OSS documents, for buckets and objects alike: the server's own list,
+/// not the client's, so that a wrong list in the library is refused here rather than
+/// agreed with.
+pub const STORAGE_CLASSES: &[&str] = &[
+    "Standard",
+    "IA",
+    "Archive",
+    "ColdArchive",
+    "DeepColdArchive",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectType {
@@ -85,12 +99,34 @@ struct Object {
     data: Vec<u8>,
 }
 
-type Objects = HashMap<String, Object>;
+type Objects = BTreeMap<String, Object>;
+
+/// What a bucket is created with, as ListBuckets reports it.
+#[derive(Debug, Clone)]
+pub struct BucketInfo {
+    pub created: SystemTime,
+    pub storage_class: String,
+}
+
+impl BucketInfo {
+    /// A Standard bucket created at `now`.
+    pub fn new(now: SystemTime) -> Self {
+        BucketInfo {
+            created: whole_seconds(now),
+            storage_class: "Standard".into(),
+        }
+    }
+}
+
+struct Bucket {
+    info: BucketInfo,
+    objects: Arc<Mutex<Objects>>,
+}
 
 pub struct Store {
     mode: Mode,
     max_object_size: u64,
-    buckets: RwLock<HashMap<String, Arc<Mutex<Objects>>>>,
+    buckets: RwLock<BTreeMap<String, Bucket>>,
 }
 
 impl Store {
@@ -106,10 +142,11 @@ impl Store {
                 let entry = entry?;
                 if entry.file_type()?.is_dir() {
                     let name = entry.file_name().to_string_lossy().into_owned();
-                    let objects = load_bucket(&entry.path())?;
-                    store
-                        .lock_buckets_mut()
-                        .insert(name, Arc::new(Mutex::new(objects)));
+                    let bucket = Bucket {
+                        info: load_bucket_info(&entry.path())?,
+                        objects: Arc::new(Mutex::new(load_bucket(&entry.path())?)),
+                    };
+                    store.lock_buckets_mut().insert(name, bucket);
                 }
             }
         }
@@ -124,34 +161,104 @@ impl Store {
         self.max_object_size
     }
 
-    fn lock_buckets_mut(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Mutex<Objects>>>> {
+    fn lock_buckets_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Bucket>> {
         self.buckets.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn create_bucket(&self, name: &str) -> io::Result<()> {
-        if let Mode::Dir(dir) = &self.mode {
-            fs::create_dir_all(dir.join(name))?;
+    fn lock_buckets(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Bucket>> {
+        self.buckets.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates the bucket unless it exists; whether it did.
+    pub fn create_bucket(&self, name: &str, info: BucketInfo) -> io::Result<bool> {
+        let mut buckets = self.lock_buckets_mut();
+        if buckets.contains_key(name) {
+            return Ok(false);
         }
-        self.lock_buckets_mut().entry(name.to_string()).or_default();
+        if let Mode::Dir(dir) = &self.mode {
+            let folder = dir.join(name);
+            fs::create_dir_all(&folder)?;
+            let text = format!(
+                "created\t{}\nstorage\t{}\n",
+                unix_seconds(info.created),
+                info.storage_class
+            );
+            write_atomically(&folder.join(BUCKET_FILE), text)?;
+        }
+        buckets.insert(
+            name.to_string(),
+            Bucket {
+                info,
+                objects: Arc::default(),
+            },
+        );
+        Ok(true)
+    }
+
+    /// DeleteBucket: only an empty bucket goes.
+    pub fn delete_bucket(&self, name: &str) -> Result<(), OssError> {
+        let mut buckets = self.lock_buckets_mut();
+        let bucket = buckets
+            .get(name)
+            .ok_or_else(|| OssError::no_such_bucket(name))?;
+        if !bucket
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+        {
+            return Err(OssError::bucket_not_empty(name));
+        }
+        if let Mode::Dir(dir) = &self.mode {
+            fs::remove_dir_all(dir.join(name))?;
+        }
+        buckets.remove(name);
         Ok(())
     }
 
     pub fn has_bucket(&self, name: &str) -> bool {
-        self.buckets
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(name)
+        self.lock_buckets().contains_key(name)
+    }
+
+    /// Every bucket with its creation details, in name order.
+    pub fn buckets(&self) -> Vec<(String, BucketInfo)> {
+        self.lock_buckets()
+            .iter()
+            .map(|(name, bucket)| (name.clone(), bucket.info.clone()))
+            .collect()
     }
 
     fn bucket(&self, name: &str) -> Result<Arc<Mutex<Objects>>, OssError> {
-        self.buckets
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        self.lock_buckets()
             .get(name)
-            .cloned()
+            .map(|bucket| bucket.objects.clone())
             .ok_or_else(|| OssError::no_such_bucket(name))
+    }
+
+    /// Shows `visit` the objects whose keys start with `prefix` and sort after `after`, in
+    /// key order, under the bucket's lock, until it answers `Break`.
+    pub fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        mut visit: impl FnMut(&str, &ObjectMeta) -> ControlFlow<()>,
+    ) -> Result<(), OssError> {
+        let objects = self.bucket(bucket)?;
+        let objects = objects.lock().unwrap_or_else(|e| e.into_inner());
+        // The keys with a prefix are one run of the sorted keys: start at the later of its
+        // start and `after`, and stop at its end.
+        let start = if after >= prefix {
+            Bound::Excluded(after)
+        } else {
+            Bound::Included(prefix)
+        };
+        for (key, object) in objects.range::<str, _>((start, Bound::Unbounded)) {
+            if !key.starts_with(prefix) || visit(key, &object.meta).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     pub fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, OssError> {
@@ -374,10 +481,20 @@ impl Store {
         for (name, value) in &meta.attributes.headers {
             text.push_str(&format!("header\t{name}\t{value}\n"));
         }
-        let tmp = path.with_extension("meta.tmp");
-        fs::write(&tmp, text)?;
-        fs::rename(tmp, path)
+        write_atomically(&path, text)
     }
+}
+
+/// Written beside the objects of each bucket in directory mode; not a `.meta` file, so no
+/// object is read from it.
+const BUCKET_FILE: &str = ".bucket";
+
+/// A file is replaced whole or not at all, so a crash never leaves half of one.
+fn write_atomically(path: &Path, text: String) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    fs::write(&tmp, text)?;
+    fs::rename(tmp, path)
 }
 
 impl From<io::Error> for OssError {
@@ -428,6 +545,35 @@ fn load_bucket(dir: &Path) -> io::Result<Objects> {
         }
     }
     Ok(objects)
+}
+
+/// A bucket folder from before bucket files were kept counts as a Standard bucket created
+/// when its folder last changed.
+fn load_bucket_info(folder: &Path) -> io::Result<BucketInfo> {
+    let path = folder.join(BUCKET_FILE);
+    let text = match fs::read_to_string(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(BucketInfo::new(fs::metadata(folder)?.modified()?))
+        }
+        result => result?,
+    };
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad bucket file {}", path.display()),
+        )
+    };
+    let mut info = BucketInfo::new(UNIX_EPOCH);
+    for line in text.lines() {
+        match line.split_once('\t').ok_or_else(bad)? {
+            ("created", secs) => {
+                info.created = UNIX_EPOCH + Duration::from_secs(secs.parse().map_err(|_| bad())?)
+            }
+            ("storage", class) => info.storage_class = class.to_string(),
+            _ => return Err(bad()),
+        }
+    }
+    Ok(info)
 }
 
 fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {

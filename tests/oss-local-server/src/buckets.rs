@@ -1,0 +1,110 @@
+//! Bucket operations: PutBucket (`PUT /` on a bucket, with an optional
+//! CreateBucketConfiguration), DeleteBucket and ListBuckets (`GET /` on the service host).
+//! Every bucket belongs to the server's one account and lives in its one region.
+
+use crate::error::OssError;
+use crate::http::{Head, Response};
+use crate::listing::{limit, name_argument};
+use crate::store::{BucketInfo, Store, STORAGE_CLASSES};
+use crate::uri::Query;
+use crate::xml::{self, iso8601, Writer};
+use std::time::SystemTime;
+
+/// The canned ACLs a bucket takes (PutBucket reference); `default` is for objects only.
+const BUCKET_ACLS: &[&str] = &["private", "public-read", "public-read-write"];
+const DATA_REDUNDANCY_TYPES: &[&str] = &["LRS", "ZRS"];
+
+/// PutBucket: `body` is the request's document, empty when none was sent.
+pub fn create(
+    store: &Store,
+    bucket: &str,
+    head: &Head,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<Response, OssError> {
+    let mut info = BucketInfo::new(now);
+    if let Some(acl) = head.header("x-oss-acl") {
+        check_value("x-oss-acl", acl, BUCKET_ACLS)?;
+    }
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let config = xml::parse(body)
+            .filter(|root| root.name == "CreateBucketConfiguration")
+            .ok_or_else(OssError::malformed_xml)?;
+        if let Some(class) = config.child("StorageClass") {
+            check_value("StorageClass", &class.text, STORAGE_CLASSES)?;
+            info.storage_class = class.text.clone();
+        }
+        if let Some(redundancy) = config.child("DataRedundancyType") {
+            check_value(
+                "DataRedundancyType",
+                &redundancy.text,
+                DATA_REDUNDANCY_TYPES,
+            )?;
+        }
+    }
+    if !store.create_bucket(bucket, info)? {
+        return Err(OssError::bucket_already_exists(bucket));
+    }
+    let mut response = Response::new(200);
+    response.header("Location", format!("/{bucket}"));
+    Ok(response)
+}
+
+/// The EC is ours; OSS documents none for this case.
+fn check_value(name: &str, value: &str, allowed: &[&str]) -> Result<(), OssError> {
+    if allowed.contains(&value) {
+        return Ok(());
+    }
+    Err(
+        OssError::invalid_argument("0015-00000401", format!("{name} is not valid: {value}"))
+            .detail("ArgumentName", name)
+            .detail("ArgumentValue", value),
+    )
+}
+
+pub fn delete(store: &Store, bucket: &str) -> Result<Response, OssError> {
+    store.delete_bucket(bucket)?;
+    Ok(Response::new(204))
+}
+
+/// ListBuckets: `prefix`, `marker` (names after it) and `max-keys` (default 100). As OSS's
+/// ListBuckets reference says, Prefix, Marker, MaxKeys, IsTruncated and NextMarker are in
+/// the answer only when some buckets were left out.
+pub fn list(store: &Store, query: &Query, region: &str) -> Result<Response, OssError> {
+    let prefix = name_argument(query, "prefix")?;
+    let marker = name_argument(query, "marker")?;
+    let max = limit(query, "max-keys", 100)?;
+    let mut matching = store
+        .buckets()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix) && name.as_str() > marker);
+    let page: Vec<(String, BucketInfo)> = matching.by_ref().take(max).collect();
+    let truncated = matching.next().is_some();
+    let mut w = Writer::default();
+    w.open("ListAllMyBucketsResult");
+    if truncated {
+        w.element("Prefix", prefix)
+            .element("Marker", marker)
+            .element("MaxKeys", &max.to_string())
+            .element("IsTruncated", "true")
+            .element("NextMarker", page.last().map_or("", |(name, _)| name));
+    }
+    w.owner().open("Buckets");
+    for (name, info) in &page {
+        // In the order OSS gives them, as in the Go SDK v2's `api_op_service_test.go`.
+        w.open("Bucket")
+            .element("CreationDate", &iso8601(info.created))
+            .element("ExtranetEndpoint", &format!("oss-{region}.aliyuncs.com"))
+            .element(
+                "IntranetEndpoint",
+                &format!("oss-{region}-internal.aliyuncs.com"),
+            )
+            .element("Location", &format!("oss-{region}"))
+            .element("Name", name)
+            .element("Region", region)
+            .element("StorageClass", &info.storage_class)
+            .close("Bucket");
+    }
+    w.close("Buckets").close("ListAllMyBucketsResult");
+    Ok(w.into_response())
+}

@@ -1,0 +1,60 @@
+//! The request target, percent-decoded (RFC 3986 section 2.1): the path, and the query as
+//! name/value pairs in the order sent. A `%` not followed by two hex digits stays as it is.
+//! In the query a `+` is a space, as in a form: oss2 sends its parameters through
+//! `requests`, which encodes a space so (a listing's `marker=a+b` means `a b`), and clients
+//! that mean `+` send `%2B`.
+
+use std::borrow::Cow;
+
+/// `None` when the decoded bytes are not UTF-8.
+pub fn decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(Cow::into_owned)
+}
+
+/// Query parameters; a value of `None` is a bare name such as `append`.
+#[derive(Debug, Default)]
+pub struct Query(Vec<(String, Option<String>)>);
+
+impl Query {
+    /// `name[=value]` pairs joined by `&`; `None` when one does not decode to UTF-8.
+    pub fn parse(raw: &str) -> Option<Query> {
+        let mut pairs = Vec::new();
+        let form_decode = |text: &str| decode(&text.replace('+', " "));
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = match pair.split_once('=') {
+                Some((name, value)) => (name, Some(form_decode(value)?)),
+                None => (pair, None),
+            };
+            pairs.push((form_decode(name)?, value));
+        }
+        Some(Query(pairs))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    /// The value of the first parameter so named (`None` also for a bare name).
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn pairs(&self) -> &[(String, Option<String>)] {
+        &self.0
+    }
+
+    /// Whether every parameter is one of `names`.
+    pub fn only(&self, names: &[&str]) -> bool {
+        self.0.iter().all(|(n, _)| names.contains(&n.as_str()))
+    }
+}
