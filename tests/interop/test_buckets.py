@@ -241,3 +241,15 @@ def test_the_official_suites_cleanup_empties_and_deletes_each_test_bucket(sdk):
             sdk.delete_null_version(bucket, key)
         sdk.delete_bucket(bucket)
     assert sdk.bucket_names("suite-bucket-", 100) == []
+
+
+@pytest.mark.parametrize("version", ["v1", "v4"])
+def test_virtual_hosted_requests_reach_the_service_and_the_bucket(server, version):
+    """`Host: <bucket>.<endpoint>` names the bucket; the `oss-*` endpoint itself is the service."""
+    sdk = V2(server, version, virtual_hosted=True)
+    fill(sdk, "hosted-bucket", ["a/1", "b"])
+    assert sdk.bucket_names("hosted-", 1) == ["hosted-bucket"]
+    assert sdk.list("hosted-bucket", 2, 1, delimiter="/") == (["b"], ["a/"])
+    assert sdk.batch_delete("hosted-bucket", ["a/1", "b"], False) == ["a/1", "b"]
+    sdk.delete_bucket("hosted-bucket")
+    assert sdk.bucket_names("hosted-", 1) == []
