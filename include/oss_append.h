@@ -915,8 +915,8 @@ enum oss_status oss_append_options_set_acl(struct oss_append_options *options,
                                            struct oss_error **err);
 
 /**
- * The new object's storage class: "Standard", "IA", "Archive", "ColdArchive" or
- * "DeepColdArchive".
+ * The new object's storage class: "Standard", "IA" or "Archive". OSS refuses
+ * "ColdArchive" and "DeepColdArchive" on an append, and so does this.
  */
 enum oss_status oss_append_options_set_storage_class(struct oss_append_options *options,
                                                      const char *value,

@@ -10,14 +10,10 @@ pub(crate) const MAX_OBJECT_SIZE: u64 = 5 << 30;
 
 /// The values OSS accepts for `x-oss-object-acl`.
 pub(crate) const ACLS: &[&str] = &["private", "public-read", "public-read-write", "default"];
-/// The values OSS accepts for `x-oss-storage-class`.
-pub(crate) const STORAGE_CLASSES: &[&str] = &[
-    "Standard",
-    "IA",
-    "Archive",
-    "ColdArchive",
-    "DeepColdArchive",
-];
+/// The values OSS accepts for `x-oss-storage-class` on an AppendObject: not ColdArchive
+/// (EC 0016-00000503) nor DeepColdArchive (EC 0013-00000109), which appendable objects can
+/// never have.
+pub(crate) const STORAGE_CLASSES: &[&str] = &["Standard", "IA", "Archive"];
 /// The values OSS accepts for `x-oss-server-side-encryption`.
 pub(crate) const SERVER_SIDE_ENCRYPTIONS: &[&str] = &["AES256", "KMS", "SM4"];
 
@@ -34,7 +30,7 @@ pub struct CreateParams {
     pub metadata: Vec<(String, String)>,
     /// `private`, `public-read`, `public-read-write` or `default`.
     pub acl: Option<String>,
-    /// `Standard`, `IA`, `Archive`, `ColdArchive` or `DeepColdArchive`.
+    /// `Standard`, `IA` or `Archive`: OSS refuses the colder classes on an append.
     pub storage_class: Option<String>,
     /// `k1=v1&k2=v2`, URL-encoded.
     pub tagging: Option<String>,

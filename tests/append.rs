@@ -162,6 +162,28 @@ fn bad_names_and_parameters_fail_before_any_request() {
     assert!(err.message().contains("everyone"), "{err}");
 }
 
+/// OSS refuses the coldest storage classes on an append (ECs 0016-00000503, 0013-00000109):
+/// refused here before anything is sent, not left to the server.
+#[test]
+fn the_storage_classes_an_append_cannot_take_fail_before_any_request() {
+    let server = start();
+    for class in ["ColdArchive", "DeepColdArchive"] {
+        let options = AppendObjectOptions {
+            create: CreateParams {
+                storage_class: Some(class.into()),
+                ..CreateParams::default()
+            },
+            ..AppendObjectOptions::default()
+        };
+        let err = client(&server)
+            .append_object(BUCKET, "cold", 0, b"x", &options)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{class}");
+        assert!(err.message().contains(class), "{err}");
+    }
+    assert_eq!(server.requests_received(Op::Append), 0);
+}
+
 #[test]
 fn the_5_gib_rule_is_checked_before_sending() {
     let server = start();

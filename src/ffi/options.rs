@@ -268,8 +268,8 @@ pub unsafe extern "C" fn oss_append_options_set_acl(
     set_create_text(options, value, err, |c| &mut c.acl)
 }
 
-/// The new object's storage class: "Standard", "IA", "Archive", "ColdArchive" or
-/// "DeepColdArchive".
+/// The new object's storage class: "Standard", "IA" or "Archive". OSS refuses
+/// "ColdArchive" and "DeepColdArchive" on an append, and so does this.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_set_storage_class(
     options: *mut oss_append_options,

@@ -5,6 +5,7 @@
 
 use crate::error::OssError;
 use crate::presign;
+use crate::xml;
 use oss_protocol::signer::{self, v1, v4};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -70,7 +71,7 @@ fn verify_v1(
             format!("Invalid date format: {date}"),
         )
     })?;
-    check_skew(date, time, now)?;
+    check_skew(time, now)?;
     let date = req.header("date").unwrap_or("");
     check_signature(creds, req, access_key_id, provided, Scheme::V1 { date })
 }
@@ -128,11 +129,7 @@ fn verify_v4(
     if !datetime.starts_with(date) {
         return Err(invalid("the Credential date is not the x-oss-date day"));
     }
-    check_skew(
-        datetime,
-        UNIX_EPOCH + std::time::Duration::from_secs(time),
-        now,
-    )?;
+    check_skew(UNIX_EPOCH + std::time::Duration::from_secs(time), now)?;
     if req.header("x-oss-content-sha256").is_none() {
         return Err(OssError::invalid_argument(
             "0002-00000038",
@@ -241,7 +238,7 @@ pub(crate) fn check_key_and_token(
     Ok(())
 }
 
-fn check_skew(given: &str, time: SystemTime, now: SystemTime) -> Result<(), OssError> {
+fn check_skew(time: SystemTime, now: SystemTime) -> Result<(), OssError> {
     let skew = match now.duration_since(time) {
         Ok(d) => d,
         Err(e) => e.duration(),
@@ -253,12 +250,13 @@ fn check_skew(given: &str, time: SystemTime, now: SystemTime) -> Result<(), OssE
             "0002-00000504",
             "The difference between the request time and the current time is too large.",
         )
-        .detail("RequestTime", given)
-        .detail("ServerTime", httpdate::fmt_http_date(now))
+        // As real OSS answered (aliyun/aliyun-oss-android-sdk#167): this order, ISO 8601.
         .detail(
             "MaxAllowedSkewMilliseconds",
             (MAX_SKEW_SECONDS * 1000).to_string(),
-        ));
+        )
+        .detail("RequestTime", xml::iso8601(time))
+        .detail("ServerTime", xml::iso8601(now)));
     }
     Ok(())
 }

@@ -558,6 +558,23 @@ fn create_attributes(head: &Head, creates: bool) -> Result<Attributes, OssError>
     Ok(Attributes { headers })
 }
 
+/// An appendable object never takes the coldest classes, whatever the bucket allows: OSS
+/// documents an EC for each (0016-00000503, 0013-00000109), not the code, so InvalidArgument
+/// is ours.
+fn appendable_storage_class(head: &Head) -> Result<(), OssError> {
+    match head.header("x-oss-storage-class") {
+        Some("ColdArchive") => Err(OssError::invalid_argument(
+            "0016-00000503",
+            "The storage class of an appendable object cannot be ColdArchive.",
+        )),
+        Some("DeepColdArchive") => Err(OssError::invalid_argument(
+            "0013-00000109",
+            "The storage class of an appendable object cannot be DeepColdArchive.",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The `position` of an append or a seal.
 fn position(req: &Parsed) -> Result<u64, OssError> {
     match req.value("position") {
@@ -588,6 +605,7 @@ fn append(
         Err(e) => return Err(e),
     };
     let attributes = create_attributes(ex.head, current.is_none())?;
+    appendable_storage_class(ex.head)?;
     let announced = match ex.framing {
         Some(Framing::Length(len)) => len,
         _ => 0,

@@ -12,8 +12,10 @@
 
 use crate::auth::{self, Credentials, Scheme, MAX_SKEW_SECONDS};
 use crate::error::OssError;
+use crate::store::unix_seconds;
+use crate::xml::iso8601_seconds;
 use oss_protocol::signer::{self, v4};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 const V1_PARAMETERS: [&str; 3] = ["OSSAccessKeyId", "Expires", "Signature"];
 const V4_PARAMETERS: [&str; 3] = [
@@ -148,8 +150,8 @@ fn verify_v4(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Res
             "0002-00000235",
             "Request is not valid yet: x-oss-date is more than 15 minutes ahead.",
         )
-        .detail("RequestTime", iso8601(signed_at))
-        .detail("ServerTime", iso8601(unix_seconds(now))));
+        .detail("RequestTime", iso8601_seconds(signed_at))
+        .detail("ServerTime", iso8601_seconds(unix_seconds(now))));
     }
     check_not_expired(signed_at + valid_for, now, "0002-00000236")?;
     let query: Vec<(&str, Option<&str>)> = req
@@ -176,8 +178,8 @@ fn check_not_expired(expiry: u64, now: SystemTime, ec: &'static str) -> Result<(
     let now = unix_seconds(now);
     if now > expiry {
         return Err(denied(ec, "Request has expired.")
-            .detail("Expires", iso8601(expiry))
-            .detail("ServerTime", iso8601(now)));
+            .detail("Expires", iso8601_seconds(expiry))
+            .detail("ServerTime", iso8601_seconds(now)));
     }
     Ok(())
 }
@@ -203,23 +205,4 @@ fn whole_seconds(text: &str) -> Option<u64> {
 
 fn denied(ec: &'static str, message: impl Into<String>) -> OssError {
     OssError::new(403, "AccessDenied", ec, message)
-}
-
-fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// `2017-02-07T01:30:29.000Z`, from V4's compact `20170207T013029Z`.
-fn iso8601(unix_seconds: u64) -> String {
-    let compact = v4::format_datetime(unix_seconds);
-    let (date, time) = compact.split_at(8);
-    format!(
-        "{}-{}-{}T{}:{}:{}.000Z",
-        &date[..4],
-        &date[4..6],
-        &date[6..],
-        &time[1..3],
-        &time[3..5],
-        &time[5..7]
-    )
 }

@@ -4,11 +4,12 @@
 
 use crate::error::OssError;
 use crate::http::Response;
+use crate::store::unix_seconds;
 use crate::uri::Query;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use quick_xml::events::Event;
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// The one account this server has, as the owner of every bucket and object.
 pub const OWNER_ID: &str = "local";
@@ -62,10 +63,12 @@ impl Writer {
 
 /// `2012-02-24T08:43:07.000Z`, as OSS gives LastModified and CreationDate in XML.
 pub fn iso8601(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    iso8601_seconds(unix_seconds(time))
+}
+
+/// [`iso8601`] of seconds since 1970: the times OSS gives in error documents (ServerTime,
+/// Expires) are written the same way.
+pub fn iso8601_seconds(secs: u64) -> String {
     // `yyyymmddTHHMMSSZ`, the calendar arithmetic done once, in the signer.
     let compact = oss_protocol::signer::v4::format_datetime(secs);
     let part = |range: std::ops::Range<usize>| compact.get(range).unwrap_or("00");

@@ -575,6 +575,29 @@ fn a_skewed_server_clock_rejects_then_accepts_a_corrected_client() {
         .unwrap()
         .as_secs();
     assert!((3500..=3700).contains(&ahead), "{ahead}");
+    // The document's times as real OSS writes them: ISO 8601 with milliseconds, after the
+    // allowed skew, an hour apart here.
+    let text = String::from_utf8_lossy(&reply.body).to_string();
+    let at = |name: &str| text.find(&format!("<{name}>")).unwrap_or(usize::MAX);
+    assert!(
+        at("MaxAllowedSkewMilliseconds") < at("RequestTime")
+            && at("RequestTime") < at("ServerTime")
+            && at("ServerTime") < text.len(),
+        "{text}"
+    );
+    assert_eq!(reply.element("MaxAllowedSkewMilliseconds"), "900000");
+    let iso = |name: &str| {
+        let value = reply.element(name);
+        let date = value
+            .strip_suffix(".000Z")
+            .unwrap_or_else(|| panic!("{value}"));
+        oss_protocol::signer::v4::parse_datetime(&format!("{}Z", date.replace(['-', ':'], "")))
+            .unwrap_or_else(|| panic!("{value}"))
+    };
+    assert!(
+        (3500..=3700).contains(&(iso("ServerTime") - iso("RequestTime"))),
+        "{text}"
+    );
     let mut corrected = Request::append("k", 0, b"x");
     corrected.clock_offset = 3600;
     assert_eq!(send(&server, &corrected).status, 200);
@@ -2013,4 +2036,32 @@ fn a_traffic_limit_outside_osss_range_is_refused() {
     assert_eq!(head(&server, "p").status, 404);
     let fastest = Request::append("o", 1, b"y").header("x-oss-traffic-limit", "838860800");
     assert_eq!(send(&server, &fastest).status, 200);
+}
+
+#[test]
+fn an_append_refuses_the_coldest_storage_classes_that_a_put_takes() {
+    let server = start(config());
+    for (class, expected) in [
+        ("ColdArchive", "0016-00000503"),
+        ("DeepColdArchive", "0013-00000109"),
+    ] {
+        let reply = send(
+            &server,
+            &Request::append("cold", 0, b"x").header("x-oss-storage-class", class),
+        );
+        assert_eq!(
+            (reply.status, reply.code(), ec(&reply)),
+            (400, "InvalidArgument".into(), expected.into()),
+            "{class}"
+        );
+        assert_eq!(head(&server, "cold").status, 404);
+        let put = Request {
+            body: b"x",
+            ..Request::new("PUT", "cold-put")
+        }
+        .header("x-oss-storage-class", class);
+        assert_eq!(send(&server, &put).status, 200, "{class}");
+    }
+    let archive = Request::append("archive", 0, b"x").header("x-oss-storage-class", "Archive");
+    assert_eq!(send(&server, &archive).status, 200);
 }
