@@ -3,11 +3,13 @@
 
 use crate::config::{Config, LogLevel};
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::Response;
+use crate::http::{ANSWER_LIMIT, LISTING_LIMIT};
 use crate::object::{
     check_crc, check_size, validate_bucket, validate_key, AppendObjectOptions, AppendResult,
-    CreateParams, ObjectInfo, RequestParams,
+    CreateParams, ListedObject, ObjectInfo, RequestParams,
 };
-use crate::response::{self, AppendAnswer};
+use crate::response::{self, AppendAnswer, ListPage};
 use crate::retry::{self, Attempts, Retrier};
 use crate::transport::{Request, Transport};
 use oss_protocol::crc64;
@@ -115,6 +117,7 @@ impl Client {
             query: &[("append", None), ("position", Some(position))],
             headers: &headers,
             body: data,
+            answer_limit: ANSWER_LIMIT,
         })?;
         Ok(response::append_answer(&response))
     }
@@ -137,6 +140,7 @@ impl Client {
             query: &[("seal", None), ("position", Some(position))],
             headers: &[],
             body: b"",
+            answer_limit: ANSWER_LIMIT,
         })?;
         Ok(response::sealed_time(&response))
     }
@@ -152,19 +156,150 @@ impl Client {
             query: &[],
             headers: &[],
             body: b"",
+            answer_limit: ANSWER_LIMIT,
         };
+        self.read(
+            &request,
+            || format!("HEAD oss://{bucket}/{key}"),
+            response::object_info,
+        )
+    }
+
+    /// The objects whose keys start with `prefix`, in key order, read a page of 1,000 at a
+    /// time as the iterator is advanced (ListObjectsV2). An error ends the iteration.
+    pub fn list_objects<'a>(&'a self, bucket: &'a str, prefix: &'a str) -> Listing<'a> {
+        Listing {
+            client: self,
+            bucket,
+            prefix,
+            page_size: 1000,
+            page: Vec::new().into_iter(),
+            next: Some(None),
+            last_key: None,
+        }
+    }
+
+    /// One page of ListObjectsV2: up to `max_keys` (1 to 1000) keys under `prefix`, after the
+    /// page `token` came with; resent as the retry policy allows. Keys come URL-encoded
+    /// (`encoding-type=url`), so any key survives the XML, and are decoded here.
+    pub(crate) fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ListPage> {
+        validate_bucket(bucket)?;
+        if !(1..=1000).contains(&max_keys) {
+            return Err(Error::invalid_argument(format!(
+                "max keys {max_keys}: OSS lists 1 to 1000 a page"
+            )));
+        }
+        let mut max_text = itoa::Buffer::new();
+        let mut query = vec![
+            ("list-type", Some("2")),
+            ("encoding-type", Some("url")),
+            ("max-keys", Some(max_text.format(max_keys))),
+            ("prefix", Some(prefix)),
+        ];
+        if let Some(token) = token {
+            query.push(("continuation-token", Some(token)));
+        }
+        let request = Request {
+            method: "GET",
+            bucket,
+            key: "",
+            query: &query,
+            headers: &[],
+            body: b"",
+            answer_limit: LISTING_LIMIT,
+        };
+        self.read(
+            &request,
+            || format!("ListObjectsV2 oss://{bucket}/{prefix}"),
+            |response| response::list_page(response, prefix, max_keys),
+        )
+    }
+
+    /// Sends a request that changes nothing until `parse` takes its answer, again as the retry
+    /// policy allows for what a further attempt may mend.
+    fn read<T>(
+        &self,
+        request: &Request,
+        what: impl Fn() -> String,
+        parse: impl Fn(&Response) -> Result<T>,
+    ) -> Result<T> {
         let mut attempts = self.attempts();
         loop {
-            let info = self
-                .shared
-                .transport
-                .send(&request)
-                .and_then(|response| response::object_info(&response));
-            match info {
-                Err(e)
-                    if retry::mendable(&e)
-                        && attempts.again(&e, || format!("HEAD oss://{bucket}/{key}")) => {}
-                info => return info,
+            match self.shared.transport.send(request).and_then(|r| parse(&r)) {
+                Err(e) if retry::mendable(&e) && attempts.again(&e, &what) => {}
+                answer => return answer,
+            }
+        }
+    }
+}
+
+/// The objects under a prefix, as [`Client::list_objects`] reads them.
+pub struct Listing<'a> {
+    client: &'a Client,
+    bucket: &'a str,
+    prefix: &'a str,
+    page_size: usize,
+    page: std::vec::IntoIter<ListedObject>,
+    /// The token of the page to read next (`Some(None)`: the first); `None` once the last
+    /// page was read or an error ended the listing.
+    next: Option<Option<String>>,
+    /// The last key handed out: every page must start after it, so a peer that pages back
+    /// (or round in a circle) ends the listing with an error instead of looping.
+    last_key: Option<String>,
+}
+
+impl Listing<'_> {
+    /// Pages of `size` keys (1 to 1000) instead of 1,000.
+    pub fn page_size(mut self, size: usize) -> Self {
+        self.page_size = size;
+        self
+    }
+}
+
+impl Iterator for Listing<'_> {
+    type Item = Result<ListedObject>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(object) = self.page.next() {
+                self.last_key = Some(object.key.clone());
+                return Some(Ok(object));
+            }
+            let token = self.next.take()?;
+            match self
+                .client
+                .list_page(self.bucket, self.prefix, token.as_deref(), self.page_size)
+            {
+                Ok(page) => {
+                    let first = page.objects.first().map(|o| o.key.as_str());
+                    if let (Some(first), Some(last)) = (first, &self.last_key) {
+                        if first <= last.as_str() {
+                            return Some(Err(Error::new(
+                                ErrorKind::Service,
+                                format!(
+                                    "ListObjectsV2 answered a page starting at {first:?}, \
+                                     not after {last:?}"
+                                ),
+                            )));
+                        }
+                    }
+                    if page.objects.is_empty() && page.next.is_some() {
+                        // An empty page that promises more would never end either.
+                        return Some(Err(Error::new(
+                            ErrorKind::Service,
+                            "ListObjectsV2 answered an empty page that says more follow",
+                        )));
+                    }
+                    self.next = page.next.map(Some);
+                    self.page = page.objects.into_iter();
+                }
+                Err(e) => return Some(Err(e)),
             }
         }
     }

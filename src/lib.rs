@@ -35,10 +35,11 @@ mod testing;
 mod transport;
 
 pub use append::{AppendOptions, Appender, BufferOptions, Progress, MAX_BUFFER_CAPACITY};
-pub use client::Client;
+pub use client::{Client, Listing};
 pub use config::{Config, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};
 pub use credentials::{Credentials, CredentialsProvider};
 pub use error::{Error, ErrorKind, Result};
 pub use object::{
-    AppendObjectOptions, AppendResult, CreateParams, ObjectInfo, ObjectType, RequestParams,
+    AppendObjectOptions, AppendResult, CreateParams, ListedObject, ObjectInfo, ObjectType,
+    RequestParams,
 };

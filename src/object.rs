@@ -212,6 +212,13 @@ pub enum ObjectType {
     Other,
 }
 
+/// An object as a listing names it ([`Client::list_objects`](crate::Client::list_objects)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: u64,
+}
+
 /// HeadObject's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {

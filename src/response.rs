@@ -5,7 +5,7 @@
 
 use crate::error::{Error, ErrorKind, Result, ServiceError};
 use crate::http::Response;
-use crate::object::{ObjectInfo, ObjectType};
+use crate::object::{ListedObject, ObjectInfo, ObjectType};
 
 impl Response {
     pub fn request_id(&self) -> Option<String> {
@@ -60,11 +60,25 @@ pub(crate) fn service_error(response: &Response) -> Error {
     })
 }
 
-/// `Code`, `Message`, `RequestId`... : the text of each child of `<Error>`.
+/// `Code`, `Message`, `RequestId`... : the text of each child of `<Error>`, as far as the
+/// document reads.
 fn error_document(xml: &[u8]) -> Vec<(String, String)> {
+    let (elements, _) = xml_elements(xml);
+    elements
+        .into_iter()
+        .filter_map(|(mut path, text)| {
+            (path.len() == 2 && path[0] == "Error").then(|| (path.swap_remove(1), text))
+        })
+        .collect()
+}
+
+/// Every element of a document as it ends: its path from the root and its text (empty for
+/// one holding elements), in document order; and whether the document read to its end
+/// without an error.
+fn xml_elements(xml: &[u8]) -> (Vec<(Vec<String>, String)>, bool) {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(xml);
-    let mut fields = Vec::new();
+    let mut elements = Vec::new();
     let mut path: Vec<String> = Vec::new();
     let mut text = String::new();
     loop {
@@ -74,10 +88,13 @@ fn error_document(xml: &[u8]) -> Vec<(String, String)> {
                 text.clear();
             }
             Ok(Event::End(_)) => {
-                if path.len() == 2 && path[0] == "Error" {
-                    fields.push((path[1].clone(), std::mem::take(&mut text)));
-                }
+                elements.push((path.clone(), std::mem::take(&mut text)));
                 path.pop();
+            }
+            Ok(Event::Empty(empty)) => {
+                let mut leaf = path.clone();
+                leaf.push(String::from_utf8_lossy(empty.name().as_ref()).into_owned());
+                elements.push((leaf, String::new()));
             }
             Ok(Event::Text(t)) => text.push_str(&t.decode().unwrap_or_default()),
             // Entities come as events of their own: `&lt;` is a reference to `lt`.
@@ -89,9 +106,96 @@ fn error_document(xml: &[u8]) -> Vec<(String, String)> {
                     text.push_str(s);
                 }
             }
-            Ok(Event::Eof) | Err(_) => return fields,
+            Ok(Event::Eof) => return (elements, path.is_empty()),
+            Err(_) => return (elements, false),
             _ => {}
         }
+    }
+}
+
+/// One page of ListObjectsV2, asked with `encoding-type=url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListPage {
+    pub objects: Vec<ListedObject>,
+    /// The token of the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// ListObjectsV2's 2xx answer to a request for up to `max_keys` keys under `prefix`,
+/// believed only when consistent with it: a whole document, every key under the prefix and
+/// in order, no more of them than asked, and a token whenever the page says more follow
+/// (else a caller would stop early, or go round for ever).
+pub(crate) fn list_page(response: &Response, prefix: &str, max_keys: usize) -> Result<ListPage> {
+    let bad = |why: &str| {
+        Err(Error::new(
+            ErrorKind::Service,
+            format!("ListObjectsV2 answered 200 with {why}"),
+        )
+        .with_request_id(response.request_id()))
+    };
+    let (elements, whole) = xml_elements(&response.body);
+    if !whole {
+        return bad("a document that is cut or not XML");
+    }
+    let url_encoded = elements
+        .iter()
+        .any(|(path, text)| path.last().is_some_and(|n| n == "EncodingType") && text == "url");
+    let decode = |text: &str| -> Option<String> {
+        if url_encoded {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8()
+                .ok()
+                .map(|t| t.into_owned())
+        } else {
+            Some(text.to_string())
+        }
+    };
+    let (mut objects, mut next, mut truncated) = (Vec::new(), None, false);
+    let (mut key, mut size) = (None, None);
+    for (path, text) in &elements {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        match path.as_slice() {
+            ["ListBucketResult", "Contents", "Key"] => key = decode(text),
+            ["ListBucketResult", "Contents", "Size"] => size = text.parse::<u64>().ok(),
+            ["ListBucketResult", "Contents"] => match (key.take(), size.take()) {
+                (Some(key), Some(size)) => objects.push(ListedObject { key, size }),
+                _ => return bad("an object without a key or a numeric size"),
+            },
+            ["ListBucketResult", "IsTruncated"] => truncated = text == "true",
+            ["ListBucketResult", "NextContinuationToken"] if !text.is_empty() => {
+                next = decode(text)
+            }
+            _ => {}
+        }
+    }
+    if !elements
+        .iter()
+        .any(|(path, _)| path.len() == 1 && path[0] == "ListBucketResult")
+    {
+        return bad("no ListBucketResult");
+    }
+    if objects.len() > max_keys {
+        return bad(&format!(
+            "{} keys where {max_keys} were asked",
+            objects.len()
+        ));
+    }
+    if let Some(stray) = objects.iter().find(|o| !o.key.starts_with(prefix)) {
+        return bad(&format!(
+            "key {:?} outside the prefix {prefix:?}",
+            stray.key
+        ));
+    }
+    if objects.windows(2).any(|pair| pair[0].key >= pair[1].key) {
+        return bad("keys out of order");
+    }
+    match (truncated, next) {
+        (true, None) => bad("more keys to come but no continuation token"),
+        (false, _) => Ok(ListPage {
+            objects,
+            next: None,
+        }),
+        (true, next) => Ok(ListPage { objects, next }),
     }
 }
 

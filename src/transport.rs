@@ -23,6 +23,8 @@ pub(crate) struct Request<'a> {
     pub query: &'a [(&'static str, Option<&'a str>)],
     pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
+    /// The most of the answer's body read: [`http::ANSWER_LIMIT`] but for listings.
+    pub answer_limit: u64,
 }
 
 /// Credentials as the provider last handed them out, with the V4 key derived from them for
@@ -219,6 +221,7 @@ impl Transport {
             headers: &headers,
             secret: &["x-oss-security-token"],
             body: req.body,
+            answer_limit: req.answer_limit,
         })?;
         if (200..300).contains(&response.status) {
             return Ok(response);
@@ -284,6 +287,7 @@ mod tests {
             query: &[("append", None), ("position", Some("42"))],
             headers: &[],
             body: b"",
+            answer_limit: http::ANSWER_LIMIT,
         })
     }
 

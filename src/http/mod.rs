@@ -24,8 +24,11 @@ use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConne
 use ureq::{Agent, SendBody};
 use zeroize::Zeroizing;
 
-/// Error documents are small; a larger answer body is cut (and its connection closed).
-const BODY_LIMIT: u64 = 64 * 1024;
+/// The most of an answer body read, per kind of request: error documents and the other
+/// answers are small; a listing page of 1,000 keys is not. A larger body is an error (and
+/// its connection closed), never read on without bound.
+pub(crate) const ANSWER_LIMIT: u64 = 64 * 1024;
+pub(crate) const LISTING_LIMIT: u64 = 8 << 20;
 /// ureq's output buffer, which a body is read into before each write to the socket: 1 MiB
 /// pieces took a quarter less system CPU per GiB than 256 KiB on loopback.
 const PIECE: usize = 1024 * 1024;
@@ -53,9 +56,11 @@ pub(crate) struct Request<'a> {
     /// when it lets go of them.
     pub secret: &'a [&'a str],
     pub body: &'a [u8],
+    /// The most of the answer's body to read ([`ANSWER_LIMIT`], [`LISTING_LIMIT`]).
+    pub answer_limit: u64,
 }
 
-/// An answer, whatever its status: headers, the body (up to [`BODY_LIMIT`]), and the CRC-64
+/// An answer, whatever its status: headers, the body (up to the request's `answer_limit`), and the CRC-64
 /// of the request body as ureq took it.
 pub(crate) struct Response {
     pub status: u16,
@@ -145,7 +150,7 @@ impl Http {
         // Read to its end (or its limit) so that a clean connection goes back to the pool.
         let answer = answer
             .into_with_config()
-            .limit(BODY_LIMIT)
+            .limit(req.answer_limit)
             .read_to_vec()
             .map_err(transport_error)?;
         Ok(Response {
