@@ -43,10 +43,10 @@ enum Engine {
 }
 
 impl Appender {
-    /// HEADs the object: absent, it is created by the first write; appendable, writing
-    /// resumes at its end; any other type, or a sealed object, fails with
-    /// [`ErrorKind::ObjectNotAppendable`](crate::ErrorKind::ObjectNotAppendable) before any data. Buffered, it starts the upload
-    /// thread.
+    /// HEADs the object: absent, it is created by the first write; appendable, writing resumes at
+    /// its end; any other type, or a sealed object, fails with
+    /// [`ErrorKind::ObjectNotAppendable`](crate::ErrorKind::ObjectNotAppendable) before any data.
+    /// Buffered, it starts the upload thread.
     pub fn open(
         client: &Client,
         bucket: &str,
@@ -64,12 +64,11 @@ impl Appender {
         Ok(Appender { engine })
     }
 
-    /// Appends all of `data`. Unbuffered, in requests of at most the request size: on error,
-    /// the bytes before the failing request are stored and [`Appender::position`](crate::Appender::position) says how
-    /// far. Buffered, a write that fits the buffer is taken whole or not at all; a full
-    /// buffer makes it wait, or fail with [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) taking nothing, as
-    /// [`BufferOptions::block_when_full`] says; a kept upload error is returned (once)
-    /// instead.
+    /// Appends all of `data`. Unbuffered, in requests of at most the request size: on error, the
+    /// bytes before the failing request are stored and [`Appender::position`] says how far.
+    /// Buffered, a write that fits the buffer is taken whole or not at all; a full buffer makes it
+    /// wait, or fail with [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) taking nothing,
+    /// as [`BufferOptions::block_when_full`] says; a kept upload error is returned (once) instead.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         match &mut self.engine {
             Engine::Direct(a) => a.write(data),
@@ -86,13 +85,14 @@ impl Appender {
         }
     }
 
-    /// [`Appender::write_from`](crate::Appender::write_from) a file, named in any error about opening or reading it.
+    /// [`Appender::write_from`] a file, named in any error about opening or reading it.
     pub fn write_file(&mut self, path: impl AsRef<Path>) -> Result<u64> {
         with_file(path.as_ref(), |file| self.write_from(file))
     }
 
     /// Waits until everything written is stored, at most `timeout` (None: no limit;
-    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout), nothing lost), or returns a kept upload error.
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout), nothing lost), or returns a kept upload
+    /// error.
     pub fn flush(&mut self, timeout: Option<Duration>) -> Result<()> {
         match &mut self.engine {
             Engine::Direct(a) => a.check_open(),
@@ -128,7 +128,7 @@ impl Appender {
         }
     }
 
-    /// CRC-64 of the object's stored bytes (buffered: as of [`Appender::pending`](crate::Appender::pending) bytes ago).
+    /// CRC-64 of the object's stored bytes (buffered: as of [`Appender::pending`] bytes ago).
     pub fn crc64(&self) -> u64 {
         match &self.engine {
             Engine::Direct(a) => a.crc64(),
@@ -144,13 +144,13 @@ impl Appender {
         }
     }
 
-    /// Seals the object at this handle's position (SealAppendObject), after a flush when
-    /// buffered. OSS refuses a seal unless the object's length is that position, so a seal
-    /// never cuts off another writer's bytes ([`ErrorKind::Conflict`](crate::ErrorKind::Conflict)). A sealed object takes
-    /// no more appends (this handle's writes fail with [`ErrorKind::ObjectNotAppendable`](crate::ErrorKind::ObjectNotAppendable)),
-    /// and its HEAD and GET carry the sealed time, which this returns. Sealing again returns
-    /// the same time. A seal whose outcome is unknown is settled with a HEAD before it is
-    /// sent again, as an append is.
+    /// Seals the object at this handle's position (SealAppendObject), after a flush when buffered.
+    /// OSS refuses a seal unless the object's length is that position, so a seal never cuts off
+    /// another writer's bytes ([`ErrorKind::Conflict`](crate::ErrorKind::Conflict)). A sealed
+    /// object takes no more appends (this handle's writes fail with
+    /// [`ErrorKind::ObjectNotAppendable`](crate::ErrorKind::ObjectNotAppendable)), and its HEAD and
+    /// GET carry the sealed time, which this returns. Sealing again returns the same time. A seal
+    /// whose outcome is unknown is settled with a HEAD before it is sent again, as an append is.
     pub fn seal(&mut self) -> Result<SystemTime> {
         match &mut self.engine {
             Engine::Direct(a) => a.seal(),
@@ -158,9 +158,9 @@ impl Appender {
         }
     }
 
-    /// Ends the handle, flushing a buffered one first and sealing the object if
-    /// `seal_on_close` says so; later writes fail with [`ErrorKind::Closed`](crate::ErrorKind::Closed). On failure the
-    /// handle stays open with its bytes, and close can be called again.
+    /// Ends the handle, flushing a buffered one first and sealing the object if `seal_on_close`
+    /// says so; later writes fail with [`ErrorKind::Closed`](crate::ErrorKind::Closed). On failure
+    /// the handle stays open with its bytes, and close can be called again.
     pub fn close(&mut self) -> Result<()> {
         match &mut self.engine {
             Engine::Direct(a) => a.close(),

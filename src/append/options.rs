@@ -19,7 +19,8 @@ pub struct AppendOptions {
     /// The largest body of one request; a larger write is split.
     pub request_size: usize,
     pub progress: Option<Progress>,
-    /// [`Appender::close`](crate::Appender::close) seals the object ([`Appender::seal`](crate::Appender::seal)).
+    /// [`Appender::close`](crate::Appender::close) seals the object
+    /// ([`Appender::seal`](crate::Appender::seal)).
     pub seal_on_close: bool,
     /// Buffered: writes copy into a buffer and return, and a background thread uploads.
     pub buffer: Option<BufferOptions>,
