@@ -34,7 +34,10 @@ mod retry;
 mod testing;
 mod transport;
 
-pub use append::{AppendOptions, Appender, BufferOptions, Progress, MAX_BUFFER_CAPACITY};
+pub use append::{
+    AppendOptions, Appender, BufferOptions, Progress, RollCallback, RollOptions,
+    MAX_BUFFER_CAPACITY,
+};
 pub use client::{Client, Listing};
 pub use config::{Config, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};
 pub use credentials::{Credentials, CredentialsProvider};

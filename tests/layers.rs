@@ -30,11 +30,22 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// A file's text without its comments (line comments, doc comments included).
+/// A file's text without its comments (line comments, doc comments included) and without
+/// its test modules, which come last (a test module's `super::` is the file itself).
 fn code(path: &Path) -> String {
-    fs::read_to_string(path)
-        .unwrap()
-        .lines()
+    let text = fs::read_to_string(path).unwrap();
+    // An inline test module (`mod tests {`), not a test-only file (`mod testing;`).
+    let inline = text.match_indices("#[cfg(test)]\nmod ").find(|(at, _)| {
+        text[*at..]
+            .lines()
+            .nth(1)
+            .is_some_and(|line| line.ends_with('{'))
+    });
+    let text = match inline {
+        Some((at, _)) => &text[..at],
+        None => &text,
+    };
+    text.lines()
         .map(|line| match line.find("//") {
             Some(at) => &line[..at],
             None => line,

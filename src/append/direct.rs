@@ -14,7 +14,7 @@
 //! compares lengths only, the CRC tells "our bytes landed" from "someone else's did".
 
 use super::chunks::for_each_chunk;
-use super::options::{check_request_size, AppendOptions};
+use super::options::{check_request_size, report, AppendOptions};
 use crate::client::Client;
 use crate::config::LogLevel;
 use crate::error::{Error, ErrorKind, Result};
@@ -129,6 +129,11 @@ impl DirectAppender {
     /// The object's length as far as this handle knows: where the next write goes.
     pub(crate) fn position(&self) -> u64 {
         self.position
+    }
+
+    /// Whether this handle sealed the object.
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed.is_some()
     }
 
     /// CRC-64 of the whole object as far as this handle knows.
@@ -301,15 +306,7 @@ impl DirectAppender {
     }
 
     fn report(&mut self, increment: u64, transferred: u64, total: i64) -> Result<()> {
-        if let Some(progress) = &mut self.options.progress {
-            if !progress(increment, transferred, total) {
-                return Err(Error::new(
-                    ErrorKind::Cancelled,
-                    format!("cancelled by the progress callback after {transferred} bytes"),
-                ));
-            }
-        }
-        Ok(())
+        report(&mut self.options.progress, increment, transferred, total)
     }
 
     /// One request's worth of bytes, landed exactly once or reported. The piece is sent at

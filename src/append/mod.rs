@@ -6,6 +6,8 @@
 //!   unknown outcome;
 //! - `buffered`: the engine that copies writes into a buffer a background thread uploads
 //!   through the direct one;
+//! - `roll`: a stream whose key is a template, going on in the next object by size or age,
+//!   each object written through the direct engine;
 //! - `chunks`: a caller's input read in request-sized pieces, into buffers allocated without
 //!   aborting.
 
@@ -13,16 +15,20 @@ mod buffered;
 mod chunks;
 mod direct;
 mod options;
+mod roll;
 
 pub(crate) use options::check_request_size;
-pub use options::{AppendOptions, BufferOptions, Progress, MAX_BUFFER_CAPACITY};
+pub use options::{
+    AppendOptions, BufferOptions, Progress, RollCallback, RollOptions, MAX_BUFFER_CAPACITY,
+};
 
 use crate::client::Client;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::object::ObjectInfo;
 use buffered::BufferedAppender;
 use chunks::with_file;
 use direct::DirectAppender;
+use roll::RollingAppender;
 use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -34,12 +40,15 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug)]
 pub struct Appender {
     engine: Engine,
+    /// The key given at open (for a rolling stream, its template).
+    key: String,
 }
 
 #[derive(Debug)]
 enum Engine {
     Direct(Box<DirectAppender>),
     Buffered(BufferedAppender),
+    Rolling(Box<RollingAppender>),
 }
 
 impl Appender {
@@ -51,17 +60,28 @@ impl Appender {
         client: &Client,
         bucket: &str,
         key: &str,
-        options: AppendOptions,
+        mut options: AppendOptions,
     ) -> Result<Appender> {
-        let engine = match options.buffer {
-            None => Engine::Direct(Box::new(DirectAppender::open(
+        let engine = match (options.buffer, options.roll.take()) {
+            (None, None) => Engine::Direct(Box::new(DirectAppender::open(
                 client, bucket, key, options,
             )?)),
-            Some(buffer) => Engine::Buffered(BufferedAppender::open(
+            (Some(buffer), None) => Engine::Buffered(BufferedAppender::open(
                 client, bucket, key, options, buffer,
             )?),
+            (None, Some(roll)) => Engine::Rolling(Box::new(RollingAppender::open(
+                client, bucket, key, options, roll,
+            )?)),
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid_argument(
+                    "options: rolling is not available with a buffer yet",
+                ))
+            }
         };
-        Ok(Appender { engine })
+        Ok(Appender {
+            engine,
+            key: key.to_string(),
+        })
     }
 
     /// Appends all of `data`. Unbuffered, in requests of at most the request size: on error, the
@@ -73,6 +93,7 @@ impl Appender {
         match &mut self.engine {
             Engine::Direct(a) => a.write(data),
             Engine::Buffered(b) => b.write(data),
+            Engine::Rolling(r) => r.write(data),
         }
     }
 
@@ -82,6 +103,7 @@ impl Appender {
         match &mut self.engine {
             Engine::Direct(a) => a.write_from(reader),
             Engine::Buffered(b) => b.write_from(reader),
+            Engine::Rolling(r) => r.write_from(reader),
         }
     }
 
@@ -97,6 +119,7 @@ impl Appender {
         match &mut self.engine {
             Engine::Direct(a) => a.check_open(),
             Engine::Buffered(b) => b.flush(timeout),
+            Engine::Rolling(r) => r.check_open(),
         }
     }
 
@@ -105,6 +128,7 @@ impl Appender {
         match &self.engine {
             Engine::Direct(_) => 0,
             Engine::Buffered(b) => b.pending(),
+            Engine::Rolling(_) => 0,
         }
     }
 
@@ -117,6 +141,7 @@ impl Appender {
         match &self.engine {
             Engine::Direct(_) => Ok(0),
             Engine::Buffered(b) => b.read_pending(offset, buf),
+            Engine::Rolling(_) => Ok(0),
         }
     }
 
@@ -125,6 +150,25 @@ impl Appender {
         match &self.engine {
             Engine::Direct(a) => a.position(),
             Engine::Buffered(b) => b.position(),
+            Engine::Rolling(r) => r.position(),
+        }
+    }
+
+    /// The key of the object being written: the key given at open, or for a rolling stream
+    /// its current object's.
+    pub fn key(&self) -> String {
+        match &self.engine {
+            Engine::Rolling(r) => r.key(),
+            _ => self.key.clone(),
+        }
+    }
+
+    /// The stream's length once everything written is stored: [`Appender::position`], but
+    /// for a rolling stream the lengths of all its objects.
+    pub fn stream_position(&self) -> u64 {
+        match &self.engine {
+            Engine::Rolling(r) => r.stream_position(),
+            _ => self.position(),
         }
     }
 
@@ -133,6 +177,7 @@ impl Appender {
         match &self.engine {
             Engine::Direct(a) => a.crc64(),
             Engine::Buffered(b) => b.crc64(),
+            Engine::Rolling(r) => r.crc64(),
         }
     }
 
@@ -141,6 +186,7 @@ impl Appender {
         match &self.engine {
             Engine::Direct(a) => a.stat(),
             Engine::Buffered(b) => b.stat(),
+            Engine::Rolling(r) => r.stat(),
         }
     }
 
@@ -155,6 +201,7 @@ impl Appender {
         match &mut self.engine {
             Engine::Direct(a) => a.seal(),
             Engine::Buffered(b) => b.seal(),
+            Engine::Rolling(r) => r.seal(),
         }
     }
 
@@ -165,6 +212,7 @@ impl Appender {
         match &mut self.engine {
             Engine::Direct(a) => a.close(),
             Engine::Buffered(b) => b.close(),
+            Engine::Rolling(r) => r.close(),
         }
     }
 }

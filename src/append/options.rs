@@ -10,6 +10,24 @@ pub(crate) const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
 /// unknown. Never goes backwards. Returning `false` cancels the operation.
 pub type Progress = Box<dyn FnMut(u64, u64, i64) -> bool + Send>;
 
+/// Calls `progress`, if there is one; its `false` cancels what is under way.
+pub(crate) fn report(
+    progress: &mut Option<Progress>,
+    increment: u64,
+    transferred: u64,
+    total: i64,
+) -> Result<()> {
+    if let Some(progress) = progress {
+        if !progress(increment, transferred, total) {
+            return Err(Error::new(
+                crate::error::ErrorKind::Cancelled,
+                format!("cancelled by the progress callback after {transferred} bytes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// How a handle writes.
 pub struct AppendOptions {
     pub create: CreateParams,
@@ -24,6 +42,25 @@ pub struct AppendOptions {
     pub seal_on_close: bool,
     /// Buffered: writes copy into a buffer and return, and a background thread uploads.
     pub buffer: Option<BufferOptions>,
+    /// Rolling: the key is a template holding `{n}`, and the stream goes on in the next
+    /// object as these limits say.
+    pub roll: Option<RollOptions>,
+}
+
+/// Called once for each object a rolling stream has finished, on the thread that finished
+/// it, after its last append (and seal) landed: its key, and the length and CRC-64 the server
+/// confirmed.
+pub type RollCallback = Box<dyn FnMut(&str, u64, u64) + Send>;
+
+/// When a rolling stream goes on in its next object ([`AppendOptions::roll`]).
+pub struct RollOptions {
+    /// The most bytes an object gets, 1 byte to 5 GiB: the stream rolls on before a write
+    /// that would pass it (a write larger than this fills objects in turn).
+    pub max_object_size: u64,
+    /// Rolls on before the first write after an object was written to for this long
+    /// (counted from this appender's first write to it); `None`: no age limit.
+    pub max_age: Option<Duration>,
+    pub on_roll: Option<RollCallback>,
 }
 
 impl Default for AppendOptions {
@@ -36,6 +73,21 @@ impl Default for AppendOptions {
             progress: None,
             seal_on_close: false,
             buffer: None,
+            roll: None,
+        }
+    }
+}
+
+impl AppendOptions {
+    /// What a rolling stream opens each of its objects with: these options but for the
+    /// progress callback and the seal on close, which are the stream's.
+    pub(crate) fn for_each_object(&self) -> AppendOptions {
+        AppendOptions {
+            create: self.create.clone(),
+            request: self.request.clone(),
+            check_crc: self.check_crc,
+            request_size: self.request_size,
+            ..AppendOptions::default()
         }
     }
 }

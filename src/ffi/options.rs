@@ -111,6 +111,7 @@ impl oss_append_options {
             request_size: o.request_size,
             seal_on_close: o.seal_on_close,
             buffer: o.buffer,
+            roll: None,
             progress: o.progress.map(|(callback, user_data)| -> crate::Progress {
                 let callbacks = callbacks.clone();
                 // A free during the callback (by it, or by another thread) stops the call

@@ -1,0 +1,376 @@
+//! A stream that outlives one object: the key is a template holding `{n}`, and the stream
+//! rolls on to the next number before a write that would take the object past its size
+//! limit, or once it has been written to for longer than its age limit. Each object is
+//! written by a [`DirectAppender`], so recovery and CRC checks are the unbuffered ones; a
+//! write is split across objects only when it alone is larger than the size limit.
+//!
+//! Where a stream goes on at open: the listing of the template's prefix gives the highest
+//! number; that object is continued when it is appendable, not sealed and below the limit,
+//! and otherwise the next number is started. An object in the way (a Normal one, a sealed
+//! or full one) is never written over: the stream moves past it, and says so in the log.
+
+use super::chunks::for_each_chunk;
+use super::direct::DirectAppender;
+use super::options::{report, AppendOptions, Progress, RollOptions};
+use crate::client::Client;
+use crate::config::LogLevel;
+use crate::error::{Error, ErrorKind, Result};
+use crate::object::{validate_key, ObjectInfo, MAX_OBJECT_SIZE};
+use std::io::Read;
+use std::time::{Instant, SystemTime};
+
+/// The marker a key template holds once.
+const MARKER: &str = "{n}";
+
+/// A key with `{n}` in it: the text around the marker.
+#[derive(Debug, Clone)]
+struct KeyTemplate {
+    before: String,
+    after: String,
+}
+
+impl KeyTemplate {
+    fn parse(template: &str) -> Result<KeyTemplate> {
+        let bad = |why: &str| {
+            Err(Error::invalid_argument(format!(
+                "key template {template:?}: {why}"
+            )))
+        };
+        let Some((before, after)) = template.split_once(MARKER) else {
+            return bad("it must hold {n} once, where the object's number goes");
+        };
+        if after.contains(MARKER) {
+            return bad("it holds {n} more than once");
+        }
+        let parsed = KeyTemplate {
+            before: before.to_string(),
+            after: after.to_string(),
+        };
+        // The longest key it makes (a 20-digit number) must be a key OSS takes.
+        if let Err(e) = validate_key(&parsed.key(u64::MAX)) {
+            return bad(e.message());
+        }
+        Ok(parsed)
+    }
+
+    /// The key of object `n`: zero-padded to 6 digits, so keys sort in stream order.
+    fn key(&self, n: u64) -> String {
+        format!("{}{n:06}{}", self.before, self.after)
+    }
+
+    /// The number of `key`, if the template makes it (as [`KeyTemplate::key`] writes it:
+    /// a number of more than 6 digits has no leading zero).
+    fn number(&self, key: &str) -> Option<u64> {
+        let digits = key.strip_prefix(&self.before)?.strip_suffix(&self.after)?;
+        let n = digits.parse::<u64>().ok()?;
+        (digits.bytes().all(|b| b.is_ascii_digit()) && self.key(n) == key).then_some(n)
+    }
+}
+
+pub(crate) struct RollingAppender {
+    client: Client,
+    bucket: String,
+    template: KeyTemplate,
+    /// What each object is opened with (no progress, no seal on close: both are the
+    /// stream's).
+    each: AppendOptions,
+    roll: RollOptions,
+    progress: Option<Progress>,
+    seal_on_close: bool,
+    number: u64,
+    current: DirectAppender,
+    /// When this appender first wrote to the current object: its age counts from there.
+    first_write: Option<Instant>,
+    /// The lengths of the stream's objects before the current one.
+    before: u64,
+    closed: bool,
+}
+
+impl std::fmt::Debug for RollingAppender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RollingAppender")
+            .field("current", &self.current)
+            .field("number", &self.number)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RollingAppender {
+    pub(crate) fn open(
+        client: &Client,
+        bucket: &str,
+        template: &str,
+        mut options: AppendOptions,
+        roll: RollOptions,
+    ) -> Result<RollingAppender> {
+        let template = KeyTemplate::parse(template)?;
+        roll.validate()?;
+        let progress = options.progress.take();
+        let seal_on_close = std::mem::take(&mut options.seal_on_close);
+        // The stream's objects so far, from the listing: the highest number, and the
+        // lengths of all before it.
+        let (mut highest, mut sizes) = (None, Vec::new());
+        for object in client.list_objects(bucket, &template.before) {
+            let object = object?;
+            if let Some(n) = template.number(&object.key) {
+                highest = highest.max(Some(n));
+                sizes.push((n, object.size));
+            }
+        }
+        let template_ref = &template;
+        let (number, current) = first_taking_more(
+            client,
+            bucket,
+            &roll,
+            highest.unwrap_or(0),
+            |n| template_ref.key(n),
+            || options.for_each_object(),
+        )?;
+        let before = sizes
+            .iter()
+            .filter(|(n, _)| *n < number)
+            .map(|(_, size)| size)
+            .sum();
+        Ok(RollingAppender {
+            client: client.clone(),
+            bucket: bucket.to_string(),
+            template,
+            each: options,
+            roll,
+            progress,
+            seal_on_close,
+            number,
+            current,
+            first_write: None,
+            before,
+            closed: false,
+        })
+    }
+
+    /// The current object's key.
+    pub(crate) fn key(&self) -> String {
+        self.template.key(self.number)
+    }
+
+    pub(crate) fn position(&self) -> u64 {
+        self.current.position()
+    }
+
+    pub(crate) fn crc64(&self) -> u64 {
+        self.current.crc64()
+    }
+
+    /// The stream's length: its objects' lengths before the current one, and this one's.
+    pub(crate) fn stream_position(&self) -> u64 {
+        self.before + self.current.position()
+    }
+
+    pub(crate) fn stat(&self) -> Result<ObjectInfo> {
+        self.current.stat()
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        self.current.check_open()
+    }
+
+    /// Appends `data` to the current object, rolling on first when it would not fit or the
+    /// object is too old; only a write larger than the size limit fills objects in turn.
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.check_open()?;
+        let total = i64::try_from(data.len()).unwrap_or(-1);
+        let mut transferred = 0;
+        let mut rest = data;
+        loop {
+            let room = self.roll.max_object_size - self.current.position();
+            let fits = rest.len() as u64 <= room;
+            let whole_fits_an_object = rest.len() as u64 <= self.roll.max_object_size;
+            let must_roll = !fits && (whole_fits_an_object || room == 0);
+            if must_roll || self.too_old() || self.current.is_sealed() {
+                self.roll_on()?;
+                continue;
+            }
+            let take = rest.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            let (now, later) = rest.split_at(take);
+            for piece in now.chunks(self.each.request_size) {
+                self.first_write.get_or_insert_with(Instant::now);
+                self.current.write(piece)?;
+                transferred += piece.len() as u64;
+                report(&mut self.progress, piece.len() as u64, transferred, total)?;
+            }
+            rest = later;
+            if rest.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Streams `reader` to its end in chunks of the request size, each a write of its own.
+    pub(crate) fn write_from(&mut self, reader: impl Read) -> Result<u64> {
+        self.check_open()?;
+        let size = self.each.request_size;
+        let mut progress = self.progress.take();
+        let result = for_each_chunk(reader, size, |chunk, transferred| {
+            self.write(chunk)?;
+            report(&mut progress, chunk.len() as u64, transferred, -1)
+        });
+        self.progress = progress;
+        result
+    }
+
+    /// Seals the current object, which finishes it: the next write starts the next number.
+    pub(crate) fn seal(&mut self) -> Result<SystemTime> {
+        let time = self.current.seal()?;
+        self.finished();
+        Ok(time)
+    }
+
+    /// Ends the stream; with `seal_on_close` the current object is sealed (and reported
+    /// finished), else a reopen continues it.
+    pub(crate) fn close(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        if self.seal_on_close && self.current.position() > 0 && !self.current.is_sealed() {
+            self.seal()?;
+        }
+        self.current.close()?;
+        self.closed = true;
+        Ok(())
+    }
+
+    fn too_old(&self) -> bool {
+        match (self.roll.max_age, self.first_write) {
+            (Some(limit), Some(first)) => self.current.position() > 0 && first.elapsed() >= limit,
+            _ => false,
+        }
+    }
+
+    /// Finishes the current object (sealing it with `seal_on_close`; one sealed already was
+    /// reported when it was) and opens the next.
+    fn roll_on(&mut self) -> Result<()> {
+        if !self.current.is_sealed() {
+            if self.seal_on_close {
+                self.current.seal()?;
+            }
+            self.finished();
+        }
+        self.open_next()
+    }
+
+    /// Reports the current object finished, once.
+    fn finished(&mut self) {
+        if let Some(callback) = &mut self.roll.on_roll {
+            callback(
+                &self.template.key(self.number),
+                self.current.position(),
+                self.current.crc64(),
+            );
+        }
+    }
+
+    /// Opens the first number after the current one whose object takes more bytes.
+    fn open_next(&mut self) -> Result<()> {
+        let template = &self.template;
+        let each = &self.each;
+        let (number, next) = first_taking_more(
+            &self.client,
+            &self.bucket,
+            &self.roll,
+            self.number + 1,
+            |n| template.key(n),
+            || each.for_each_object(),
+        )?;
+        self.before += self.current.position();
+        (self.number, self.current) = (number, next);
+        self.first_write = None;
+        Ok(())
+    }
+}
+
+/// From number `from` on, the first object that takes more bytes (absent, or appendable,
+/// not sealed and below the size limit), opened; objects in the way are moved past, never
+/// written over, and the log says so.
+fn first_taking_more(
+    client: &Client,
+    bucket: &str,
+    roll: &RollOptions,
+    from: u64,
+    key: impl Fn(u64) -> String,
+    options: impl Fn() -> AppendOptions,
+) -> Result<(u64, DirectAppender)> {
+    let mut number = from;
+    loop {
+        let key = key(number);
+        match DirectAppender::open(client, bucket, &key, options()) {
+            Ok(appender) if appender.position() < roll.max_object_size => {
+                return Ok((number, appender))
+            }
+            Ok(_) => client.log(LogLevel::Info, || {
+                format!("oss://{bucket}/{key} is full; the stream goes on after it")
+            }),
+            Err(e) if skippable(&e) => client.log(LogLevel::Warn, || {
+                format!("oss://{bucket}/{key}: {e}; the stream goes on after it")
+            }),
+            Err(e) => return Err(e),
+        }
+        number = number.checked_add(1).ok_or_else(|| {
+            Error::invalid_argument("the stream has used every number its template can hold")
+        })?;
+    }
+}
+
+/// An object the stream cannot write to (not appendable, or sealed), which it moves past.
+fn skippable(e: &Error) -> bool {
+    e.kind() == ErrorKind::ObjectNotAppendable
+}
+
+impl RollOptions {
+    fn validate(&self) -> Result<()> {
+        if self.max_object_size == 0 || self.max_object_size > MAX_OBJECT_SIZE {
+            return Err(Error::invalid_argument(format!(
+                "roll size {}: from 1 byte to {MAX_OBJECT_SIZE} (5 GiB)",
+                self.max_object_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyTemplate;
+
+    #[test]
+    fn keys_are_numbered_in_sorting_order_and_read_back() {
+        let t = KeyTemplate::parse("logs/app-{n}.log").unwrap();
+        assert_eq!(t.key(0), "logs/app-000000.log");
+        assert_eq!(t.key(1_234_567), "logs/app-1234567.log");
+        assert!(t.key(9) < t.key(10) && t.key(99_999) < t.key(100_000));
+        for n in [0, 7, 999_999, 1_000_000, u64::MAX] {
+            assert_eq!(t.number(&t.key(n)), Some(n));
+        }
+        for other in [
+            "logs/app-00001.log",
+            "logs/app-0000001.log",
+            "logs/app-+00001.log",
+            "logs/app-00000a.log",
+            "logs/app-000001.logx",
+            "logs/app-.log",
+        ] {
+            assert_eq!(t.number(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn templates_hold_the_marker_once_and_make_valid_keys() {
+        for bad in ["logs/app.log", "{n}/{n}", "/abs/{n}"] {
+            let err = KeyTemplate::parse(bad).unwrap_err();
+            assert!(
+                err.message().contains(&format!("{bad:?}")) || err.message().contains("key"),
+                "{err}"
+            );
+        }
+        assert!(KeyTemplate::parse(&format!("{}{{n}}", "a".repeat(1010))).is_err());
+        assert!(KeyTemplate::parse("{n}").is_ok());
+    }
+}

@@ -1,0 +1,294 @@
+//! Rolling streams against the local server: the key is a template, and the stream goes on
+//! in the next numbered object by size or age, continues where it was on reopen, moves past
+//! objects in its way, and under faults at the roll point loses and repeats nothing.
+
+mod common;
+
+use oss_append::{AppendOptions, Appender, Client, ErrorKind, RollOptions};
+use oss_local_server::{Action, Fault, Op, Server};
+use oss_protocol::crc64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const AK: &str = "roll-ak";
+const SK: &str = "roll-secret";
+const BUCKET: &str = "roll-bucket";
+
+type Finished = Arc<Mutex<Vec<(String, u64, u64)>>>;
+
+/// Options rolling at `size` bytes (and `age`), reporting finished objects into the list.
+fn rolling(size: u64, age: Option<Duration>) -> (AppendOptions, Finished) {
+    let finished = Finished::default();
+    let seen = finished.clone();
+    let options = AppendOptions {
+        roll: Some(RollOptions {
+            max_object_size: size,
+            max_age: age,
+            on_roll: Some(Box::new(move |key, length, crc| {
+                seen.lock().unwrap().push((key.to_string(), length, crc));
+            })),
+        }),
+        ..AppendOptions::default()
+    };
+    (options, finished)
+}
+
+/// The stream's objects in key order, as the server holds them.
+fn objects(client: &Client, server: &Server, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    client
+        .list_objects(BUCKET, prefix)
+        .map(|o| {
+            let key = o.unwrap().key;
+            let bytes = server.object_bytes(BUCKET, &key).unwrap();
+            (key, bytes)
+        })
+        .collect()
+}
+
+/// Writes of sizes from a fixed pseudo-random sequence, a few larger than `limit`.
+fn writes(count: usize, limit: usize) -> Vec<Vec<u8>> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..count)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = if i % 17 == 16 {
+                limit * 2 + (state % 100) as usize
+            } else {
+                1 + (state % (limit as u64 / 3)) as usize
+            };
+            vec![b'a' + (i % 26) as u8; len]
+        })
+        .collect()
+}
+
+#[test]
+fn a_stream_rolls_at_write_boundaries_and_its_objects_concatenate_to_it() {
+    let (server, client) = common::start_with_client(AK, SK, BUCKET);
+    let limit = 1000;
+    let (options, finished) = rolling(limit, None);
+    let mut stream = Appender::open(&client, BUCKET, "logs/app-{n}.log", options).unwrap();
+    assert_eq!(stream.key(), "logs/app-000000.log");
+    let data = writes(120, limit as usize);
+    let mut boundaries = vec![0u64];
+    for write in &data {
+        stream.write(write).unwrap();
+        boundaries.push(boundaries.last().unwrap() + write.len() as u64);
+    }
+    let total = *boundaries.last().unwrap();
+    assert_eq!(stream.stream_position(), total);
+    stream.close().unwrap();
+
+    let stored = objects(&client, &server, "logs/app-");
+    let all: Vec<u8> = stored.iter().flat_map(|(_, b)| b.clone()).collect();
+    assert_eq!(
+        all,
+        data.concat(),
+        "the objects in key order are the stream"
+    );
+    let mut offset = 0;
+    for (i, (key, bytes)) in stored.iter().enumerate() {
+        assert_eq!(*key, format!("logs/app-{i:06}.log"));
+        assert!(bytes.len() as u64 <= limit, "{key}: {} bytes", bytes.len());
+        offset += bytes.len() as u64;
+        // An object ends on a write boundary, or inside a write larger than the limit.
+        if !boundaries.contains(&offset) {
+            let inside = boundaries.iter().rposition(|b| *b < offset).unwrap();
+            assert!(
+                data[inside].len() as u64 > limit,
+                "{key} ends inside a write of {} bytes, which an object could hold",
+                data[inside].len()
+            );
+        }
+    }
+    // Every object but the last was reported once, with the server's length and CRC.
+    let finished = finished.lock().unwrap().clone();
+    let expected: Vec<(String, u64, u64)> = stored[..stored.len() - 1]
+        .iter()
+        .map(|(key, bytes)| (key.clone(), bytes.len() as u64, crc64::checksum(bytes)))
+        .collect();
+    assert_eq!(finished, expected);
+    assert!(stored.len() > 10, "{} objects", stored.len());
+}
+
+#[test]
+fn an_age_limit_rolls_before_the_first_write_after_it() {
+    let (server, client) = common::start_with_client(AK, SK, BUCKET);
+    // An age of zero: every write after an object's first finds it too old.
+    let (options, finished) = rolling(1 << 20, Some(Duration::ZERO));
+    let mut stream = Appender::open(&client, BUCKET, "aged/{n}", options).unwrap();
+    for line in ["one\n", "two\n", "three\n"] {
+        stream.write(line.as_bytes()).unwrap();
+    }
+    stream.close().unwrap();
+    let stored = objects(&client, &server, "aged/");
+    assert_eq!(
+        stored,
+        [
+            ("aged/000000".to_string(), b"one\n".to_vec()),
+            ("aged/000001".to_string(), b"two\n".to_vec()),
+            ("aged/000002".to_string(), b"three\n".to_vec()),
+        ]
+    );
+    assert_eq!(finished.lock().unwrap().len(), 2);
+
+    // An age limit not reached keeps one object.
+    let (options, _) = rolling(1 << 20, Some(Duration::from_secs(3600)));
+    let mut stream = Appender::open(&client, BUCKET, "young/{n}", options).unwrap();
+    for line in ["one\n", "two\n"] {
+        stream.write(line.as_bytes()).unwrap();
+    }
+    stream.close().unwrap();
+    assert_eq!(objects(&client, &server, "young/").len(), 1);
+}
+
+#[test]
+fn a_reopened_stream_continues_its_last_object_or_the_next_number() {
+    let (server, client) = common::start_with_client(AK, SK, BUCKET);
+    let open = |template: &str, seal: bool| {
+        let (mut options, _) = rolling(10, None);
+        options.seal_on_close = seal;
+        Appender::open(&client, BUCKET, template, options).unwrap()
+    };
+    // Continued: the last object is appendable, unsealed and below the limit.
+    let mut stream = open("c/{n}", false);
+    stream.write(b"12345").unwrap();
+    stream.close().unwrap();
+    let mut stream = open("c/{n}", false);
+    assert_eq!((stream.key(), stream.position()), ("c/000000".into(), 5));
+    stream.write(b"678").unwrap();
+    stream.close().unwrap();
+    assert_eq!(
+        server.object_bytes(BUCKET, "c/000000").unwrap(),
+        b"12345678"
+    );
+
+    // Sealed at close: the next number.
+    let mut stream = open("s/{n}", true);
+    stream.write(b"abc").unwrap();
+    stream.close().unwrap();
+    let stream = open("s/{n}", true);
+    assert_eq!(
+        (stream.key(), stream.stream_position()),
+        ("s/000001".into(), 3)
+    );
+
+    // Full: the next number.
+    let mut stream = open("f/{n}", false);
+    stream.write(b"0123456789").unwrap();
+    stream.close().unwrap();
+    assert_eq!(open("f/{n}", false).key(), "f/000001");
+
+    // A Normal object at the last number, and another at the next: moved past, never
+    // written over.
+    server.put_object(BUCKET, "n/000000", b"normal").unwrap();
+    server.put_object(BUCKET, "n/000001", b"normal").unwrap();
+    let mut stream = open("n/{n}", false);
+    assert_eq!(stream.key(), "n/000002");
+    stream.write(b"x").unwrap();
+    assert_eq!(server.object_bytes(BUCKET, "n/000000").unwrap(), b"normal");
+    assert_eq!(server.object_bytes(BUCKET, "n/000001").unwrap(), b"normal");
+
+    // Keys the template does not make are not the stream's.
+    server.put_object(BUCKET, "k/000009.bak", b"no").unwrap();
+    server.put_object(BUCKET, "k/00001", b"no").unwrap();
+    assert_eq!(open("k/{n}", false).key(), "k/000000");
+}
+
+#[test]
+fn the_last_object_is_found_past_several_pages_of_listing() {
+    let (server, client) = common::start_with_client(AK, SK, BUCKET);
+    for n in 0..2100 {
+        server
+            .put_object(BUCKET, &format!("p/{n:06}"), b"old")
+            .unwrap();
+    }
+    client
+        .append_object(BUCKET, "p/002100", 0, b"last", &Default::default())
+        .unwrap();
+    let (options, _) = rolling(100, None);
+    let stream = Appender::open(&client, BUCKET, "p/{n}", options).unwrap();
+    assert_eq!(stream.key(), "p/002100");
+    assert_eq!(stream.stream_position(), 2100 * 3 + 4);
+}
+
+#[test]
+fn faults_at_the_roll_point_lose_and_repeat_nothing() {
+    for action in [
+        Action::ResetAfterApply,
+        Action::ResetBeforeBody,
+        Action::Error(503),
+        Action::DelayAfterApply(Duration::from_secs(6)),
+    ] {
+        let (server, client) = common::start_with_client(AK, SK, BUCKET);
+        let (options, finished) = rolling(100, None);
+        let mut stream = Appender::open(&client, BUCKET, "fault/{n}", options).unwrap();
+        stream.write(&[b'a'; 60]).unwrap();
+        // The write that rolls, and the one after, meet the fault: their appends are
+        // the first ones to the next object.
+        server.add_fault(Fault::new(action, Op::Append).count(1));
+        stream.write(&[b'b'; 60]).unwrap();
+        server.add_fault(Fault::new(action, Op::Append).count(1));
+        stream.write(&[b'c'; 30]).unwrap();
+        stream.close().unwrap();
+        assert_eq!(server.pending_faults(), 0, "{action:?} was met");
+        let stored = objects(&client, &server, "fault/");
+        let expected = vec![
+            ("fault/000000".to_string(), vec![b'a'; 60]),
+            (
+                "fault/000001".to_string(),
+                [vec![b'b'; 60], vec![b'c'; 30]].concat(),
+            ),
+        ];
+        assert_eq!(stored, expected, "{action:?}");
+        assert_eq!(finished.lock().unwrap().len(), 1, "{action:?}");
+    }
+}
+
+#[test]
+fn a_stream_longer_than_the_servers_object_limit_goes_on_in_the_next_object() {
+    let mut config = oss_local_server::Config::new(AK, SK)
+        .bucket(BUCKET)
+        .faults();
+    config.max_object_size = 256;
+    let server = Server::start(config).unwrap();
+    let client = Client::new(&common::client_config(&server, AK, SK)).unwrap();
+    let (options, finished) = rolling(256, None);
+    let mut stream = Appender::open(&client, BUCKET, "big/{n}.bin", options).unwrap();
+    let data: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+    stream.write(&data).unwrap();
+    stream.close().unwrap();
+    let stored = objects(&client, &server, "big/");
+    assert_eq!(stored.len(), 8);
+    assert!(stored.iter().all(|(_, b)| b.len() <= 256));
+    assert_eq!(
+        stored
+            .iter()
+            .flat_map(|(_, b)| b.clone())
+            .collect::<Vec<_>>(),
+        data
+    );
+    assert_eq!(finished.lock().unwrap().len(), 7);
+
+    // Without rolling, the server's limit is an error, as before.
+    let mut plain = Appender::open(&client, BUCKET, "plain", AppendOptions::default()).unwrap();
+    let err = plain.write(&data).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ObjectTooLarge, "{err}");
+}
+
+#[test]
+fn bad_templates_and_limits_fail_at_open_naming_them() {
+    let (_server, client) = common::start_with_client(AK, SK, BUCKET);
+    for template in ["no-marker", "twice-{n}-{n}", "/abs-{n}"] {
+        let (options, _) = rolling(100, None);
+        let err = Appender::open(&client, BUCKET, template, options).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{template}");
+        assert!(err.message().contains(template), "{err}");
+    }
+    for size in [0, (5 << 30) + 1] {
+        let (options, _) = rolling(size, None);
+        let err = Appender::open(&client, BUCKET, "ok-{n}", options).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{size}");
+    }
+}
