@@ -399,6 +399,17 @@ typedef void (*oss_log_fn)(void *user_data,
                            const char *message);
 
 /**
+ * Called when a rolling stream has finished an object, after its last append (and seal,
+ * with `seal_on_close`) landed, on the thread that finished it (the writing thread):
+ * `finished_key` (valid during the call only), and the length and CRC-64 the server
+ * confirmed. Called once for each object this appender finished.
+ */
+typedef void (*oss_roll_fn)(void *user_data,
+                            const char *finished_key,
+                            uint64_t length,
+                            uint64_t crc64);
+
+/**
  * Called after each request that landed: `increment` bytes just stored, `transferred` so
  * far in this call, `total` the call's size or -1 when unknown (a stream). Never goes
  * backwards, even across retries. Return false to stop: the call fails with
@@ -511,6 +522,27 @@ enum oss_status oss_append_crc64(const struct oss_append *append,
 enum oss_status oss_append_pending(const struct oss_append *append,
                                    uint64_t *out,
                                    struct oss_error **err);
+
+/**
+ * Writes to `*out` the stream's length as far as this appender knows: `oss_append_position`,
+ * but for a rolling stream the lengths of all its objects. No request is sent.
+ */
+enum oss_status oss_append_stream_position(const struct oss_append *append,
+                                           uint64_t *out,
+                                           struct oss_error **err);
+
+/**
+ * Copies the key of the object being written (the key given at open; for a rolling stream,
+ * its current object's) into `buf` as a NUL-terminated string, cut to `size - 1` bytes
+ * when longer, as snprintf does, and writes its whole length (without the NUL) to
+ * `*length`: a `*length` of `size` or more says it was cut. `buf` may be NULL with `size`
+ * 0, to learn the length. No request is sent.
+ */
+enum oss_status oss_append_key(const struct oss_append *append,
+                               char *buf,
+                               size_t size,
+                               size_t *length,
+                               struct oss_error **err);
 
 /**
  * Copies up to `len` of the bytes written but not stored in OSS yet into `buf`, starting
@@ -1005,6 +1037,38 @@ enum oss_status oss_append_options_set_buffer(struct oss_append_options *options
                                               uint64_t max_delay_ms,
                                               bool block_when_full,
                                               struct oss_error **err);
+
+/**
+ * Rolling: the key given to `oss_append_open` is then a template holding "{n}" once, and
+ * the stream goes on in the next numbered object (the number zero-padded to 6 digits, so
+ * keys sort in stream order) before a write that would take the current one past
+ * `max_object_size` (1 byte to `OSS_MAX_REQUEST_SIZE`, 5 GiB; only a write larger than that
+ * is split, filling objects in turn), and before the first write after the current object
+ * was written to for `max_age_ms` (0: no age limit). At open the stream lists the
+ * template's prefix and continues its highest-numbered object when that is appendable, not
+ * sealed and below the limit, else starts the next number, moving past objects in its way
+ * (never writing over them). A template without exactly one "{n}", or making keys OSS
+ * does not take, fails at open with `OSS_ERR_INVALID_ARGUMENT`. Not with a buffer yet (open
+ * fails, naming it). `oss_append_position` and `oss_append_crc64` then tell of the current
+ * object; `oss_append_stream_position` of the whole stream, `oss_append_key` which object.
+ */
+enum oss_status oss_append_options_set_roll(struct oss_append_options *options,
+                                            uint64_t max_object_size,
+                                            uint64_t max_age_ms,
+                                            struct oss_error **err);
+
+/**
+ * Calls `callback` with `user_data` for each object a rolling stream finished (see
+ * `oss_roll_fn`). `user_data` must stay valid while any appender opened with these options
+ * is open; the library does not free it. Once `oss_append_close` succeeds or
+ * `oss_append_free` returns, the callback is not called again. The callback may free its
+ * own appender (it is released once the call under way returns); calling anything else on
+ * it from the callback is refused. Pass a NULL callback to remove it.
+ */
+enum oss_status oss_append_options_set_roll_callback(struct oss_append_options *options,
+                                                     oss_roll_fn callback,
+                                                     void *user_data,
+                                                     struct oss_error **err);
 
 /**
  * Calls `callback` with `user_data` after each request that landed (see `oss_progress_fn`).

@@ -256,6 +256,44 @@ pub unsafe extern "C" fn oss_append_pending(
     read_state(append, out, err, Appender::pending)
 }
 
+/// Writes to `*out` the stream's length as far as this appender knows: `oss_append_position`,
+/// but for a rolling stream the lengths of all its objects. No request is sent.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_stream_position(
+    append: *const oss_append,
+    out: *mut u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    read_state(append, out, err, Appender::stream_position)
+}
+
+/// Copies the key of the object being written (the key given at open; for a rolling stream,
+/// its current object's) into `buf` as a NUL-terminated string, cut to `size - 1` bytes
+/// when longer, as snprintf does, and writes its whole length (without the NUL) to
+/// `*length`: a `*length` of `size` or more says it was cut. `buf` may be NULL with `size`
+/// 0, to learn the length. No request is sent.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_key(
+    append: *const oss_append,
+    buf: *mut c_char,
+    size: usize,
+    length: *mut usize,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let length = arg_out(length, "length")?;
+        let buf = arg_bytes_mut(buf.cast(), size, "buf")?;
+        let key = with_appender(append, |a, _| Ok(a.key()))?;
+        if let Some(room) = size.checked_sub(1) {
+            let n = key.len().min(room);
+            buf[..n].copy_from_slice(&key.as_bytes()[..n]);
+            buf[n] = 0;
+        }
+        write_out(length, key.len());
+        Ok(())
+    })
+}
+
 /// Copies up to `len` of the bytes written but not stored in OSS yet into `buf`, starting
 /// at `offset` among them (0 is the first, at `oss_append_position` less
 /// `oss_append_pending`), in the order written, and writes how many to `*copied` (0 past

@@ -1,11 +1,11 @@
 //! `oss_append_options`: how an appender writes and what a new object is created with.
 
-use super::args::{arg_str, UserData};
+use super::args::{arg_str, c_text, UserData};
 use super::error::{oss_error, oss_status};
 use super::gate::CallbackGate;
 use super::{boundary, handle};
-use crate::append::{check_request_size, AppendOptions, BufferOptions};
-use crate::error::Result;
+use crate::append::{check_request_size, AppendOptions, BufferOptions, RollCallback, RollOptions};
+use crate::error::{Error, Result};
 use crate::object::{AppendObjectOptions, CreateParams, RequestParams};
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -47,6 +47,19 @@ pub type oss_progress_fn = Option<
     ) -> bool,
 >;
 
+/// Called when a rolling stream has finished an object, after its last append (and seal,
+/// with `seal_on_close`) landed, on the thread that finished it (the writing thread):
+/// `finished_key` (valid during the call only), and the length and CRC-64 the server
+/// confirmed. Called once for each object this appender finished.
+pub type oss_roll_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        finished_key: *const c_char,
+        length: u64,
+        crc64: u64,
+    ),
+>;
+
 #[derive(Clone)]
 struct Options {
     create: CreateParams,
@@ -57,6 +70,12 @@ struct Options {
     buffer: Option<BufferOptions>,
     progress: Option<(
         unsafe extern "C" fn(*mut c_void, u64, u64, i64) -> bool,
+        UserData,
+    )>,
+    /// The roll limits: size, and age in ms (0: none).
+    roll: Option<(u64, u64)>,
+    roll_callback: Option<(
+        unsafe extern "C" fn(*mut c_void, *const c_char, u64, u64),
         UserData,
     )>,
 }
@@ -72,6 +91,8 @@ impl From<AppendOptions> for Options {
             seal_on_close: o.seal_on_close,
             buffer: o.buffer,
             progress: None,
+            roll: None,
+            roll_callback: None,
         }
     }
 }
@@ -111,7 +132,23 @@ impl oss_append_options {
             request_size: o.request_size,
             seal_on_close: o.seal_on_close,
             buffer: o.buffer,
-            roll: None,
+            roll: o.roll.map(|(max_object_size, age_ms)| RollOptions {
+                max_object_size,
+                max_age: (age_ms > 0).then(|| Duration::from_millis(age_ms)),
+                on_roll: o
+                    .roll_callback
+                    .map(|(callback, user_data)| -> RollCallback {
+                        let callbacks = callbacks.clone();
+                        Box::new(move |key, length, crc| {
+                            let key = c_text(key);
+                            callbacks.enter(|| {
+                                // SAFETY: the caller's callback with its own user_data
+                                // (documented); the key lives through the call.
+                                unsafe { callback(user_data.get(), key.as_ptr(), length, crc) }
+                            });
+                        })
+                    }),
+            }),
             progress: o.progress.map(|(callback, user_data)| -> crate::Progress {
                 let callbacks = callbacks.clone();
                 // A free during the callback (by it, or by another thread) stops the call
@@ -427,6 +464,55 @@ pub unsafe extern "C" fn oss_append_options_set_buffer(
             max_delay: Duration::from_millis(max_delay_ms),
             block_when_full,
         });
+        Ok(())
+    })
+}
+
+/// Rolling: the key given to `oss_append_open` is then a template holding "{n}" once, and
+/// the stream goes on in the next numbered object (the number zero-padded to 6 digits, so
+/// keys sort in stream order) before a write that would take the current one past
+/// `max_object_size` (1 byte to `OSS_MAX_REQUEST_SIZE`, 5 GiB; only a write larger than that
+/// is split, filling objects in turn), and before the first write after the current object
+/// was written to for `max_age_ms` (0: no age limit). At open the stream lists the
+/// template's prefix and continues its highest-numbered object when that is appendable, not
+/// sealed and below the limit, else starts the next number, moving past objects in its way
+/// (never writing over them). A template without exactly one "{n}", or making keys OSS
+/// does not take, fails at open with `OSS_ERR_INVALID_ARGUMENT`. Not with a buffer yet (open
+/// fails, naming it). `oss_append_position` and `oss_append_crc64` then tell of the current
+/// object; `oss_append_stream_position` of the whole stream, `oss_append_key` which object.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_roll(
+    options: *mut oss_append_options,
+    max_object_size: u64,
+    max_age_ms: u64,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        if max_object_size == 0 || max_object_size > OSS_MAX_REQUEST_SIZE {
+            return Err(Error::invalid_argument(format!(
+                "max_object_size {max_object_size}: from 1 byte to {OSS_MAX_REQUEST_SIZE} (5 GiB)"
+            )));
+        }
+        o.roll = Some((max_object_size, max_age_ms));
+        Ok(())
+    })
+}
+
+/// Calls `callback` with `user_data` for each object a rolling stream finished (see
+/// `oss_roll_fn`). `user_data` must stay valid while any appender opened with these options
+/// is open; the library does not free it. Once `oss_append_close` succeeds or
+/// `oss_append_free` returns, the callback is not called again. The callback may free its
+/// own appender (it is released once the call under way returns); calling anything else on
+/// it from the callback is refused. Pass a NULL callback to remove it.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_roll_callback(
+    options: *mut oss_append_options,
+    callback: oss_roll_fn,
+    user_data: *mut c_void,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    update(options, err, |o| {
+        o.roll_callback = callback.map(|callback| (callback, UserData(user_data)));
         Ok(())
     })
 }

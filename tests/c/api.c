@@ -113,6 +113,22 @@ static bool on_progress(void *user_data, uint64_t increment, uint64_t transferre
     return p->stop_after == 0 || p->calls < p->stop_after;
 }
 
+struct rolls {
+    int calls;
+    char keys[4][32];
+    uint64_t lengths[4], crcs[4];
+};
+
+static void on_roll(void *user_data, const char *finished_key, uint64_t length, uint64_t crc64) {
+    struct rolls *r = user_data;
+    if (r->calls < 4) {
+        snprintf(r->keys[r->calls], sizeof r->keys[0], "%s", finished_key);
+        r->lengths[r->calls] = length;
+        r->crcs[r->calls] = crc64;
+    }
+    r->calls++;
+}
+
 struct worker {
     oss_client *client;
     const oss_append_options *options;
@@ -405,6 +421,35 @@ int main(int argc, char **argv) {
         CHECK(strstr(log.last, "c-test-sk") == NULL);
         oss_client_free(unreachable);
         CHECK(log.freed == 1);
+    }
+
+    /* A rolling stream: objects of at most 10 bytes, writes never split, each finished
+       object reported with the server's length and CRC; the key accessor cuts as snprintf. */
+    {
+        struct rolls rolls = {0};
+        oss_append_options *roll = oss_append_options_new();
+        EXPECT(OSS_OK, oss_append_options_set_roll(roll, 10, 0, &err));
+        EXPECT(OSS_OK, oss_append_options_set_roll_callback(roll, on_roll, &rolls, &err));
+        EXPECT(OSS_ERR_INVALID_ARGUMENT,
+               oss_append_open(client, bucket, "api/roll-no-marker", roll, &append, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/roll-{n}.log", roll, &append, &err));
+        for (int i = 0; i < 3; i++) EXPECT(OSS_OK, oss_append_write(append, data, 6, &err));
+        CHECK(rolls.calls == 2 && strcmp(rolls.keys[0], "api/roll-000000.log") == 0);
+        CHECK(strcmp(rolls.keys[1], "api/roll-000001.log") == 0);
+        CHECK(rolls.lengths[0] == 6 && rolls.crcs[0] == crc_of(data, 6));
+        uint64_t stream = 0, position = 0;
+        EXPECT(OSS_OK, oss_append_stream_position(append, &stream, &err));
+        EXPECT(OSS_OK, oss_append_position(append, &position, &err));
+        CHECK(stream == 18 && position == 6);
+        char key[8];
+        size_t length = 0;
+        EXPECT(OSS_OK, oss_append_key(append, key, sizeof key, &length, &err));
+        CHECK(length == strlen("api/roll-000002.log") && strcmp(key, "api/rol") == 0);
+        EXPECT(OSS_OK, oss_append_key(append, NULL, 0, &length, &err));
+        CHECK(length == strlen("api/roll-000002.log"));
+        EXPECT(OSS_OK, oss_append_close(append, &err));
+        oss_append_free(append);
+        oss_append_options_free(roll);
     }
 
     /* An appender outlives its client; user_data is released once both are gone. */

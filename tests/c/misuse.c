@@ -178,6 +178,11 @@ int main(void) {
             oss_append_options_set_request_size(options, OSS_MAX_REQUEST_SIZE + 1, &err));
     CHECK(oss_append_options_set_request_size(options, OSS_MAX_REQUEST_SIZE, NULL) == OSS_OK);
     INVALID("options", oss_append_options_set_progress(NULL, NULL, NULL, &err));
+    INVALID("options", oss_append_options_set_roll(NULL, 1 << 20, 0, &err));
+    INVALID("max_object_size", oss_append_options_set_roll(options, 0, 0, &err));
+    INVALID("max_object_size",
+            oss_append_options_set_roll(options, OSS_MAX_REQUEST_SIZE + 1, 0, &err));
+    INVALID("options", oss_append_options_set_roll_callback(NULL, NULL, NULL, &err));
     INVALID("options", oss_append_options_set_buffer(NULL, 1 << 20, 100, true, &err));
     INVALID("capacity", oss_append_options_set_buffer(options, 0, 100, true, &err));
     INVALID("capacity", oss_append_options_set_buffer(options, (size_t)1 << 40, 100, true, &err));
@@ -217,6 +222,16 @@ int main(void) {
         CHECK(copied == 7);
     }
     INVALID("out", oss_append_pending(NULL, NULL, &err));
+    INVALID("append", oss_append_stream_position(NULL, &u64, &err));
+    INVALID("out", oss_append_stream_position(NULL, NULL, &err));
+    {
+        char key[4] = "abc";
+        size_t length = 7;
+        INVALID("append", oss_append_key(NULL, key, sizeof key, &length, &err));
+        INVALID("length", oss_append_key(NULL, key, sizeof key, NULL, &err));
+        INVALID("buf", oss_append_key(NULL, NULL, sizeof key, &length, &err));
+        CHECK(length == 7 && strcmp(key, "abc") == 0);
+    }
     INVALID("append", oss_append_flush(NULL, 100, &err));
     INVALID("append", oss_append_seal(NULL, &err));
     INVALID("append", oss_append_stat(NULL, &info, &err));
