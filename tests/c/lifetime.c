@@ -98,6 +98,19 @@ static bool free_in_progress(void *user_data, uint64_t increment, uint64_t trans
     return true;
 }
 
+/* A rolling stream's callback frees its appender at the first object it finishes. */
+static void free_in_roll(void *user_data, const char *finished_key, uint64_t length,
+                         uint64_t crc64) {
+    struct watch *w = user_data;
+    (void)crc64;
+    if (atomic_load(&w->freed)) atomic_fetch_add(&w->late, 1);
+    if (strcmp(finished_key, "life/roll-000000") != 0 || length != 1000) failures++;
+    if (atomic_fetch_add(&w->calls, 1) == 0) {
+        oss_append_free(w->self);
+        atomic_store(&w->freed, 1);
+    }
+}
+
 /* The read callback frees its appender on its third piece of ten, which it still hands
  * over. */
 static int free_in_read(void *user_data, uint8_t *buf, size_t len, size_t *read) {
@@ -236,6 +249,21 @@ int main(int argc, char **argv) {
         EXPECT(OSS_OK, oss_append_open(client, bucket, "life/progress", options, &w.self, &err));
         oss_append_options_free(options);
         EXPECT(OSS_ERR_CLOSED, oss_append_write(w.self, data, 10000, &err));
+        CHECK(atomic_load(&w.calls) == 1 && atomic_load(&w.late) == 0);
+    }
+
+    /* Freed by its roll callback: the write under way goes on to its end (it fills three
+     * more objects), no roll callback runs after the free, and the appender is released. */
+    {
+        struct watch w;
+        watch_init(&w);
+        oss_append_options *options = unbuffered(1000);
+        EXPECT(OSS_OK, oss_append_options_set_roll(options, 1000, 0, &err));
+        EXPECT(OSS_OK, oss_append_options_set_roll_callback(options, free_in_roll, &w, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "life/roll-{n}", options, &w.self, &err));
+        oss_append_options_free(options);
+        EXPECT(OSS_OK, oss_append_write(w.self, data, 1000, &err));
+        EXPECT(OSS_OK, oss_append_write(w.self, data, 2500, &err));
         CHECK(atomic_load(&w.calls) == 1 && atomic_load(&w.late) == 0);
     }
 
