@@ -182,6 +182,17 @@ typedef enum oss_status {
    * `oss_append_position` tells). Choose a smaller size.
    */
   OSS_ERR_OUT_OF_MEMORY = 26,
+  /**
+   * The disk spool failed: its directory or a file of it could not be made, written,
+   * synced or read (a full disk, say), or a file in it is not a usable spool file: the
+   * message names it, and it was renamed aside with `.bad`, never uploaded or deleted. A
+   * write that fails this way was not taken; what was taken before is kept.
+   */
+  OSS_ERR_SPOOL_IO = 27,
+  /**
+   * Another appender, in this process or another, owns the spool of this object.
+   */
+  OSS_ERR_SPOOL_IN_USE = 28,
 } oss_status;
 
 /**

@@ -45,6 +45,12 @@ pub enum ErrorKind {
     WouldBlock,
     /// A buffer of the size the caller set could not be allocated.
     OutOfMemory,
+    /// The disk spool failed: its directory or a file of it could not be made, written,
+    /// synced or read (a full disk, say), or a file in it is not a spool file this library
+    /// can use (named in the message, and renamed aside with `.bad`).
+    SpoolIo,
+    /// Another appender, in this process or another, owns the spool of this object.
+    SpoolInUse,
 }
 
 impl ErrorKind {

@@ -5,7 +5,7 @@
 //!
 //! - `ffi/`: the C ABI, thin: pointer checks, the panic boundary, conversions, handles;
 //! - `append/`: the appendable-file handle, [`Appender`]: the facade, its options, the
-//!   chunking helpers, the direct and the buffered engines;
+//!   chunking helpers, the direct and the buffered engines, the buffered one's disk spool;
 //! - `client`: [`Client`]'s OSS requests (AppendObject, SealAppendObject, HeadObject);
 //! - `retry`: the one retry policy (attempts, backoff, what may be sent again);
 //! - `transport`: one request signed (with the workspace's `oss-protocol` signers) and sent;
@@ -35,8 +35,8 @@ mod testing;
 mod transport;
 
 pub use append::{
-    AppendOptions, Appender, BufferOptions, Progress, RollCallback, RollOptions,
-    MAX_BUFFER_CAPACITY,
+    drain_spool, AppendOptions, Appender, BufferOptions, Progress, RollCallback, RollOptions,
+    SpoolOptions, SpoolSync, MAX_BUFFER_CAPACITY,
 };
 pub use client::{Client, Listing};
 pub use config::{Config, LogLevel, Logger, RetryPolicy, SignatureVersion, UrlStyle};

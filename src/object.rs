@@ -76,40 +76,71 @@ impl CreateParams {
         Ok(())
     }
 
+    /// The request headers these parameters are sent as.
     pub(crate) fn headers(&self) -> Vec<(String, String)> {
+        // The fields are reached through CREATE_HEADERS' accessors, which take them mutably.
+        let mut params = self.clone();
         let mut out = Vec::new();
-        for (name, value) in [
-            ("content-type", &self.content_type),
-            ("cache-control", &self.cache_control),
-            ("content-disposition", &self.content_disposition),
-            ("content-encoding", &self.content_encoding),
-            ("expires", &self.expires),
-            ("x-oss-object-acl", &self.acl),
-            ("x-oss-storage-class", &self.storage_class),
-            ("x-oss-tagging", &self.tagging),
-            ("x-oss-server-side-encryption", &self.server_side_encryption),
-            (
-                "x-oss-server-side-encryption-key-id",
-                &self.server_side_encryption_key_id,
-            ),
-            (
-                "x-oss-server-side-data-encryption",
-                &self.server_side_data_encryption,
-            ),
-        ] {
-            if let Some(value) = value {
-                out.push((name.to_string(), value.clone()));
+        for (name, field) in CREATE_HEADERS {
+            if let Some(value) = field(&mut params).take() {
+                out.push((name.to_string(), value));
             }
         }
-        for (name, value) in &self.metadata {
+        for (name, value) in params.metadata {
             out.push((
-                format!("x-oss-meta-{}", name.to_ascii_lowercase()),
-                value.clone(),
+                format!("{METADATA_PREFIX}{}", name.to_ascii_lowercase()),
+                value,
             ));
         }
         out
     }
+
+    /// The parameters [`CreateParams::headers`] made `headers` from (metadata names in
+    /// lower case, as OSS keeps them); an error names a header that is none of them.
+    pub(crate) fn from_headers(
+        headers: impl IntoIterator<Item = (String, String)>,
+    ) -> std::result::Result<CreateParams, String> {
+        let mut params = CreateParams::default();
+        for (name, value) in headers {
+            if let Some(meta) = name.strip_prefix(METADATA_PREFIX) {
+                params.metadata.push((meta.to_string(), value));
+                continue;
+            }
+            let (_, field) = CREATE_HEADERS
+                .iter()
+                .find(|(header, _)| *header == name)
+                .ok_or(name)?;
+            *field(&mut params) = Some(value);
+        }
+        Ok(params)
+    }
 }
+
+/// A single-valued create parameter, reached in a [`CreateParams`].
+type CreateField = fn(&mut CreateParams) -> &mut Option<String>;
+
+/// Each single-valued create parameter and the header it is sent as.
+const CREATE_HEADERS: [(&str, CreateField); 11] = [
+    ("content-type", |p| &mut p.content_type),
+    ("cache-control", |p| &mut p.cache_control),
+    ("content-disposition", |p| &mut p.content_disposition),
+    ("content-encoding", |p| &mut p.content_encoding),
+    ("expires", |p| &mut p.expires),
+    ("x-oss-object-acl", |p| &mut p.acl),
+    ("x-oss-storage-class", |p| &mut p.storage_class),
+    ("x-oss-tagging", |p| &mut p.tagging),
+    ("x-oss-server-side-encryption", |p| {
+        &mut p.server_side_encryption
+    }),
+    ("x-oss-server-side-encryption-key-id", |p| {
+        &mut p.server_side_encryption_key_id
+    }),
+    ("x-oss-server-side-data-encryption", |p| {
+        &mut p.server_side_data_encryption
+    }),
+];
+
+const METADATA_PREFIX: &str = "x-oss-meta-";
 
 impl RequestParams {
     pub(crate) fn validate(&self) -> Result<()> {
@@ -531,6 +562,20 @@ mod properties {
             let value = spoil(&mut spoiled, slot, at, bad);
             let e = spoiled.validate();
             prop_assert!(e.as_ref().is_err_and(|e| names_the_value(e, &value)), "{:?}", e);
+        }
+
+        /// Parameters come back from their headers (metadata names in lower case, as OSS
+        /// keeps them), as a spool records them; a header of none of them is named.
+        #[test]
+        fn create_params_come_back_from_their_headers(params in valid_create_params()) {
+            let mut expected = params.clone();
+            for (name, _) in &mut expected.metadata {
+                name.make_ascii_lowercase();
+            }
+            prop_assert_eq!(CreateParams::from_headers(params.headers()), Ok(expected));
+            let mut stray = params.headers();
+            stray.push(("x-oss-other".into(), "v".into()));
+            prop_assert_eq!(CreateParams::from_headers(stray), Err("x-oss-other".to_string()));
         }
 
         /// Traffic limits are kept to OSS's range and the request payer to header values; a

@@ -46,6 +46,7 @@ fn buffer(capacity: usize, block_when_full: bool) -> BufferOptions {
         capacity,
         max_delay: Duration::from_secs(60),
         block_when_full,
+        spool: None,
     }
 }
 

@@ -89,6 +89,7 @@ fn buffered(client: &Client, key: &str) -> Appender {
             capacity: 1 << 20,
             max_delay: Duration::from_millis(10),
             block_when_full: true,
+            spool: None,
         }),
         ..AppendOptions::default()
     };
@@ -185,6 +186,7 @@ fn buffered_a_late_landing_during_close() {
             capacity: 1 << 20,
             max_delay: Duration::from_secs(3600),
             block_when_full: true,
+            spool: None,
         }),
         seal_on_close: true,
         ..AppendOptions::default()
@@ -296,6 +298,7 @@ fn buffered_after_a_conflict_the_pending_bytes_come_back_whole_and_in_order() {
             capacity: 1 << 20,
             max_delay: Duration::from_secs(3600),
             block_when_full: true,
+            spool: None,
         }),
         ..AppendOptions::default()
     };
@@ -425,6 +428,7 @@ fn many_appenders_on_one_client_under_random_faults_and_late_landings() {
                                     capacity: 128 << 10,
                                     max_delay: Duration::from_millis(20),
                                     block_when_full: true,
+                                    spool: None,
                                 }),
                                 ..AppendOptions::default()
                             };

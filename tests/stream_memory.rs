@@ -2,6 +2,8 @@
 //! several GiB goes into a `--discard` server while the process's peak resident memory stays
 //! bounded. Its own test binary, so the peak belongs to this test alone.
 
+mod common;
+
 use oss_append::{AppendOptions, Appender, Client, Config, Credentials};
 use oss_local_server::Server;
 use std::io::Read;
@@ -31,14 +33,6 @@ impl Read for Generated {
     }
 }
 
-/// Peak resident memory of this process so far, in bytes.
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
 #[test]
 fn several_gib_stream_through_one_buffer_with_bounded_memory() {
     let mut server_config = oss_local_server::Config::new("ak", "sk").bucket("stream");
@@ -59,7 +53,7 @@ fn several_gib_stream_through_one_buffer_with_bounded_memory() {
     let block = (0..65_536u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let before = peak_rss();
+    let before = common::peak_rss();
     let written = handle
         .write_from(Generated {
             block,
@@ -67,7 +61,7 @@ fn several_gib_stream_through_one_buffer_with_bounded_memory() {
             offset: 0,
         })
         .unwrap();
-    let growth = peak_rss().saturating_sub(before);
+    let growth = common::peak_rss().saturating_sub(before);
     assert_eq!(written, TOTAL);
     let info = handle.stat().unwrap();
     // Every request's CRC was checked against the server's; the totals agree too.

@@ -7,11 +7,17 @@
 //! Bytes leave the buffer only once they are stored, so an upload error loses nothing: it
 //! is kept, returned once by the next write, flush or close, and the upload resumes after
 //! that call (a close that failed can simply be called again).
+//!
+//! With a spool ([`crate::SpoolOptions`]) the buffer is a run of files instead of memory
+//! (see `spool`): a write returns once its bytes are in the file, the upload thread reads a
+//! request at a time from it, and an open first settles what an earlier owner left there.
 
 use super::chunks::{for_each_chunk, try_buffer};
-use super::direct::DirectAppender;
-use super::options::{AppendOptions, BufferOptions, Progress};
+use super::direct::{check_options, look_up, DirectAppender};
+use super::options::{AppendOptions, BufferOptions, Progress, SpoolOptions};
+use super::spool::{self, Piece, Spool};
 use crate::client::Client;
+use crate::config::LogLevel;
 use crate::error::{Error, ErrorKind, Result};
 use crate::object::{check_size, ObjectInfo};
 use std::collections::VecDeque;
@@ -69,11 +75,8 @@ enum Stop {
 }
 
 struct State {
-    /// Bytes waiting for upload, in chunks of at most `threshold` (one request each), so the
-    /// upload thread takes a request with a pointer move, never a copy under the lock.
-    chunks: VecDeque<Vec<u8>>,
-    /// Emptied chunks, kept so steady writing neither allocates nor faults in new pages.
-    spare: Vec<Vec<u8>>,
+    /// The bytes waiting for upload.
+    store: Store,
     /// Buffered bytes that make a full request.
     threshold: usize,
     max_delay: Duration,
@@ -88,8 +91,33 @@ struct State {
     flush_to: u64,
     error: Option<Error>,
     stop: Stop,
-    /// The front chunk is out of `chunks`, being sent.
+    /// A request is being sent (in memory, its chunk is out of the store).
     in_flight: bool,
+}
+
+/// Where the bytes waiting for upload are.
+enum Store {
+    /// In memory.
+    Memory(Chunks),
+    /// In the spool's files, which the upload thread reads a request at a time.
+    Spool(Box<Spool>),
+}
+
+#[derive(Default)]
+struct Chunks {
+    /// Bytes waiting for upload, in chunks of at most `threshold` (one request each), so the
+    /// upload thread takes a request with a pointer move, never a copy under the lock.
+    queue: VecDeque<Vec<u8>>,
+    /// Emptied chunks, kept so steady writing neither allocates nor faults in new pages.
+    spare: Vec<Vec<u8>>,
+}
+
+/// The request the upload thread sends next.
+enum Request {
+    /// A chunk taken out of memory, put back (what is left of it) unless stored.
+    Chunk(Vec<u8>),
+    /// Where in the spool its bytes are, and how many.
+    Spooled(Vec<Piece>, usize),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -131,19 +159,42 @@ impl BufferedAppender {
             }),
             ..options
         };
-        let appender = DirectAppender::open(client, bucket, key, options)?;
+        let (appender, store) = match &buffer.spool {
+            None => (
+                DirectAppender::open(client, bucket, key, options)?,
+                Store::Memory(Chunks::default()),
+            ),
+            Some(spool) => {
+                let (appender, spool) =
+                    open_spooled(client, bucket, key, options, spool, threshold)?;
+                (appender, Store::Spool(Box::new(spool)))
+            }
+        };
+        // The upload thread reads spooled requests into one buffer, had here or refused.
+        let scratch = match store {
+            Store::Spool(_) => {
+                let mut scratch = try_buffer(threshold)?;
+                scratch.resize(threshold, 0);
+                scratch
+            }
+            Store::Memory(_) => Vec::new(),
+        };
         let (position, crc) = (appender.position(), appender.crc64());
+        let accepted = match &store {
+            Store::Spool(spool) => spool.end(),
+            Store::Memory(_) => position,
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                chunks: VecDeque::new(),
-                spare: Vec::new(),
+                store,
                 threshold,
                 max_delay: buffer.max_delay,
-                accepted: position,
+                accepted,
                 durable: position,
                 crc,
-                oldest: None,
-                flush_to: 0,
+                oldest: (accepted > position).then(Instant::now),
+                // What an earlier owner spooled goes at once.
+                flush_to: accepted,
                 error: None,
                 stop: Stop::Run,
                 in_flight: false,
@@ -157,7 +208,7 @@ impl BufferedAppender {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("oss-append-upload".into())
-                .spawn(move || upload(&shared))
+                .spawn(move || upload(&shared, scratch))
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Internal,
@@ -204,9 +255,18 @@ impl BufferedAppender {
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+        let chunks = match &state.store {
+            Store::Memory(chunks) => chunks,
+            Store::Spool(spool) => {
+                let held = state.held() as u64;
+                let n = buf.len().min(held.saturating_sub(offset) as usize);
+                spool::read(&spool.locate(state.durable + offset, n), &mut buf[..n])?;
+                return Ok(n);
+            }
+        };
         let mut skip = offset;
         let mut copied = 0;
-        for chunk in &state.chunks {
+        for chunk in &chunks.queue {
             if copied == buf.len() {
                 break;
             }
@@ -278,7 +338,8 @@ impl BufferedAppender {
         check_size(state.accepted, data.len() as u64)?;
         let mut rest = data;
         while !rest.is_empty() {
-            let room = capacity - state.held();
+            // A spool an earlier owner left may hold more than this capacity.
+            let room = capacity.saturating_sub(state.held());
             let needed = rest.len().min(capacity);
             if room < needed {
                 let from_upload = self.on_upload_thread();
@@ -309,22 +370,14 @@ impl BufferedAppender {
                 continue;
             }
             let (taken, later) = rest.split_at(room.min(rest.len()));
-            state.reserve(taken.len())?;
             let was_empty = state.held() == 0;
-            let full_before = state
-                .chunks
-                .front()
-                .is_some_and(|c| c.len() >= state.threshold);
-            state.push(taken);
+            let full_before = state.full();
+            state.push(taken)?;
             state.accepted += taken.len() as u64;
             state.oldest.get_or_insert_with(Instant::now);
             // Wake the upload thread only when it has something new to do: start timing
             // the first byte, or send a full request. Other writes stay a plain copy.
-            let full_now = state
-                .chunks
-                .front()
-                .is_some_and(|c| c.len() >= state.threshold);
-            if was_empty || (full_now && !full_before) {
+            if was_empty || (state.full() && !full_before) {
                 shared.work.notify_one();
             }
             rest = later;
@@ -374,6 +427,9 @@ impl BufferedAppender {
             // The thread only ends between requests; a panic in it was already reported.
             let _ = worker.join();
         }
+        if let Store::Spool(spool) = &mut lock(&self.shared.state).store {
+            spool.remove();
+        }
         self.closed = true;
         Ok(())
     }
@@ -420,6 +476,10 @@ impl Drop for BufferedAppender {
     /// finishes first), so the caller may free what it uses. Dropped on the upload thread
     /// itself (by one of its callbacks), there is nothing to wait for: the thread ends when
     /// the callback returns.
+    ///
+    /// A spooled appender keeps its unsent bytes in the spool, for the next open, and waits
+    /// for the request in flight: the spool stays locked until the thread ends, and a
+    /// handle opened next must not race a request of this one.
     fn drop(&mut self) {
         lock(&self.shared.state).stop = Stop::Abandon;
         self.shared.work.notify_one();
@@ -427,6 +487,9 @@ impl Drop for BufferedAppender {
         if !self.on_upload_thread() {
             // The upload thread may hold the slot, in a callback: wait for it to return.
             lock(&self.progress.callback).take();
+            if let (Some(worker), Some(_)) = (self.worker.take(), &self.options.spool) {
+                let _ = worker.join();
+            }
         }
     }
 }
@@ -446,13 +509,68 @@ impl State {
         (self.accepted - self.durable) as usize
     }
 
-    /// Makes room in the chunks for `len` more bytes, so that [`State::push`] cannot fail: a
+    /// Whether a full request waits.
+    fn full(&self) -> bool {
+        match &self.store {
+            Store::Memory(chunks) => chunks
+                .queue
+                .front()
+                .is_some_and(|c| c.len() >= self.threshold),
+            Store::Spool(_) => self.held() >= self.threshold,
+        }
+    }
+
+    /// Takes `data` after what is held, whole or (with an error) not at all.
+    fn push(&mut self, data: &[u8]) -> Result<()> {
+        match &mut self.store {
+            Store::Memory(chunks) => {
+                chunks.reserve(data.len(), self.threshold)?;
+                chunks.push(data, self.threshold);
+                Ok(())
+            }
+            Store::Spool(spool) => spool.append(data),
+        }
+    }
+
+    /// The request to send next: at most a request's worth from the front.
+    fn next_request(&mut self) -> Request {
+        let len = self.held().min(self.threshold);
+        match &mut self.store {
+            Store::Memory(chunks) => Request::Chunk(chunks.queue.pop_front().expect("data held")),
+            Store::Spool(spool) => Request::Spooled(spool.locate(self.durable, len), len),
+        }
+    }
+
+    /// After `request` was sent and `stored` bytes of it were stored (`durable` moved on).
+    fn sent(&mut self, request: Request, stored: u64) {
+        match (&mut self.store, request) {
+            (Store::Memory(chunks), Request::Chunk(mut chunk)) => {
+                // One chunk is one write, so at most all of it was stored.
+                let stored = (stored as usize).min(chunk.len());
+                if stored == chunk.len() {
+                    chunk.clear();
+                    if chunks.spare.len() < 2 {
+                        chunks.spare.push(chunk);
+                    }
+                } else {
+                    // Not (all) stored: what is left goes back to the front, in order.
+                    chunk.drain(..stored);
+                    chunks.queue.push_front(chunk);
+                }
+            }
+            (Store::Spool(spool), _) => spool.discard_to(self.durable),
+            (Store::Memory(_), Request::Spooled(..)) => unreachable!("a spooled request"),
+        }
+    }
+}
+
+impl Chunks {
+    /// Makes room in the chunks for `len` more bytes, so that [`Chunks::push`] cannot fail: a
     /// chunk has a request's worth of room, set by the caller, and an allocation that fails
     /// is an error that takes nothing rather than an abort of the host process.
-    fn reserve(&mut self, len: usize) -> Result<()> {
-        let threshold = self.threshold;
+    fn reserve(&mut self, len: usize, threshold: usize) -> Result<()> {
         let room = self
-            .chunks
+            .queue
             .back()
             .map_or(0, |c| c.capacity().min(threshold) - c.len());
         let mut missing = len.saturating_sub(room);
@@ -461,22 +579,21 @@ impl State {
                 Some(chunk) => chunk,
                 None => try_buffer(threshold)?,
             };
-            self.chunks.push_back(chunk);
+            self.queue.push_back(chunk);
             missing = missing.saturating_sub(threshold);
         }
         Ok(())
     }
 
     /// Appends `data` to the chunks reserved for it, a request's worth in each.
-    fn push(&mut self, mut data: &[u8]) {
-        let threshold = self.threshold;
+    fn push(&mut self, mut data: &[u8], threshold: usize) {
         // The last chunk holding bytes if it has room, else the first one reserve() added.
-        let mut at = self.chunks.len() - 1;
-        while at > 0 && self.chunks[at].is_empty() && self.chunks[at - 1].len() < threshold {
+        let mut at = self.queue.len() - 1;
+        while at > 0 && self.queue[at].is_empty() && self.queue[at - 1].len() < threshold {
             at -= 1;
         }
         while !data.is_empty() {
-            let chunk = &mut self.chunks[at];
+            let chunk = &mut self.queue[at];
             let (now, later) = data.split_at((threshold - chunk.len()).min(data.len()));
             chunk.extend_from_slice(now);
             data = later;
@@ -545,28 +662,43 @@ fn flush(shared: &Shared, timeout: Option<Duration>) -> Result<()> {
     Ok(())
 }
 
-/// The upload thread: sends the front chunk, removing its bytes once stored.
-fn upload(shared: &Shared) {
+/// The upload thread: sends the front of what is held, a request at a time, and lets go of
+/// its bytes once stored. `scratch` takes a spooled request (a request's worth).
+fn upload(shared: &Shared, mut scratch: Vec<u8>) {
     let mut state = lock(&shared.state);
     loop {
         if state.stop == Stop::Abandon {
             return;
         }
         let due = state.error.is_none()
-            && state.chunks.front().is_some_and(|front| {
-                front.len() >= state.threshold
-                    || state.flush_to > state.durable
-                    || state.stop == Stop::Drain
-                    || state.oldest.is_some_and(|t| t.elapsed() >= state.max_delay)
-            });
+            && state.held() > 0
+            && (state.full()
+                || state.flush_to > state.durable
+                || state.stop == Stop::Drain
+                || state.oldest.is_some_and(|t| t.elapsed() >= state.max_delay));
         if !due {
             if state.stop == Stop::Drain && state.held() == 0 {
                 return;
             }
-            let wait = match state.oldest {
+            let mut wait = match state.oldest {
                 Some(t) if state.error.is_none() => state.max_delay.saturating_sub(t.elapsed()),
                 _ => Duration::from_secs(3600),
             };
+            let fields = &mut *state;
+            if let (Store::Spool(spool), None) = (&mut fields.store, &fields.error) {
+                // The interval policy's sync of writes that no later write synced.
+                if let Some(at) = spool.sync_due() {
+                    let left = at.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        if let Err(error) = spool.sync() {
+                            fields.error = Some(error);
+                            shared.stored.notify_all();
+                        }
+                        continue;
+                    }
+                    wait = wait.min(left);
+                }
+            }
             state = shared
                 .work
                 .wait_timeout(state, wait)
@@ -574,12 +706,19 @@ fn upload(shared: &Shared) {
                 .0;
             continue;
         }
-        let mut chunk = state.chunks.pop_front().expect("due means a chunk");
+        let request = state.next_request();
         state.in_flight = true;
         drop(state);
 
         let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            lock(&shared.appender).write(&chunk)
+            let data = match &request {
+                Request::Chunk(chunk) => &chunk[..],
+                Request::Spooled(pieces, len) => {
+                    spool::read(pieces, &mut scratch[..*len])?;
+                    &scratch[..*len]
+                }
+            };
+            lock(&shared.appender).write(data)
         }));
         // What is stored is the appender's account, also after a panic in a callback it ran
         // (a piece may have landed before it): anything else would send those bytes again.
@@ -595,20 +734,10 @@ fn upload(shared: &Shared) {
         });
         state = lock(&shared.state);
         state.in_flight = false;
-        // One chunk is one write, so at most all of it was stored.
-        let stored = ((position - state.durable) as usize).min(chunk.len());
+        let stored = position - state.durable;
         state.durable = position;
         state.crc = crc;
-        if stored == chunk.len() {
-            chunk.clear();
-            if state.spare.len() < 2 {
-                state.spare.push(chunk);
-            }
-        } else {
-            // Not (all) stored: what is left goes back to the front, in order.
-            chunk.drain(..stored);
-            state.chunks.push_front(chunk);
-        }
+        state.sent(request, stored);
         if state.held() == 0 {
             state.oldest = None;
         }
@@ -627,5 +756,48 @@ fn upload(shared: &Shared) {
             continue;
         }
         shared.stored.notify_all();
+    }
+}
+
+/// Opens the object through its spool, which is first settled with the object: what an
+/// earlier owner spooled and the object does not hold yet is held for upload, ahead of new
+/// writes (see [`Spool::recover`]).
+fn open_spooled(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    mut options: AppendOptions,
+    spool_options: &SpoolOptions,
+    segment_size: usize,
+) -> Result<(DirectAppender, Spool)> {
+    check_options(bucket, key, &options)?;
+    let mut spool = Spool::open(spool_options, bucket, key, segment_size, &options.create)?;
+    let opened = look_up(client, bucket, key).and_then(|found| {
+        let left = !spool.is_empty();
+        let (length, _) = spool.recover(found.as_ref())?;
+        // Bytes spooled from 0 make the object with the parameters they were written with.
+        options.create = spool.create_params().clone();
+        let appender = DirectAppender::at(client, bucket, key, options, found.as_ref())?;
+        if left {
+            client.log(LogLevel::Warn, || {
+                format!(
+                    "oss://{bucket}/{key}: resuming {} bytes an earlier appender spooled in {} \
+                     at {length}, the object's length",
+                    spool.end() - length,
+                    spool_options.dir.display()
+                )
+            });
+        }
+        Ok(appender)
+    });
+    match opened {
+        Ok(appender) => Ok((appender, spool)),
+        Err(e) => {
+            // A spool this open would have started leaves nothing behind.
+            if spool.is_empty() {
+                spool.remove();
+            }
+            Err(e)
+        }
     }
 }

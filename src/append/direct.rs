@@ -89,14 +89,23 @@ impl DirectAppender {
         key: &str,
         options: AppendOptions,
     ) -> Result<DirectAppender> {
-        validate_bucket(bucket)?;
-        validate_key(key)?;
-        // Validated here so a bad parameter fails at open, not at the first write.
-        check_request_size(options.request_size)?;
-        options.create.validate()?;
-        options.request.validate()?;
-        let (position, crc, exists) = match client.head_object(bucket, key) {
-            Ok(info) => {
+        check_options(bucket, key, &options)?;
+        let found = look_up(client, bucket, key)?;
+        DirectAppender::at(client, bucket, key, options, found.as_ref())
+    }
+
+    /// A handle on the object as a HEAD just `found` it (`None`: absent), with options
+    /// [`check_options`] accepted: appendable, writing resumes at its end; sealed or of any
+    /// other type, ObjectNotAppendable.
+    pub(crate) fn at(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+        options: AppendOptions,
+        found: Option<&ObjectInfo>,
+    ) -> Result<DirectAppender> {
+        let (position, crc, exists) = match found {
+            Some(info) => {
                 if let Some(time) = info.sealed_time {
                     return Err(Error::new(
                         ErrorKind::ObjectNotAppendable,
@@ -106,11 +115,10 @@ impl DirectAppender {
                         ),
                     ));
                 }
-                let (length, crc) = appendable_state(&info, key)?;
+                let (length, crc) = appendable_state(info, key)?;
                 (length, crc, true)
             }
-            Err(e) if absent(&e) => (0, 0, false),
-            Err(e) => return Err(e),
+            None => (0, 0, false),
         };
         Ok(DirectAppender {
             client: client.clone(),
@@ -455,9 +463,8 @@ impl DirectAppender {
     /// The object as a HEAD shows it now (`None`: absent), to settle a request whose outcome
     /// is unknown. A failed HEAD is reported with `cause`, the request's own failure.
     fn observe(&self, cause: &Error) -> Result<Option<ObjectInfo>> {
-        match self.client.head_object(&self.bucket, &self.key) {
-            Ok(info) => Ok(Some(info)),
-            Err(e) if absent(&e) => Ok(None),
+        match look_up(&self.client, &self.bucket, &self.key) {
+            Ok(found) => Ok(found),
             // The server's refusal of the HEAD (an AccessDenied, say) is what the caller can
             // act on; the request's own failure may be a lost answer saying the same.
             Err(e) if e.http_status().is_some() => {
@@ -524,6 +531,24 @@ impl DirectAppender {
         self.crc = crc;
         self.exists = true;
         self.unsettled.clear();
+    }
+}
+
+/// Checks what an open is given, so a bad parameter fails at open, not at the first write.
+pub(crate) fn check_options(bucket: &str, key: &str, options: &AppendOptions) -> Result<()> {
+    validate_bucket(bucket)?;
+    validate_key(key)?;
+    check_request_size(options.request_size)?;
+    options.create.validate()?;
+    options.request.validate()
+}
+
+/// The object as a HEAD shows it (`None`: absent).
+pub(crate) fn look_up(client: &Client, bucket: &str, key: &str) -> Result<Option<ObjectInfo>> {
+    match client.head_object(bucket, key) {
+        Ok(info) => Ok(Some(info)),
+        Err(e) if absent(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -605,7 +630,7 @@ fn absent(error: &Error) -> bool {
 /// The length and CRC-64 of an object written by appends, sealed or not: a HEAD that settles
 /// a request compares them before anything else (our append may have landed just before
 /// another writer sealed the object).
-fn appendable_state(info: &ObjectInfo, key: &str) -> Result<(u64, u64)> {
+pub(crate) fn appendable_state(info: &ObjectInfo, key: &str) -> Result<(u64, u64)> {
     if info.object_type != ObjectType::Appendable {
         return Err(Error::new(
             ErrorKind::ObjectNotAppendable,

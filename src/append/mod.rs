@@ -8,6 +8,8 @@
 //!   through the direct one;
 //! - `roll`: a stream whose key is a template, going on in the next object by size or age,
 //!   each object written through the direct engine;
+//! - `spool`: the buffered engine's buffer on disk, which survives a crash of the process:
+//!   its files, their one owner, and what an earlier owner left there;
 //! - `chunks`: a caller's input read in request-sized pieces, into buffers allocated without
 //!   aborting.
 
@@ -16,10 +18,12 @@ mod chunks;
 mod direct;
 mod options;
 mod roll;
+mod spool;
 
 pub(crate) use options::check_request_size;
 pub use options::{
-    AppendOptions, BufferOptions, Progress, RollCallback, RollOptions, MAX_BUFFER_CAPACITY,
+    AppendOptions, BufferOptions, Progress, RollCallback, RollOptions, SpoolOptions, SpoolSync,
+    MAX_BUFFER_CAPACITY,
 };
 
 use crate::client::Client;
@@ -62,7 +66,7 @@ impl Appender {
         key: &str,
         mut options: AppendOptions,
     ) -> Result<Appender> {
-        let engine = match (options.buffer, options.roll.take()) {
+        let engine = match (options.buffer.take(), options.roll.take()) {
             (None, None) => Engine::Direct(Box::new(DirectAppender::open(
                 client, bucket, key, options,
             )?)),
@@ -213,6 +217,49 @@ impl Appender {
             Engine::Direct(a) => a.close(),
             Engine::Buffered(b) => b.close(),
             Engine::Rolling(r) => r.close(),
+        }
+    }
+}
+
+/// Uploads every object's spool left in `dir` by appenders that did not close (a process
+/// that crashed, say), as opening each object with the spool and closing it would, then
+/// removes those spools: for a program that will not open those objects again (a crash
+/// reporter at the next start). Each spool is settled with its object as
+/// [`Appender::open`] settles it; one that cannot be (a conflict, a spool in use, a file
+/// set aside, the network) is kept, the others are still drained, and the first such error
+/// is returned, saying how many there were.
+pub fn drain_spool(client: &Client, dir: impl AsRef<Path>) -> Result<()> {
+    let dir = dir.as_ref();
+    let mut failed = Vec::new();
+    for stream in spool::streams(dir)? {
+        let drained = stream.and_then(|(bucket, key)| {
+            let buffer = BufferOptions {
+                spool: Some(SpoolOptions {
+                    dir: dir.to_path_buf(),
+                    sync: SpoolSync::None,
+                }),
+                ..BufferOptions::default()
+            };
+            let options = AppendOptions {
+                buffer: Some(buffer),
+                ..AppendOptions::default()
+            };
+            Appender::open(client, &bucket, &key, options)?.close()
+        });
+        failed.extend(drained.err());
+    }
+    let count = failed.len();
+    match failed.into_iter().next() {
+        None => Ok(()),
+        Some(first) if count == 1 => Err(first),
+        Some(first) => {
+            let message = format!(
+                "{} (and {} more spools in {} could not be drained)",
+                first.message(),
+                count - 1,
+                dir.display()
+            );
+            Err(first.with_message(message))
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::object::{CreateParams, RequestParams, MAX_OBJECT_SIZE};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) const DEFAULT_REQUEST_SIZE: usize = 8 << 20;
@@ -104,15 +105,19 @@ pub(crate) fn check_request_size(request_size: usize) -> Result<()> {
 }
 
 /// How an appender buffers ([`crate::AppendOptions::buffer`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BufferOptions {
-    /// The most bytes the buffer holds.
+    /// The most bytes the buffer holds (with a spool, on disk, not in memory).
     pub capacity: usize,
     /// The longest a written byte waits before an upload of it starts.
     pub max_delay: Duration,
     /// When the buffer is full, `write` waits for room (true) or fails with
     /// [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) without taking anything (false).
     pub block_when_full: bool,
+    /// Keep the bytes not yet stored in files under a directory instead of memory, so that
+    /// they survive a crash of the process and are uploaded by the next open of the object
+    /// (or [`crate::drain_spool`]).
+    pub spool: Option<SpoolOptions>,
 }
 
 impl Default for BufferOptions {
@@ -121,8 +126,33 @@ impl Default for BufferOptions {
             capacity: 32 << 20,
             max_delay: Duration::from_secs(1),
             block_when_full: true,
+            spool: None,
         }
     }
+}
+
+/// Where a buffered appender spools ([`BufferOptions::spool`]) and how often it syncs.
+///
+/// A write returns once its bytes are in the spool file, so a crash of the process loses
+/// none of them whatever the sync; the sync decides what a power cut may lose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolOptions {
+    /// The directory, made if missing. Several objects may share one; each object's spool
+    /// has one owner at a time.
+    pub dir: PathBuf,
+    pub sync: SpoolSync,
+}
+
+/// When spooled bytes are forced to disk (`fdatasync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpoolSync {
+    /// Never: the operating system writes them back when it likes.
+    None,
+    /// At most this often: a power cut loses at most about this much of the latest writes.
+    Interval(Duration),
+    /// Before every write returns (and the directory when a spool file is made), so a power
+    /// cut loses nothing acknowledged.
+    EveryWrite,
 }
 
 /// The largest buffer an appender may have: 1 GiB. A buffer holds what has not reached OSS
@@ -136,6 +166,13 @@ impl BufferOptions {
                 "buffer capacity {}: from 1 byte to {MAX_BUFFER_CAPACITY} (1 GiB)",
                 self.capacity
             )));
+        }
+        if self
+            .spool
+            .as_ref()
+            .is_some_and(|spool| spool.dir.as_os_str().is_empty())
+        {
+            return Err(Error::invalid_argument("spool directory: an empty path"));
         }
         Ok(())
     }

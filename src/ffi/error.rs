@@ -73,10 +73,17 @@ pub enum oss_status {
     /// buffered write larger than the buffer may have taken earlier parts:
     /// `oss_append_position` tells). Choose a smaller size.
     OSS_ERR_OUT_OF_MEMORY = 26,
+    /// The disk spool failed: its directory or a file of it could not be made, written,
+    /// synced or read (a full disk, say), or a file in it is not a usable spool file: the
+    /// message names it, and it was renamed aside with `.bad`, never uploaded or deleted. A
+    /// write that fails this way was not taken; what was taken before is kept.
+    OSS_ERR_SPOOL_IO = 27,
+    /// Another appender, in this process or another, owns the spool of this object.
+    OSS_ERR_SPOOL_IN_USE = 28,
 }
 
 /// Highest value of `oss_status`, for range checks.
-const LAST: oss_status = oss_status::OSS_ERR_OUT_OF_MEMORY;
+const LAST: oss_status = oss_status::OSS_ERR_SPOOL_IN_USE;
 
 impl From<ErrorKind> for oss_status {
     fn from(kind: ErrorKind) -> oss_status {
@@ -108,6 +115,8 @@ impl From<ErrorKind> for oss_status {
             ErrorKind::Internal => OSS_ERR_INTERNAL,
             ErrorKind::WouldBlock => OSS_ERR_WOULD_BLOCK,
             ErrorKind::OutOfMemory => OSS_ERR_OUT_OF_MEMORY,
+            ErrorKind::SpoolIo => OSS_ERR_SPOOL_IO,
+            ErrorKind::SpoolInUse => OSS_ERR_SPOOL_IN_USE,
         }
     }
 }
@@ -141,6 +150,8 @@ const DESCRIPTIONS: [&CStr; LAST as usize + 1] = [
     c"internal error",
     c"buffer full, would block",
     c"out of memory",
+    c"spool I/O error",
+    c"spool in use by another appender",
 ];
 
 /// A short English description of a status code: a static string, never NULL, never freed.

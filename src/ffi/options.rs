@@ -463,6 +463,7 @@ pub unsafe extern "C" fn oss_append_options_set_buffer(
             capacity,
             max_delay: Duration::from_millis(max_delay_ms),
             block_when_full,
+            spool: None,
         });
         Ok(())
     })

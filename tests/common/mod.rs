@@ -120,3 +120,11 @@ pub fn client_config_for(endpoint: &str, access_key_id: &str, secret: &str) -> C
         })
         .unwrap()
 }
+
+/// Peak resident memory of this process so far, in bytes.
+pub fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
