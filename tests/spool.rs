@@ -681,6 +681,56 @@ fn a_bad_spool_file_is_named_set_aside_and_never_uploaded() {
     }
 }
 
+/// Leaves a spool of five segments of 10 bytes, `a` to `e`, for `key`: written while every
+/// append fails (on a server of its own), dropped unclosed.
+fn leave_five_segments(dir: &Dir, key: &str) -> Vec<PathBuf> {
+    let (refusing, client) = start_with_client();
+    refusing.add_fault(Fault::new(Action::Error(503), Op::Append).count(1000));
+    let options = spooled(&dir.0, SpoolSync::EveryWrite, 10, Duration::from_secs(3600));
+    let mut log = open(&client, BUCKET, key, options).unwrap();
+    for letter in b'a'..=b'e' {
+        // A kept upload error is returned instead of taking the write.
+        while log.write(&[letter; 10]).is_err() {}
+    }
+    drop(log);
+    let segments = dir.segments();
+    assert_eq!(segments.len(), 5);
+    segments
+}
+
+#[test]
+fn segments_that_do_not_continue_the_spool_are_set_aside_with_what_follows() {
+    let (server, client) = start_with_client();
+    // A segment missing: the two after the gap cannot be placed; what is before it goes.
+    let dir = Dir::new("gap");
+    let segments = leave_five_segments(&dir, "gap");
+    std::fs::remove_file(&segments[2]).unwrap();
+    let error = open(&client, BUCKET, "gap", reopening(&dir.0)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::SpoolIo, "{error}");
+    for aside in &segments[3..] {
+        assert!(
+            error.message().contains(&aside.display().to_string()),
+            "{error}"
+        );
+        assert!(PathBuf::from(format!("{}.bad", aside.display())).exists());
+    }
+    reopen_and_close(&client, &dir.0, "gap");
+    assert_eq!(stored(&server, "gap"), b"aaaaaaaaaabbbbbbbbbb");
+    // A byte changed in a segment: the next one's header tells, and the changed one is set
+    // aside with all after it.
+    let dir = Dir::new("damaged");
+    let segments = leave_five_segments(&dir, "damaged");
+    let mut bytes = std::fs::read(&segments[1]).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(&segments[1], bytes).unwrap();
+    let error = open(&client, BUCKET, "damaged", reopening(&dir.0)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::SpoolIo, "{error}");
+    assert!(error.message().contains("damaged"), "{error}");
+    assert_eq!(dir.segments(), segments[..1]);
+    reopen_and_close(&client, &dir.0, "damaged");
+    assert_eq!(stored(&server, "damaged"), b"aaaaaaaaaa");
+}
+
 #[test]
 fn another_objects_spool_file_under_this_ones_name_is_set_aside() {
     let (server, client, dir) = start("swapped");

@@ -259,29 +259,38 @@ impl Spool {
     }
 
     /// Reads every segment's bytes to check that each segment starts where the one before
-    /// ends, with the CRC-64 they make, and sets the spool's end. The segments from the
-    /// first that does not are taken out and returned, with why: a gap (the one before was
-    /// cut short, in a power cut before a sync) or damaged bytes.
+    /// ends, with the CRC-64 they make, and sets the spool's end. What breaks the chain is
+    /// taken out and returned (the open then fails), with why, and all after it: after a gap (the segment before
+    /// was cut short, by a power cut before a sync: what it holds is good) the segment that
+    /// does not follow; after a CRC-64 that differs, the segment before, whose bytes are not
+    /// those written.
     fn check_chain(&mut self) -> Result<Vec<(PathBuf, String)>> {
-        let mut at = None;
+        let mut ends: Vec<(u64, u64)> = Vec::new();
         for (i, segment) in self.segments.iter().enumerate() {
-            let why = match at {
-                Some((end, _)) if segment.start != end => Some(format!(
-                    "starts at {}, where the segment before it ends at {end}",
-                    segment.start
+            let broken = match ends.last() {
+                Some(&(end, _)) if segment.start != end => Some((
+                    i,
+                    format!(
+                        "starts at {}, where the segment before it ends at {end}",
+                        segment.start
+                    ),
                 )),
-                Some((_, crc)) if segment.start_crc != crc => Some(format!(
-                    "its header's CRC-64 {} is not the {crc} the segment before it ends with",
-                    segment.start_crc
+                Some(&(_, crc)) if segment.start_crc != crc => Some((
+                    i - 1,
+                    format!(
+                        "its bytes are damaged: they end with CRC-64 {crc}, where the next \
+                         segment's header says {}",
+                        segment.start_crc
+                    ),
                 )),
                 _ => None,
             };
-            if let Some(why) = why {
-                let broken = self.segments.split_off(i);
+            if let Some((from, why)) = broken {
+                let taken = self.segments.split_off(from);
                 let follows = "follows a segment that does not continue the spool";
-                let mut bad = vec![(broken[0].path.clone(), why)];
+                let mut bad = vec![(taken[0].path.clone(), why)];
                 bad.extend(
-                    broken
+                    taken
                         .iter()
                         .skip(1)
                         .map(|s| (s.path.clone(), follows.into())),
@@ -290,13 +299,13 @@ impl Spool {
             }
             let data = checksum_file(&segment.path, segment.header_len, segment.len)
                 .map_err(|e| io_error(format!("reading {}", segment.path.display()), e))?;
-            at = Some((
+            ends.push((
                 segment.end(),
                 crc64::combine(segment.start_crc, data, segment.len),
             ));
         }
-        if let Some((end, crc)) = at {
-            (self.end, self.end_crc) = (end, crc);
+        if let Some(&end) = ends.last() {
+            (self.end, self.end_crc) = end;
         }
         Ok(Vec::new())
     }
