@@ -257,6 +257,27 @@ typedef enum oss_log_level {
 } oss_log_level;
 
 /**
+ * Values for `oss_append_options_set_spool`: when spooled bytes are forced to disk.
+ */
+typedef enum oss_spool_sync {
+  /**
+   * Never: the operating system writes them back when it likes. A crash of the process
+   * loses no acknowledged write; a power cut may lose what the system had not written.
+   */
+  OSS_SPOOL_SYNC_NONE = 0,
+  /**
+   * `fdatasync` at most every `interval_ms`: a power cut loses at most about that much of
+   * the latest writes (more while a request is in flight), a crash of the process none.
+   */
+  OSS_SPOOL_SYNC_INTERVAL = 1,
+  /**
+   * A write returns once its bytes are on disk (`fdatasync`, and the directory synced
+   * when a spool file is made): a power cut loses no acknowledged write.
+   */
+  OSS_SPOOL_SYNC_EVERY_WRITE = 2,
+} oss_spool_sync;
+
+/**
  * An open appendable object: writes go to its end, each byte exactly once. Made by
  * `oss_append_open`, owned by the caller, ended by `oss_append_close` or released by
  * `oss_append_free`. Different appenders may be used from different threads at once, on
@@ -670,6 +691,19 @@ enum oss_status oss_append_object(const struct oss_client *client,
                                   struct oss_error **err);
 
 /**
+ * Uploads every object's spool left in `dir` by appenders that did not close (a process
+ * that crashed, say), each settled with its object as `oss_append_open` settles it (see
+ * `oss_append_options_set_spool`), then removes those spools: for a program that will not
+ * open those objects again (a crash reporter at its next start). A spool that cannot be
+ * drained (a conflict, one in use, a file set aside, the network) is kept while the others
+ * are drained, and the first such error is returned, saying how many there were. A
+ * directory that does not exist has nothing to drain. Thread-safe.
+ */
+enum oss_status oss_spool_drain(const struct oss_client *client,
+                                const char *dir,
+                                struct oss_error **err);
+
+/**
  * Makes a config with the defaults. The caller owns it and frees it with `oss_config_free`.
  * Returns NULL only if the library failed internally.
  */
@@ -958,8 +992,8 @@ enum oss_status oss_append_options_set_acl(struct oss_append_options *options,
                                            struct oss_error **err);
 
 /**
- * The new object's storage class: "Standard", "IA" or "Archive". OSS refuses
- * "ColdArchive" and "DeepColdArchive" on an append, and so does this.
+ * The new object's storage class: "Standard", "IA", "Archive", "ColdArchive" or
+ * "DeepColdArchive".
  */
 enum oss_status oss_append_options_set_storage_class(struct oss_append_options *options,
                                                      const char *value,
@@ -1000,7 +1034,7 @@ enum oss_status oss_append_options_set_request_payer(struct oss_append_options *
                                                      struct oss_error **err);
 
 /**
- * A bandwidth limit for every append, in bit/s: 819200 (100 KiB/s) to 838860800
+ * A bandwidth limit for every append, in bit/s: 245760 (30 KiB/s) to 838860800
  * (100 MiB/s), as OSS allows.
  */
 enum oss_status oss_append_options_set_traffic_limit(struct oss_append_options *options,
@@ -1048,6 +1082,37 @@ enum oss_status oss_append_options_set_buffer(struct oss_append_options *options
                                               uint64_t max_delay_ms,
                                               bool block_when_full,
                                               struct oss_error **err);
+
+/**
+ * A buffered appender (see `oss_append_options_set_buffer`, which must be set too, or the
+ * open fails) keeps its unsent bytes in files under `dir` (made if missing) instead of
+ * memory: a write returns once its bytes are in the spool file (and on disk, as `sync`
+ * says: an `oss_spool_sync` value as an `int`; `interval_ms`, from 1, is read for
+ * `OSS_SPOOL_SYNC_INTERVAL` only). The buffer's capacity is then the spool's size on disk;
+ * memory stays bounded by the request size. A write the disk refuses (full, or an I/O
+ * error) fails with `OSS_ERR_SPOOL_IO` and is not taken; what was taken before is kept.
+ *
+ * What survives: everything a write acknowledged, through a crash of the process; through
+ * a power cut, as `sync` says. Opening the same bucket and key with the same `dir` first
+ * settles what an earlier appender left there: a HEAD, and if the object's length falls
+ * inside the spooled bytes with their CRC-64, the rest is uploaded ahead of new writes;
+ * any other state (shorter, longer, other bytes, not appendable) is `OSS_ERR_CONFLICT`
+ * with both sides, and the spool is kept, never uploaded blindly. A spool file that is
+ * not usable (not one, of an unknown version, damaged, cut inside its header) fails the
+ * open with `OSS_ERR_SPOOL_IO` naming it, and is renamed aside with `.bad`, never
+ * uploaded or deleted; the next open goes on without it. A spool has one owner: another
+ * appender on it, in this process or another, is refused with `OSS_ERR_SPOOL_IN_USE`
+ * (the lock is on a close-on-exec file: a child forked without an exec keeps it). A clean
+ * `oss_append_close` removes the spool; `oss_append_free` without one keeps it, and waits
+ * for the request in flight so that the spool is free when it returns.
+ * `oss_spool_drain` uploads spools a program will not reopen. A NULL `dir` removes the
+ * spool from the options.
+ */
+enum oss_status oss_append_options_set_spool(struct oss_append_options *options,
+                                             const char *dir,
+                                             int sync,
+                                             uint32_t interval_ms,
+                                             struct oss_error **err);
 
 /**
  * Rolling: the key given to `oss_append_open` is then a template holding "{n}" once, and

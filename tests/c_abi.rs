@@ -430,6 +430,16 @@ fn api_program_passes_against_the_local_server_linked_both_ways() {
             object(&server, "api/taken-back") == b"xyz",
             "api/taken-back ({link:?})"
         );
+        assert!(
+            object(&server, "api/spooled") == [&data[..10_000], &data[..10]].concat(),
+            "api/spooled ({link:?})"
+        );
+        for key in ["api/drained-1", "api/drained-2"] {
+            assert!(object(&server, key) == data[..5000], "{key} ({link:?})");
+        }
+        let spool: Vec<_> = std::fs::read_dir(dir.join("spool")).unwrap().collect();
+        assert!(spool.is_empty(), "the spools are removed: {spool:?}");
+        assert!(!dir.join("unspooled").exists());
         assert!(server.object_bytes(BUCKET, "api/denied").is_none());
     }
 }

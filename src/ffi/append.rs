@@ -124,7 +124,7 @@ pub unsafe extern "C" fn oss_append_open(
         let (client, bucket, key) = oss_client::object(client, bucket, key)?;
         let out = arg_out(out, "out")?;
         let callbacks = Arc::new(CallbackGate::default());
-        let options = oss_append_options::for_appender(options, &callbacks);
+        let options = oss_append_options::for_appender(options, &callbacks)?;
         let appender = Appender::open(&client.client, bucket, key, options)?;
         write_out(
             out,

@@ -3,7 +3,7 @@
 //! from the other files of `ffi`.
 
 use crate::error::{Error, Result};
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 /// A caller's `void *user_data`, handed back to its callbacks. The caller promises the
 /// callbacks may be called from any thread (documented on every function taking one).
@@ -98,4 +98,16 @@ pub(super) fn c_text(text: &str) -> CString {
 /// The C string of an optional text, NULL when absent; it lives as long as `text`.
 pub(super) fn text_ptr(text: &Option<CString>) -> *const c_char {
     text.as_ref().map_or(std::ptr::null(), |t| t.as_ptr())
+}
+
+/// The meaning of a C enum value passed as an `int`; any other value is refused by name.
+pub(super) fn choice<T: Copy>(name: &str, value: c_int, choices: &[(c_int, &str, T)]) -> Result<T> {
+    choices
+        .iter()
+        .find(|(v, _, _)| *v == value)
+        .map(|(_, _, meaning)| *meaning)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(_, n, _)| *n).collect();
+            Error::invalid_argument(format!("{name} {value}: use {}", names.join(" or ")))
+        })
 }

@@ -7,6 +7,7 @@ use super::error::{oss_error, oss_status};
 use super::options::oss_append_options;
 use super::results::oss_append_result;
 use super::{boundary, handle};
+use crate::append::drain_spool;
 use crate::client::Client;
 use crate::error::Result;
 use std::ffi::c_char;
@@ -98,5 +99,24 @@ pub unsafe extern "C" fn oss_append_object(
             write_out(out, handle::new(oss_append_result::new(result)));
         }
         Ok(())
+    })
+}
+
+/// Uploads every object's spool left in `dir` by appenders that did not close (a process
+/// that crashed, say), each settled with its object as `oss_append_open` settles it (see
+/// `oss_append_options_set_spool`), then removes those spools: for a program that will not
+/// open those objects again (a crash reporter at its next start). A spool that cannot be
+/// drained (a conflict, one in use, a file set aside, the network) is kept while the others
+/// are drained, and the first such error is returned, saying how many there were. A
+/// directory that does not exist has nothing to drain. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn oss_spool_drain(
+    client: *const oss_client,
+    dir: *const c_char,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    boundary::call(err, || {
+        let client = handle::get(client, "client")?;
+        drain_spool(&client.client, arg_str(dir, "dir")?)
     })
 }

@@ -1,6 +1,6 @@
 //! `oss_config`: everything a client is made from, set one value at a time.
 
-use super::args::{arg_str, null, UserData};
+use super::args::{arg_str, choice, null, UserData};
 use super::error::{oss_error, oss_status};
 use super::{boundary, handle};
 use crate::config::{Config, LogLevel, RetryPolicy, SignatureVersion, UrlStyle};
@@ -391,18 +391,6 @@ pub unsafe extern "C" fn oss_config_set_url_style(
         )?;
         Ok(c.url_style(style))
     })
-}
-
-/// The meaning of a C enum value passed as an `int`; any other value is refused by name.
-fn choice<T: Copy>(name: &str, value: c_int, choices: &[(c_int, &str, T)]) -> Result<T> {
-    choices
-        .iter()
-        .find(|(v, _, _)| *v == value)
-        .map(|(_, _, meaning)| *meaning)
-        .ok_or_else(|| {
-            let names: Vec<&str> = choices.iter().map(|(_, n, _)| *n).collect();
-            Error::invalid_argument(format!("{name} {value}: use {}", names.join(" or ")))
-        })
 }
 
 /// How long to wait for a connection, in milliseconds (default 10000; 0 is refused).

@@ -1,13 +1,17 @@
 //! `oss_append_options`: how an appender writes and what a new object is created with.
 
-use super::args::{arg_str, c_text, UserData};
+use super::args::{arg_str, c_text, choice, UserData};
 use super::error::{oss_error, oss_status};
 use super::gate::CallbackGate;
 use super::{boundary, handle};
-use crate::append::{check_request_size, AppendOptions, BufferOptions, RollCallback, RollOptions};
+use crate::append::{
+    check_request_size, AppendOptions, BufferOptions, RollCallback, RollOptions, SpoolOptions,
+    SpoolSync,
+};
 use crate::error::{Error, Result};
 use crate::object::{AppendObjectOptions, CreateParams, RequestParams};
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -68,6 +72,8 @@ struct Options {
     request_size: usize,
     seal_on_close: bool,
     buffer: Option<BufferOptions>,
+    /// Apart from the buffer, so either may be set first; joined at open.
+    spool: Option<SpoolOptions>,
     progress: Option<(
         unsafe extern "C" fn(*mut c_void, u64, u64, i64) -> bool,
         UserData,
@@ -90,6 +96,7 @@ impl From<AppendOptions> for Options {
             request_size: o.request_size,
             seal_on_close: o.seal_on_close,
             buffer: o.buffer,
+            spool: None,
             progress: None,
             roll: None,
             roll_callback: None,
@@ -123,15 +130,25 @@ impl oss_append_options {
     pub(super) unsafe fn for_appender(
         options: *const oss_append_options,
         callbacks: &Arc<CallbackGate>,
-    ) -> AppendOptions {
+    ) -> Result<AppendOptions> {
         let o = Self::read(options);
-        AppendOptions {
+        let buffer = match (o.buffer, o.spool) {
+            (buffer, None) => buffer,
+            (Some(buffer), spool) => Some(BufferOptions { spool, ..buffer }),
+            (None, Some(_)) => {
+                return Err(Error::invalid_argument(
+                    "options: a spool is set without a buffer; only a buffered appender \
+                     spools (oss_append_options_set_buffer)",
+                ))
+            }
+        };
+        Ok(AppendOptions {
             create: o.create,
             request: o.request,
             check_crc: o.check_crc,
             request_size: o.request_size,
             seal_on_close: o.seal_on_close,
-            buffer: o.buffer,
+            buffer,
             roll: o.roll.map(|(max_object_size, age_ms)| RollOptions {
                 max_object_size,
                 max_age: (age_ms > 0).then(|| Duration::from_millis(age_ms)),
@@ -163,7 +180,7 @@ impl oss_append_options {
                         && !callbacks.is_closed()
                 })
             }),
-        }
+        })
     }
 
     /// The one-request append's options; `options` may be NULL for the defaults.
@@ -306,8 +323,8 @@ pub unsafe extern "C" fn oss_append_options_set_acl(
     set_create_text(options, value, err, |c| &mut c.acl)
 }
 
-/// The new object's storage class: "Standard", "IA" or "Archive". OSS refuses
-/// "ColdArchive" and "DeepColdArchive" on an append, and so does this.
+/// The new object's storage class: "Standard", "IA", "Archive", "ColdArchive" or
+/// "DeepColdArchive".
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_set_storage_class(
     options: *mut oss_append_options,
@@ -384,7 +401,7 @@ pub unsafe extern "C" fn oss_append_options_set_request_payer(
     })
 }
 
-/// A bandwidth limit for every append, in bit/s: 819200 (100 KiB/s) to 838860800
+/// A bandwidth limit for every append, in bit/s: 245760 (30 KiB/s) to 838860800
 /// (100 MiB/s), as OSS allows.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_set_traffic_limit(
@@ -463,7 +480,96 @@ pub unsafe extern "C" fn oss_append_options_set_buffer(
             capacity,
             max_delay: Duration::from_millis(max_delay_ms),
             block_when_full,
+            // Joined from the options' own at open.
             spool: None,
+        });
+        Ok(())
+    })
+}
+
+/// Values for `oss_append_options_set_spool`: when spooled bytes are forced to disk.
+#[repr(C)]
+pub enum oss_spool_sync {
+    /// Never: the operating system writes them back when it likes. A crash of the process
+    /// loses no acknowledged write; a power cut may lose what the system had not written.
+    OSS_SPOOL_SYNC_NONE = 0,
+    /// `fdatasync` at most every `interval_ms`: a power cut loses at most about that much of
+    /// the latest writes (more while a request is in flight), a crash of the process none.
+    OSS_SPOOL_SYNC_INTERVAL = 1,
+    /// A write returns once its bytes are on disk (`fdatasync`, and the directory synced
+    /// when a spool file is made): a power cut loses no acknowledged write.
+    OSS_SPOOL_SYNC_EVERY_WRITE = 2,
+}
+
+/// A buffered appender (see `oss_append_options_set_buffer`, which must be set too, or the
+/// open fails) keeps its unsent bytes in files under `dir` (made if missing) instead of
+/// memory: a write returns once its bytes are in the spool file (and on disk, as `sync`
+/// says: an `oss_spool_sync` value as an `int`; `interval_ms`, from 1, is read for
+/// `OSS_SPOOL_SYNC_INTERVAL` only). The buffer's capacity is then the spool's size on disk;
+/// memory stays bounded by the request size. A write the disk refuses (full, or an I/O
+/// error) fails with `OSS_ERR_SPOOL_IO` and is not taken; what was taken before is kept.
+///
+/// What survives: everything a write acknowledged, through a crash of the process; through
+/// a power cut, as `sync` says. Opening the same bucket and key with the same `dir` first
+/// settles what an earlier appender left there: a HEAD, and if the object's length falls
+/// inside the spooled bytes with their CRC-64, the rest is uploaded ahead of new writes;
+/// any other state (shorter, longer, other bytes, not appendable) is `OSS_ERR_CONFLICT`
+/// with both sides, and the spool is kept, never uploaded blindly. A spool file that is
+/// not usable (not one, of an unknown version, damaged, cut inside its header) fails the
+/// open with `OSS_ERR_SPOOL_IO` naming it, and is renamed aside with `.bad`, never
+/// uploaded or deleted; the next open goes on without it. A spool has one owner: another
+/// appender on it, in this process or another, is refused with `OSS_ERR_SPOOL_IN_USE`
+/// (the lock is on a close-on-exec file: a child forked without an exec keeps it). A clean
+/// `oss_append_close` removes the spool; `oss_append_free` without one keeps it, and waits
+/// for the request in flight so that the spool is free when it returns.
+/// `oss_spool_drain` uploads spools a program will not reopen. A NULL `dir` removes the
+/// spool from the options.
+#[no_mangle]
+pub unsafe extern "C" fn oss_append_options_set_spool(
+    options: *mut oss_append_options,
+    dir: *const c_char,
+    sync: c_int,
+    interval_ms: u32,
+    err: *mut *mut oss_error,
+) -> oss_status {
+    use oss_spool_sync::*;
+    let dir = (!dir.is_null()).then(|| arg_str(dir, "dir"));
+    update(options, err, |o| {
+        let Some(dir) = dir.transpose()? else {
+            o.spool = None;
+            return Ok(());
+        };
+        let sync = choice(
+            "sync",
+            sync,
+            &[
+                (OSS_SPOOL_SYNC_NONE as c_int, "OSS_SPOOL_SYNC_NONE", None),
+                (
+                    OSS_SPOOL_SYNC_INTERVAL as c_int,
+                    "OSS_SPOOL_SYNC_INTERVAL",
+                    Some(SpoolSync::Interval(Duration::from_millis(
+                        interval_ms.into(),
+                    ))),
+                ),
+                (
+                    OSS_SPOOL_SYNC_EVERY_WRITE as c_int,
+                    "OSS_SPOOL_SYNC_EVERY_WRITE",
+                    Some(SpoolSync::EveryWrite),
+                ),
+            ],
+        )?
+        .unwrap_or(SpoolSync::None);
+        if sync == SpoolSync::Interval(Duration::ZERO) {
+            return Err(Error::invalid_argument(
+                "interval_ms 0: from 1 (or OSS_SPOOL_SYNC_EVERY_WRITE)",
+            ));
+        }
+        if dir.is_empty() {
+            return Err(Error::invalid_argument("dir is empty"));
+        }
+        o.spool = Some(SpoolOptions {
+            dir: PathBuf::from(dir),
+            sync,
         });
         Ok(())
     })

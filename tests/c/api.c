@@ -359,6 +359,47 @@ int main(int argc, char **argv) {
         oss_error_free(err);
     }
 
+    /* Spooled: the buffer is files under a directory, which a clean close removes. An
+     * appender freed unclosed leaves its bytes there: the next open uploads them first, or
+     * a drain does. A spool needs a buffer, and has one owner. */
+    {
+        oss_append_options *spooled = oss_append_options_new();
+        oss_append *other = NULL;
+        EXPECT(OSS_OK, oss_append_options_set_request_size(spooled, 4096, &err));
+        EXPECT(OSS_OK, oss_append_options_set_spool(spooled, "spool", OSS_SPOOL_SYNC_EVERY_WRITE,
+                                                    0, &err));
+        EXPECT(OSS_ERR_INVALID_ARGUMENT,
+               oss_append_open(client, bucket, "api/spooled", spooled, &append, &err));
+        EXPECT(OSS_OK, oss_append_options_set_buffer(spooled, 1 << 20, 60000, true, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/spooled", spooled, &append, &err));
+        EXPECT(OSS_ERR_SPOOL_IN_USE,
+               oss_append_open(client, bucket, "api/spooled", spooled, &other, &err));
+        for (size_t at = 0; at < 10000; at += 100) {
+            EXPECT(OSS_OK, oss_append_write(append, data + at, 100, &err));
+        }
+        oss_append_free(append);
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/spooled", spooled, &append, &err));
+        EXPECT(OSS_OK, oss_append_position(append, &position, &err));
+        CHECK(position == 10000);
+        EXPECT(OSS_OK, oss_append_write(append, data, 10, &err));
+        EXPECT(OSS_OK, oss_append_close(append, &err));
+        const char *left[] = {"api/drained-1", "api/drained-2"};
+        for (int i = 0; i < 2; i++) {
+            EXPECT(OSS_OK, oss_append_open(client, bucket, left[i], spooled, &append, &err));
+            EXPECT(OSS_OK, oss_append_write(append, data, 5000, &err));
+            oss_append_free(append);
+        }
+        EXPECT(OSS_OK, oss_spool_drain(client, "spool", &err));
+        EXPECT(OSS_OK, oss_spool_drain(client, "never-made", &err));
+        /* A NULL directory takes the spool off: "unspooled" is never made. */
+        EXPECT(OSS_OK, oss_append_options_set_spool(spooled, "unspooled", OSS_SPOOL_SYNC_NONE, 0,
+                                                    &err));
+        EXPECT(OSS_OK, oss_append_options_set_spool(spooled, NULL, 0, 0, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/unspooled", spooled, &append, &err));
+        EXPECT(OSS_OK, oss_append_close(append, &err));
+        oss_append_options_free(spooled);
+    }
+
     /* An unbuffered appender has nothing pending and nothing to flush. */
     {
         uint64_t pending = 1;

@@ -188,6 +188,11 @@ int main(void) {
     INVALID("capacity", oss_append_options_set_buffer(options, (size_t)1 << 40, 100, true, &err));
     INVALID("capacity",
             oss_append_options_set_buffer(options, OSS_MAX_BUFFER_CAPACITY + 1, 100, true, &err));
+    INVALID("options", oss_append_options_set_spool(NULL, "spool", OSS_SPOOL_SYNC_NONE, 0, &err));
+    INVALID("dir", oss_append_options_set_spool(options, bad_utf8, OSS_SPOOL_SYNC_NONE, 0, &err));
+    INVALID("dir", oss_append_options_set_spool(options, "", OSS_SPOOL_SYNC_NONE, 0, &err));
+    INVALID("sync", oss_append_options_set_spool(options, "spool", 3, 0, &err));
+    INVALID("interval_ms", oss_append_options_set_spool(options, "spool", OSS_SPOOL_SYNC_INTERVAL, 0, &err));
     oss_append_options_free(NULL);
 
     /* Appender and the one-request append: refused before anything is sent. */
@@ -243,6 +248,9 @@ int main(void) {
     INVALID("bucket", oss_append_object(client, NULL, "key", 0, NULL, 0, NULL, NULL, &result, &err));
     INVALID("key", oss_append_object(client, "bucket", NULL, 0, NULL, 0, NULL, NULL, &result, &err));
     INVALID("data", oss_append_object(client, "bucket", "key", 0, NULL, 3, NULL, NULL, &result, &err));
+    CHECK(result == NULL);
+    INVALID("client", oss_spool_drain(NULL, "spool", &err));
+    INVALID("dir", oss_spool_drain(client, NULL, &err));
     CHECK(result == NULL);
 
     /* A NULL err is allowed: the status alone still says what happened. */
