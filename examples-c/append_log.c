@@ -1,7 +1,7 @@
 /*
  * append_log: append log lines to an OSS appendable object as they come.
  *
- *   some_program | append_log [--flush-bytes N] [--flush-ms MS] oss://BUCKET/KEY
+ *   some_program | append_log [--flush-bytes N] [--flush-ms MS] [--spool DIR] oss://BUCKET/KEY
  *
  * Whole lines from standard input are gathered and appended when FLUSH_BYTES have gathered
  * (default 64 KiB) or FLUSH_MS after the first unsent line (default 1000 ms), and at the
@@ -9,6 +9,11 @@
  * so a network hiccup loses nothing and, since the appender settles every unknown
  * outcome, duplicates nothing. Endpoint and credentials come from the environment:
  * OSS_ENDPOINT, OSS_REGION, OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, OSS_SESSION_TOKEN.
+ *
+ * With --spool DIR, whole lines go to a disk spool under DIR as soon as they are read (each
+ * read's lines synced to disk before the next read), and a background thread uploads them
+ * in requests of FLUSH_BYTES, or FLUSH_MS after they came: killed, or its machine down, it
+ * loses none, and the next append_log --spool DIR for the same object uploads them first.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -57,7 +62,8 @@ static void report(const char *what, oss_status s, oss_error *err) {
     oss_error_free(err);
 }
 
-/* Problems that pass: the lines stay pending and go with the next flush. */
+/* Problems that pass: the lines stay pending and go with the next flush (spooled: an upload's
+ * error, returned once by the next write, which took nothing). */
 static int transient(oss_status s) {
     return s == OSS_ERR_TIMEOUT || s == OSS_ERR_NETWORK || s == OSS_ERR_UNAVAILABLE ||
            s == OSS_ERR_SERVER_ERROR;
@@ -86,12 +92,14 @@ static oss_status flush(oss_append *append, struct pending *p, int eof) {
 int main(int argc, char **argv) {
     size_t flush_bytes = 64 * 1024;
     long long flush_ms = 1000;
-    const char *target = NULL;
+    const char *target = NULL, *spool = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--flush-bytes") && i + 1 < argc) {
             flush_bytes = (size_t)strtoull(argv[++i], NULL, 10);
         } else if (!strcmp(argv[i], "--flush-ms") && i + 1 < argc) {
             flush_ms = strtoll(argv[++i], NULL, 10);
+        } else if (!strcmp(argv[i], "--spool") && i + 1 < argc) {
+            spool = argv[++i];
         } else if (!target && strncmp(argv[i], "oss://", 6) == 0) {
             target = argv[i];
         } else {
@@ -101,7 +109,8 @@ int main(int argc, char **argv) {
     }
     const char *slash = target ? strchr(target + 6, '/') : NULL;
     if (!slash || slash == target + 6 || slash[1] == '\0' || flush_bytes == 0 || flush_ms <= 0) {
-        fputs("usage: append_log [--flush-bytes N] [--flush-ms MS] oss://BUCKET/KEY\n", stderr);
+        fputs("usage: append_log [--flush-bytes N] [--flush-ms MS] [--spool DIR] oss://BUCKET/KEY\n",
+              stderr);
         return 2;
     }
     char bucket[64];
@@ -125,6 +134,17 @@ int main(int argc, char **argv) {
     if (s == OSS_OK) s = oss_config_set_credentials_from_env(config, &err);
     if (s == OSS_OK) s = oss_client_new(config, &client, &err);
     if (s == OSS_OK) s = oss_append_options_set_content_type(options, "text/plain; charset=utf-8", &err);
+    if (s == OSS_OK && spool) {
+        /* The spool holds up to 1 GiB on disk; a write waits while it is full. */
+        s = oss_append_options_set_request_size(options, flush_bytes, &err);
+        if (s == OSS_OK) {
+            s = oss_append_options_set_buffer(options, OSS_MAX_BUFFER_CAPACITY, (uint64_t)flush_ms,
+                                              true, &err);
+        }
+        if (s == OSS_OK) {
+            s = oss_append_options_set_spool(options, spool, OSS_SPOOL_SYNC_EVERY_WRITE, 0, &err);
+        }
+    }
     if (s == OSS_OK) s = oss_append_open(client, bucket, slash + 1, options, &append, &err);
     oss_config_free(config);
     oss_append_options_free(options);
@@ -163,8 +183,10 @@ int main(int argc, char **argv) {
             }
         }
         int due = pending.first_ms >= 0 && now_ms() - pending.first_ms >= flush_ms;
-        if (eof || due || pending.len >= flush_bytes) {
+        /* Spooled, lines go to the spool at once: the appender times the uploads. */
+        if (eof || due || pending.len >= flush_bytes || spool) {
             s = flush(append, &pending, eof);
+            if (spool && transient(s)) s = flush(append, &pending, eof);
             if (s != OSS_OK && (!transient(s) || eof)) {
                 rc = 1;
                 break;
@@ -181,6 +203,9 @@ int main(int argc, char **argv) {
     s = oss_append_close(append, &err);
     if (s != OSS_OK) {
         report("close", s, err);
+        if (spool) {
+            fprintf(stderr, "append_log: what was not stored stays in %s for the next run\n", spool);
+        }
         oss_append_free(append);
         rc = 1;
     }

@@ -613,6 +613,66 @@ fn append_log_appends_whole_lines_as_they_come() {
 }
 
 #[test]
+fn append_log_with_a_spool_loses_no_line_to_a_kill() {
+    let server = start();
+    let dir = scratch("append-log-spool");
+    let exe = compile(
+        &dir,
+        "append_log",
+        &["examples-c/append_log.c"],
+        Link::Dynamic,
+        true,
+    );
+    let target = format!("oss://{BUCKET}/log-spooled");
+    let args = ["--flush-bytes", "4096", "--spool", "spool", &target];
+    // Nothing is stored while the first run lives: every line it took is in the spool.
+    server.add_fault(Fault::new(Action::Hold, Op::Append));
+    let mut first = program(&exe, &server)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: String = (0..2000)
+        .map(|i| format!("{i:05} something happened\n"))
+        .collect();
+    use std::io::Write;
+    first
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    // The last line in a spool file means all of them are: lines are spooled in order.
+    let last = b"01999 something happened\n";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !spooled(&dir.join("spool"), last) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lines never reached the spool"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    server.release_held(1);
+    // The next run, with no input, uploads what the killed one spooled, and removes it.
+    succeed(program(&exe, &server).args(args), Some(b""));
+    assert!(object(&server, "log-spooled") == lines.as_bytes());
+    assert_eq!(std::fs::read_dir(dir.join("spool")).unwrap().count(), 0);
+}
+
+/// Whether a file in `dir` holds `bytes`.
+fn spooled(dir: &Path, bytes: &[u8]) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
+        .any(|file| file.windows(bytes.len()).any(|w| w == bytes))
+}
+
+#[test]
 fn cpp_example_appends_files_through_raii_wrappers() {
     let server = start();
     let dir = scratch("cpp");
