@@ -711,7 +711,45 @@ fn cpp_example_appends_files_through_raii_wrappers() {
         let said = String::from_utf8_lossy(&failed.stderr);
         assert!(said.contains("object is not appendable"), "{said}");
         assert!(object(&server, &format!("{key}-sealed")) == a);
+        // --drain uploads what an appender that never closed left in its spool.
+        let spool = dir.join(format!("spool-{link:?}"));
+        leave_spool(&server, &spool, &format!("{key}-left"), &b);
+        succeed(
+            program(&exe, &server).args([
+                "--drain",
+                spool.to_str().unwrap(),
+                &format!("{target}-after"),
+                "a.bin",
+            ]),
+            None,
+        );
+        assert!(object(&server, &format!("{key}-left")) == b);
+        assert!(object(&server, &format!("{key}-after")) == a);
+        assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
     }
+}
+
+/// Leaves `data` in a spool under `dir` for `key`, as a process that crashed would: written
+/// through a spooled appender that uploads nothing yet (an hour's delay, requests larger
+/// than the data), dropped unclosed.
+fn leave_spool(server: &Server, dir: &Path, key: &str, data: &[u8]) {
+    use oss_append::{AppendOptions, Appender, BufferOptions, Client, SpoolOptions, SpoolSync};
+    let client = Client::new(&common::client_config(server, AK, SK)).unwrap();
+    let buffer = BufferOptions {
+        max_delay: std::time::Duration::from_secs(3600),
+        spool: Some(SpoolOptions {
+            dir: dir.to_path_buf(),
+            sync: SpoolSync::None,
+        }),
+        ..BufferOptions::default()
+    };
+    let options = AppendOptions {
+        buffer: Some(buffer),
+        ..AppendOptions::default()
+    };
+    let mut log = Appender::open(&client, BUCKET, key, options).unwrap();
+    log.write(data).unwrap();
+    drop(log);
 }
 
 #[test]

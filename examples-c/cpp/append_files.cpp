@@ -1,8 +1,10 @@
 // append_files: append files, in order, to an OSS appendable object, from C++17.
 //
-//   append_files [--seal] oss://BUCKET/KEY FILE...
+//   append_files [--seal] [--drain DIR] oss://BUCKET/KEY FILE...
 //
 // With --seal the object is sealed after the last file: it then takes no more appends.
+// With --drain DIR, every object's spool that an earlier program left in DIR (a spooled
+// appender's files, after a crash) is uploaded first.
 // Endpoint and credentials from OSS_ENDPOINT, OSS_REGION, OSS_ACCESS_KEY_ID,
 // OSS_ACCESS_KEY_SECRET and OSS_SESSION_TOKEN. Prints "oss://BUCKET/KEY length=N crc64=C"
 // as the server reports them.
@@ -22,12 +24,18 @@ int main(int argc, char **argv) {
         argv++;
         argc--;
     }
+    std::optional<std::string> drain;
+    if (argc > 2 && std::string(argv[1]) == "--drain") {
+        drain = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
     const std::string prefix = "oss://";
     std::string target = argc > 2 ? argv[1] : "";
     auto slash = target.find('/', prefix.size());
     if (target.rfind(prefix, 0) != 0 || slash == std::string::npos || slash == prefix.size() ||
         slash + 1 == target.size()) {
-        std::cerr << "usage: append_files [--seal] oss://BUCKET/KEY FILE...\n";
+        std::cerr << "usage: append_files [--seal] [--drain DIR] oss://BUCKET/KEY FILE...\n";
         return 2;
     }
     const std::string bucket = target.substr(prefix.size(), slash - prefix.size());
@@ -37,6 +45,9 @@ int main(int argc, char **argv) {
     try {
         auto client = oss::make_client(endpoint ? endpoint : "",
                                        region ? std::optional<std::string>(region) : std::nullopt);
+        if (drain) {
+            oss::drain_spool(client.get(), *drain);
+        }
         oss::Appender object(client.get(), bucket, key);
         for (int i = 2; i < argc; i++) {
             const auto written = object.write_file(argv[i]);

@@ -154,6 +154,14 @@ inline AppendResult append_object(const oss_client *client, const std::string &b
     return AppendResult(result.get());
 }
 
+// Uploads every object's spool left in dir by appenders that did not close (a crashed
+// process), each settled with its object as opening it would (see
+// oss_append_options_set_spool), then removes those spools; throws the first spool's error
+// that could not be drained, after draining the others.
+inline void drain_spool(const oss_client *client, const std::string &dir) {
+    detail::check([&](oss_error **e) { return oss_spool_drain(client, dir.c_str(), e); });
+}
+
 // An open appendable object. Closing is explicit, so its error can be seen; if the
 // object goes out of scope unclosed (an exception), it is released.
 class Appender {

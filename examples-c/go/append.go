@@ -366,6 +366,26 @@ func (a *Appender) Seal() error {
 	return call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_seal(a.a, e) })
 }
 
+// Release lets the appender go without uploading what is not stored yet: a spooled
+// appender's unsent bytes stay in its spool for the next open of the object (or
+// Client.DrainSpool), other buffered bytes are dropped. It waits for a request in flight.
+// The appender is then closed (Position and CRC64 say what they said before); releasing it
+// again does nothing.
+func (a *Appender) Release() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.a == nil {
+		return
+	}
+	var crc C.uint64_t
+	C.oss_append_crc64(a.a, &crc, nil)
+	a.position, a.crc = a.stored(0), uint64(crc)
+	C.oss_append_free(a.a)
+	a.a = nil
+	a.handle.Delete()
+	runtime.SetFinalizer(a, nil)
+}
+
 // Close ends the appender. On failure it stays open, so nothing is lost silently; closing
 // a closed appender does nothing.
 func (a *Appender) Close() error {

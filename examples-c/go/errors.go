@@ -38,6 +38,8 @@ const (
 	StatusInternal                 Status = C.OSS_ERR_INTERNAL
 	StatusWouldBlock               Status = C.OSS_ERR_WOULD_BLOCK
 	StatusOutOfMemory              Status = C.OSS_ERR_OUT_OF_MEMORY
+	StatusSpoolIO                  Status = C.OSS_ERR_SPOOL_IO
+	StatusSpoolInUse               Status = C.OSS_ERR_SPOOL_IN_USE
 )
 
 // String describes the status ("invalid argument", "conflict with another writer", ...).

@@ -4,6 +4,7 @@ package ossappend
 import "C"
 
 import (
+	"math"
 	"runtime/cgo"
 	"time"
 	"unsafe"
@@ -142,6 +143,41 @@ func WithBuffer(capacity int, maxDelay time.Duration, blockWhenFull bool) Option
 		}
 		return call(func(e **C.oss_error) C.enum_oss_status {
 			return C.oss_append_options_set_buffer(o.c, C.size_t(capacity), C.uint64_t(maxDelay.Milliseconds()), C.bool(blockWhenFull), e)
+		})
+	}
+}
+
+// SpoolSync says when spooled bytes are forced to disk (see WithSpool).
+type SpoolSync int
+
+const (
+	// SpoolSyncNone leaves it to the system: a crash of the process loses no acknowledged
+	// write, a power cut may.
+	SpoolSyncNone SpoolSync = C.OSS_SPOOL_SYNC_NONE
+	// SpoolSyncInterval syncs at most every interval: a power cut loses at most about that
+	// much of the latest writes.
+	SpoolSyncInterval SpoolSync = C.OSS_SPOOL_SYNC_INTERVAL
+	// SpoolSyncEveryWrite syncs before each Write returns: a power cut loses nothing
+	// acknowledged.
+	SpoolSyncEveryWrite SpoolSync = C.OSS_SPOOL_SYNC_EVERY_WRITE
+)
+
+// WithSpool keeps a buffered appender's unsent bytes (WithBuffer is needed too) in files
+// under dir instead of memory: Write returns once they are in the spool file, synced as
+// sync says (interval is read for SpoolSyncInterval only). The buffer's capacity is then
+// the spool's size on disk. Opening the same object with the same dir first uploads what
+// an earlier appender left there (after a crash, or Release), once the object's length and
+// CRC-64 show they continue it (StatusConflict otherwise, the spool kept); Client.DrainSpool
+// uploads spools a program will not reopen. A spool has one owner (StatusSpoolInUse); a
+// disk that refuses a write fails it with StatusSpoolIO, taking nothing. Close removes the
+// spool.
+func WithSpool(dir string, sync SpoolSync, interval time.Duration) Option {
+	return func(o *optionSet) error {
+		if interval < 0 || interval.Milliseconds() > math.MaxUint32 {
+			return &Error{Status: StatusInvalidArgument, Message: "WithSpool: interval out of range"}
+		}
+		return withCString(dir, func(cs *C.char, err **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_set_spool(o.c, cs, C.int(sync), C.uint32_t(interval.Milliseconds()), err)
 		})
 	}
 }

@@ -225,6 +225,18 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// DrainSpool uploads every object's spool left in dir by appenders that did not close (a
+// process that crashed, an appender released), each settled with its object as OpenAppend
+// settles it (see WithSpool), then removes those spools. A spool that cannot be drained is
+// kept while the others are drained, and the first such error is returned.
+func (c *Client) DrainSpool(dir string) error {
+	err := withCString(dir, func(cs *C.char, e **C.oss_error) C.enum_oss_status {
+		return C.oss_spool_drain(c.c, cs, e)
+	})
+	runtime.KeepAlive(c)
+	return err
+}
+
 // AppendResult is what one AppendObject returned.
 type AppendResult struct {
 	// NextPosition is the object's length after the append: where the next one goes.

@@ -664,3 +664,66 @@ func TestVersionNumberIsVersionAsOneNumber(t *testing.T) {
 		t.Fatalf("VersionNumber %d, Version %q", got, ossappend.Version())
 	}
 }
+
+func TestASpoolKeepsWhatAReleasedAppenderHeldForTheNextOpenOrADrain(t *testing.T) {
+	client := newClient(t, nil)
+	dir := t.TempDir()
+	ctx := context.Background()
+	spooled := []ossappend.Option{
+		ossappend.WithRequestSize(4096),
+		ossappend.WithSpool(dir, ossappend.SpoolSyncEveryWrite, 0),
+	}
+	if _, err := client.OpenAppend(ctx, bucket, "spooled", spooled...); asError(t, err).Status != ossappend.StatusInvalidArgument {
+		t.Fatalf("a spool without a buffer: %v", err)
+	}
+	spooled = append(spooled, ossappend.WithBuffer(1<<20, time.Hour, true))
+	data := pattern(10_000, 3)
+	a, err := client.OpenAppend(ctx, bucket, "spooled", spooled...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.OpenAppend(ctx, bucket, "spooled", spooled...); asError(t, err).Status != ossappend.StatusSpoolInUse {
+		t.Fatalf("a second owner: %v", err)
+	}
+	if _, err := a.Write(data[:5000]); err != nil {
+		t.Fatal(err)
+	}
+	a.Release()
+	b, err := client.OpenAppend(ctx, bucket, "spooled", spooled...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Position() != 5000 {
+		t.Fatalf("reopened at %d", b.Position())
+	}
+	if _, err := b.Write(data[5000:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(object(t, "spooled"), data) {
+		t.Fatal("the object differs from what was written")
+	}
+	for _, key := range []string{"drained-1", "drained-2"} {
+		c, err := client.OpenAppend(ctx, bucket, key, spooled...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		c.Release()
+	}
+	if err := client.DrainSpool(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"drained-1", "drained-2"} {
+		if !bytes.Equal(object(t, key), data) {
+			t.Fatalf("%s differs from what was written", key)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("the spools are not removed: %v", left)
+	}
+}

@@ -334,6 +334,9 @@ namespace OssAppend
 
         // `previousCrc` is an array of one value or null: C's `const uint64_t *` without unsafe code.
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_spool_drain(ClientHandle client, byte[] dir, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_object(ClientHandle client, byte[] bucket, byte[] key,
             ulong position, ref byte data, UIntPtr len, OptionsHandle options, ulong[] previousCrc,
             out IntPtr result, out IntPtr err);
@@ -421,6 +424,10 @@ namespace OssAppend
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_options_set_buffer(OptionsHandle options, UIntPtr capacity,
             ulong maxDelayMs, [MarshalAs(UnmanagedType.U1)] bool blockWhenFull, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_append_options_set_spool(OptionsHandle options, byte[] dir, int sync,
+            uint intervalMs, out IntPtr err);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_options_set_progress(OptionsHandle options, ProgressFn callback,

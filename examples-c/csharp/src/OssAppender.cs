@@ -76,6 +76,23 @@ namespace OssAppend
         public bool BlockWhenFull { get; set; } = true;
 
         /// <summary>
+        /// Buffered: keeps the bytes not stored yet in files under this directory (made if
+        /// missing) instead of memory, so that a crash of the game loses none that a Write
+        /// returned for: the next OpenAppend of the object with the same directory uploads them
+        /// first (once the object's length and CRC-64 show they continue it; Conflict
+        /// otherwise, the spool kept), or <see cref="OssClient.DrainSpool"/> does. BufferCapacity
+        /// is then the spool's size on disk. A disk that refuses a write throws SpoolIO, taking
+        /// nothing; a second appender on the spool, SpoolInUse. Null (the default): no spool.
+        /// </summary>
+        public string SpoolDirectory { get; set; }
+
+        /// <summary>With a spool: when its bytes are forced to disk (default <see cref="OssSpoolSync.EveryWrite"/>).</summary>
+        public OssSpoolSync SpoolSync { get; set; } = OssSpoolSync.EveryWrite;
+
+        /// <summary>With <see cref="OssSpoolSync.Interval"/>: the most time between syncs (default 100 ms).</summary>
+        public TimeSpan SpoolSyncInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+        /// <summary>
         /// Called after each request that landed (see <see cref="OssProgress"/>), on the writing
         /// thread. Unbuffered only in this binding: a buffered appender would call it on the
         /// library's own upload thread, where a Unity script may not call Unity's API.
@@ -122,6 +139,16 @@ namespace OssAppend
                     Native.Check(Native.oss_append_options_set_buffer(options, Size(BufferCapacity, "BufferCapacity"),
                         OssConfig.Milliseconds(BufferMaxDelay), BlockWhenFull, out err), err);
                 }
+                if (SpoolDirectory != null)
+                {
+                    var interval = OssConfig.Milliseconds(SpoolSyncInterval);
+                    if (interval > uint.MaxValue)
+                    {
+                        throw new ArgumentOutOfRangeException("SpoolSyncInterval", "at most 2^32 - 1 ms");
+                    }
+                    Native.Check(Native.oss_append_options_set_spool(options, Native.Utf8(SpoolDirectory, "SpoolDirectory"),
+                        (int)SpoolSync, (uint)interval, out err), err);
+                }
                 if (progress.IsAllocated)
                 {
                     Native.Check(Native.oss_append_options_set_progress(options, ProgressThunk, GCHandle.ToIntPtr(progress), out err), err);
@@ -164,6 +191,17 @@ namespace OssAppend
                 return false;
             }
         }
+    }
+
+    /// <summary>When a spool's bytes are forced to disk (<see cref="OssAppendOptions.SpoolSync"/>).</summary>
+    public enum OssSpoolSync
+    {
+        /// <summary>Never: the system writes them back when it likes. A crash of the game loses no acknowledged write; a power cut may.</summary>
+        None = 0,
+        /// <summary>At most every SpoolSyncInterval: a power cut loses at most about that much of the latest writes.</summary>
+        Interval = 1,
+        /// <summary>Before each Write returns: a power cut loses no acknowledged write.</summary>
+        EveryWrite = 2,
     }
 
     /// <summary>What a progress callback's user_data leads to, and what the callback threw.</summary>
@@ -482,9 +520,9 @@ namespace OssAppend
         /// <summary>
         /// Close and Dispose end the appender, a buffered one after uploading what it holds (no
         /// time limit). They always release it: on failure they throw the OssException and the
-        /// bytes not stored (Pending) are dropped, so call Flush first where an upload error
-        /// must be retried, and ReadAllPending where one no retry mends leaves bytes to take
-        /// back. Calling them again does nothing.
+        /// bytes not stored (Pending) are dropped (spooled, they stay in the spool for the next
+        /// open), so call Flush first where an upload error must be retried, and ReadAllPending
+        /// where one no retry mends leaves bytes to take back. Calling them again does nothing.
         /// </summary>
         protected override void Dispose(bool disposing)
         {

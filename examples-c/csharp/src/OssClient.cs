@@ -288,6 +288,21 @@ namespace OssAppend
         }
 
         /// <summary>
+        /// Uploads every object's spool left in <paramref name="directory"/> by appenders that
+        /// did not close (a game that crashed, a Dispose whose upload failed), each settled with
+        /// its object as OpenAppend settles it (see <see cref="OssAppendOptions.SpoolDirectory"/>),
+        /// then removes those spools: for a program that will not open those objects again (a
+        /// crash reporter at the next start). A spool that cannot be drained is kept while the
+        /// others are drained, and the first such error is thrown.
+        /// </summary>
+        public void DrainSpool(string directory)
+        {
+            handle.ThrowIfClosed("OssClient");
+            IntPtr err;
+            Native.Check(Native.oss_spool_drain(handle, Native.Utf8(directory, "directory"), out err), err);
+        }
+
+        /// <summary>
         /// One AppendObject request: appends buffer[offset .. offset + count) to oss://bucket/key
         /// at `position`, which must be the object's length (0 creates it, with the create
         /// parameters of `options`; its progress and buffering do not apply). Not retried when

@@ -61,6 +61,10 @@ namespace OssAppend
         WouldBlock = 25,
         /// <summary>A buffer of the request size or buffer capacity set could not be allocated; nothing was taken.</summary>
         OutOfMemory = 26,
+        /// <summary>The disk spool failed (a full disk, an I/O error), or a file in it is not a usable spool file (named, and renamed aside with ".bad"); a write that fails so took nothing.</summary>
+        SpoolIO = 27,
+        /// <summary>Another appender, in this process or another, owns the spool of this object.</summary>
+        SpoolInUse = 28,
     }
 
     /// <summary>

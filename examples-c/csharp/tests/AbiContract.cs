@@ -23,6 +23,7 @@ internal static class AbiContract
         { "oss_signature_version", Tuple.Create(typeof(OssSignatureVersion), new[] { "OSS_SIGNATURE_" }) },
         { "oss_url_style", Tuple.Create(typeof(OssUrlStyle), new[] { "OSS_URL_" }) },
         { "oss_log_level", Tuple.Create(typeof(OssLogLevel), new[] { "OSS_LOG_" }) },
+        { "oss_spool_sync", Tuple.Create(typeof(OssSpoolSync), new[] { "OSS_SPOOL_SYNC_" }) },
     };
 
     // The header's opaque objects and the handle type that may stand for a pointer to one.

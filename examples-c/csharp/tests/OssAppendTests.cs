@@ -63,6 +63,7 @@ internal static class OssAppendTests
             { "a wrong previous CRC-64 is a CRC mismatch", PreviousCrcIsChecked },
             { "buffered writes from a loop are held until flushed, then stored", BufferedWritesFromALoop },
             { "after a conflict, a buffered appender's pending bytes come back", PendingBytesComeBackAfterAConflict },
+            { "a spool keeps what a Dispose could not upload, for the next open or a drain", SpoolKeepsWhatDisposeCouldNotUpload },
             { "a progress callback sees each request and can cancel", ProgressCancels },
             { "a progress callback that throws becomes the error's cause", ThrowingProgressIsAnError },
             { "progress with a buffer is refused", ProgressWithBufferIsRefused },
@@ -255,6 +256,47 @@ internal static class OssAppendTests
             Throws<ObjectDisposedException>(() => log.ReadPending(0, small, 0, 16));
             Throws<ObjectDisposedException>(() => log.ReadAllPending());
             Same(theirs, Get("taken-back"), "the object: the other writer's bytes only");
+        }
+    }
+
+    private static void SpoolKeepsWhatDisposeCouldNotUpload()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "oss-append-cs-spool-" + Process.GetCurrentProcess().Id);
+        using (var client = NewClient())
+        {
+            var options = new OssAppendOptions
+            {
+                BufferCapacity = 1 << 20,
+                BufferMaxDelay = TimeSpan.FromMinutes(1),
+                SpoolDirectory = dir,
+            };
+            var data = Pattern(5000, 3);
+            foreach (var key in new[] { "spooled", "drained" })
+            {
+                var log = client.OpenAppend(Bucket, key, options);
+                if (key == "spooled")
+                {
+                    var e = Throws<OssException>(() => client.OpenAppend(Bucket, key, options));
+                    Equal(OssStatus.SpoolInUse, e.Status, "a second owner");
+                }
+                log.Write(data, 0, data.Length);
+                // Every attempt the client allows fails: Dispose throws, and the bytes stay spooled.
+                Fault("action=error&status=503&op=append&key=" + key + "&count=2");
+                Equal(OssStatus.Unavailable, Throws<OssException>(() => log.Dispose()).Status, "Dispose");
+            }
+            using (var log = client.OpenAppend(Bucket, "spooled", options))
+            {
+                Equal(5000L, log.Position, "the position the spool resumes at");
+                log.Write(data, 0, 10);
+            }
+            Same(Concat(data, Slice(data, 0, 10)), Get("spooled"), "the object resumed");
+            client.DrainSpool(dir);
+            Same(data, Get("drained"), "the object drained");
+            Equal(0, Directory.GetFileSystemEntries(dir).Length, "files left in the spool directory");
+            Directory.Delete(dir);
+            var bad = new OssAppendOptions { SpoolDirectory = dir };
+            Equal(OssStatus.InvalidArgument, Throws<OssException>(() => client.OpenAppend(Bucket, "k", bad)).Status,
+                "a spool without a buffer");
         }
     }
 
