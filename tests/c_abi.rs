@@ -733,15 +733,11 @@ fn cpp_example_appends_files_through_raii_wrappers() {
 /// through a spooled appender that uploads nothing yet (an hour's delay, requests larger
 /// than the data), dropped unclosed.
 fn leave_spool(server: &Server, dir: &Path, key: &str, data: &[u8]) {
-    use oss_append::{AppendOptions, Appender, BufferOptions, Client, SpoolOptions, SpoolSync};
+    use oss_append::{AppendOptions, Appender, BufferOptions, Client, SpoolSync};
     let client = Client::new(&common::client_config(server, AK, SK)).unwrap();
     let buffer = BufferOptions {
         max_delay: std::time::Duration::from_secs(3600),
-        spool: Some(SpoolOptions {
-            dir: dir.to_path_buf(),
-            sync: SpoolSync::None,
-        }),
-        ..BufferOptions::default()
+        ..BufferOptions::spooled(dir, SpoolSync::None)
     };
     let options = AppendOptions {
         buffer: Some(buffer),

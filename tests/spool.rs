@@ -10,8 +10,7 @@
 mod common;
 
 use oss_append::{
-    drain_spool, AppendOptions, Appender, BufferOptions, Client, ErrorKind, LogLevel, SpoolOptions,
-    SpoolSync,
+    drain_spool, AppendOptions, Appender, BufferOptions, Client, ErrorKind, LogLevel, SpoolSync,
 };
 use oss_local_server::{Action, Fault, Op, Server};
 use std::hash::{BuildHasher, RandomState};
@@ -93,11 +92,7 @@ fn spooled(dir: &Path, sync: SpoolSync, request_size: usize, max_delay: Duration
         buffer: Some(BufferOptions {
             capacity: 1 << 20,
             max_delay,
-            block_when_full: true,
-            spool: Some(SpoolOptions {
-                dir: dir.to_path_buf(),
-                sync,
-            }),
+            ..BufferOptions::spooled(dir, sync)
         }),
         ..AppendOptions::default()
     }

@@ -233,15 +233,8 @@ pub fn drain_spool(client: &Client, dir: impl AsRef<Path>) -> Result<()> {
     let mut failed = Vec::new();
     for stream in spool::streams(dir)? {
         let drained = stream.and_then(|(bucket, key)| {
-            let buffer = BufferOptions {
-                spool: Some(SpoolOptions {
-                    dir: dir.to_path_buf(),
-                    sync: SpoolSync::None,
-                }),
-                ..BufferOptions::default()
-            };
             let options = AppendOptions {
-                buffer: Some(buffer),
+                buffer: Some(BufferOptions::spooled(dir, SpoolSync::None)),
                 ..AppendOptions::default()
             };
             Appender::open(client, &bucket, &key, options)?.close()

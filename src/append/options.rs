@@ -160,6 +160,17 @@ pub enum SpoolSync {
 pub const MAX_BUFFER_CAPACITY: usize = 1 << 30;
 
 impl BufferOptions {
+    /// The default buffer, spooled under `dir` with `sync`.
+    pub fn spooled(dir: impl Into<PathBuf>, sync: SpoolSync) -> BufferOptions {
+        BufferOptions {
+            spool: Some(SpoolOptions {
+                dir: dir.into(),
+                sync,
+            }),
+            ..BufferOptions::default()
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         if self.capacity == 0 || self.capacity > MAX_BUFFER_CAPACITY {
             return Err(Error::invalid_argument(format!(
