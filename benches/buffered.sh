@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Buffered writes against a --discard local server: one million 100-byte writes, then the
 # same while every append is delayed 200 ms by the server (a slow network), where a write
-# must still take microseconds. Usage: benches/buffered.sh SERVER BENCH_BINARY
+# must still take microseconds; then the buffer spooled to disk (under target/bench/spool),
+# with each sync policy. Usage: benches/buffered.sh SERVER BENCH_BINARY
 set -euo pipefail
 server_bin=$1 bench=$2
 work=target/bench
@@ -19,3 +20,14 @@ echo "== buffered, fast network"
 echo "== buffered, every append delayed 200 ms by the server"
 curl -sS -X POST "$url/-/faults?action=delay-before-apply&op=append&count=1000&delay_ms=200" > /dev/null
 "$bench" "$url" bench slow 1000000 100
+curl -sS -X DELETE "$url/-/faults" > /dev/null
+for sync in none interval; do
+  echo "== spooled to disk, sync $sync"
+  "$bench" "$url" bench "spool-$sync" 1000000 100 "$work/spool" "$sync"
+done
+# Each write waits for the disk: fewer of them.
+echo "== spooled to disk, sync every-write"
+"$bench" "$url" bench spool-every-write 20000 100 "$work/spool" every-write
+# A 4 GiB stream through the spool (256 MiB on disk at most): memory stays a request's worth.
+echo "== spooled to disk, sync none, 4 GiB in 64 KiB writes"
+"$bench" "$url" bench spool-4gib 65536 65536 "$work/spool" none
