@@ -21,14 +21,16 @@ type Appender struct {
 	a      *C.oss_append
 	state  *appendState
 	handle cgo.Handle
-	// What Position and CRC64 report once closed.
-	position, crc uint64
+	// What Position, CRC64, StreamPosition and Key report once closed.
+	position, crc, streamPosition uint64
+	key                           string
 }
 
-// appendState is what the progress callback sees, reached through a cgo.Handle.
+// appendState is what the progress and roll callbacks see, reached through a cgo.Handle.
 type appendState struct {
 	ctx      context.Context
 	progress Progress
+	rolled   RollCallback
 	panicked interface{}
 }
 
@@ -157,25 +159,53 @@ func (a *Appender) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // Position is the object's length as far as this appender knows: where the next byte goes.
+// Rolling, it is the current object's (Key); StreamPosition is the whole stream's.
 func (a *Appender) Position() uint64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.a == nil {
-		return a.position
-	}
-	return a.stored(0)
+	return whileOpen(a, &a.position, func() uint64 { return a.stored(0) })
 }
 
+// StreamPosition is the stream's length as far as this appender knows: Position, but for a
+// rolling stream the lengths of all its objects.
+func (a *Appender) StreamPosition() uint64 { return whileOpen(a, &a.streamPosition, a.streamStored) }
+
+// Key is the key of the object being written: the one given to OpenAppend, or for a
+// rolling stream its current object's.
+func (a *Appender) Key() string { return whileOpen(a, &a.key, a.currentKey) }
+
 // CRC64 is the CRC-64 of the whole object as far as this appender knows.
-func (a *Appender) CRC64() uint64 {
+func (a *Appender) CRC64() uint64 { return whileOpen(a, &a.crc, a.crc64) }
+
+// whileOpen is, under the lock, what get reads of the open appender, or what Close kept.
+func whileOpen[T any](a *Appender, kept *T, get func() T) T {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.a == nil {
-		return a.crc
+		return *kept
 	}
+	return get()
+}
+
+func (a *Appender) streamStored() uint64 {
+	var position C.uint64_t
+	C.oss_append_stream_position(a.a, &position, nil)
+	return uint64(position)
+}
+
+func (a *Appender) crc64() uint64 {
 	var crc C.uint64_t
 	C.oss_append_crc64(a.a, &crc, nil)
 	return uint64(crc)
+}
+
+// currentKey asks for the key's length first: the key only changes in a write, which the
+// lock keeps out between the two calls.
+func (a *Appender) currentKey() string {
+	var length C.size_t
+	C.oss_append_key(a.a, nil, 0, &length, nil)
+	buf := make([]byte, int(length)+1)
+	// Go memory passed for the duration of the call only, as cgo allows.
+	C.oss_append_key(a.a, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &length, nil)
+	return string(buf[:length])
 }
 
 // Pending is how many bytes were written but are not stored in OSS yet (0 unless buffered);
@@ -363,6 +393,8 @@ func (a *Appender) Seal() error {
 	if a.a == nil {
 		return errClosed
 	}
+	// Sealing finishes a rolling stream's object, which its RollCallback hears of.
+	defer a.rethrow()
 	return call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_seal(a.a, e) })
 }
 
@@ -394,19 +426,18 @@ func (a *Appender) Close() error {
 	if a.a == nil {
 		return nil
 	}
+	// With WithSealOnClose, closing finishes a rolling stream's object.
+	defer a.rethrow()
 	// Flushed first, so that the position and CRC-64 kept for after Close cover every byte
 	// written (a buffered appender's CRC lags its position until then).
 	if err := call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_flush(a.a, 0, e) }); err != nil {
 		return err
 	}
-	position, crc := a.stored(0), uint64(0)
-	var c C.uint64_t
-	C.oss_append_crc64(a.a, &c, nil)
-	crc = uint64(c)
+	position, crc, streamPosition, key := a.stored(0), a.crc64(), a.streamStored(), a.currentKey()
 	if err := call(func(e **C.oss_error) C.enum_oss_status { return C.oss_append_close(a.a, e) }); err != nil {
 		return err
 	}
-	a.a, a.position, a.crc = nil, position, crc
+	a.a, a.position, a.crc, a.streamPosition, a.key = nil, position, crc, streamPosition, key
 	a.handle.Delete()
 	runtime.SetFinalizer(a, nil)
 	return nil

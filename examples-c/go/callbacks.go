@@ -34,6 +34,19 @@ func ossappendProgress(userData unsafe.Pointer, increment, transferred C.uint64_
 	return keepGoing && state.ctx.Err() == nil
 }
 
+//export ossappendRoll
+func ossappendRoll(userData unsafe.Pointer, finishedKey *C.char, length, crc64 C.uint64_t) {
+	state := handleValue(userData).(*appendState)
+	// Re-raised on the writing goroutine once the call returns; the first panic is the one
+	// kept, as later objects may be finished in the same call.
+	defer func() {
+		if p := recover(); p != nil && state.panicked == nil {
+			state.panicked = p
+		}
+	}()
+	state.rolled(C.GoString(finishedKey), uint64(length), uint64(crc64))
+}
+
 //export ossappendRead
 func ossappendRead(userData unsafe.Pointer, buf *C.uint8_t, size C.size_t, read *C.size_t) (code C.int) {
 	rs := handleValue(userData).(*readState)

@@ -11,11 +11,17 @@ extern bool ossappendProgress(void *, uint64_t, uint64_t, int64_t);
 extern bool ossappendCredentials(void *, oss_credentials *);
 extern void ossappendRelease(void *);
 extern int ossappendRead(void *, uint8_t *, size_t, size_t *);
+extern void ossappendRoll(void *, const char *, uint64_t, uint64_t);
 
 /* A cgo.Handle crosses into C as a uintptr_t and becomes the void *user_data here, so C
  * never holds a Go pointer. */
 static inline enum oss_status set_progress(oss_append_options *o, uintptr_t h, oss_error **err) {
     return oss_append_options_set_progress(o, ossappendProgress, (void *)h, err);
+}
+
+static inline enum oss_status set_roll_callback(oss_append_options *o, uintptr_t h,
+                                                oss_error **err) {
+    return oss_append_options_set_roll_callback(o, ossappendRoll, (void *)h, err);
 }
 
 static inline enum oss_status set_credentials(oss_config *c, uintptr_t h, oss_error **err) {

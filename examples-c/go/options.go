@@ -20,9 +20,17 @@ type Option func(*optionSet) error
 // lock, which a write waiting on the callback (or, buffered, on the upload) holds.
 type Progress func(increment, transferred uint64, total int64) bool
 
+// RollCallback is called once for each object a rolling stream finished (see WithRoll), after
+// its last append (and seal, with WithSealOnClose) landed: its key, and the length and
+// CRC-64 the server confirmed. It runs on the writing goroutine, inside the Write, Seal or
+// Close that finished the object, and must not call its Appender's methods (they wait for
+// the lock that call holds). A panic in it is re-raised by that call once it returns.
+type RollCallback func(key string, length, crc64 uint64)
+
 type optionSet struct {
 	c        *C.oss_append_options
 	progress Progress
+	rolled   RollCallback
 }
 
 // text sets one string option through set_text in helpers.h (cgo cannot take C functions
@@ -190,8 +198,37 @@ func WithProgress(p Progress) Option {
 	}
 }
 
+// WithRoll makes the stream roll: the key given to OpenAppend is then a template holding
+// "{n}" once, and the stream goes on in the next numbered object (zero-padded to 6 digits,
+// so keys sort in stream order) before a write that would take the current one past
+// maxObjectSize (1 byte to 5 GiB; only a write larger than that is split), and before the
+// first write after the current object was written to for maxAge (0: no age limit). Open
+// continues the highest-numbered object when it takes more, else starts the next number;
+// a template without exactly one "{n}" fails it with StatusInvalidArgument. Unbuffered only
+// for now (with WithBuffer, open fails). Position, CRC64 and Stat then tell of the current
+// object, Key which one it is, StreamPosition of the whole stream.
+func WithRoll(maxObjectSize uint64, maxAge time.Duration) Option {
+	return func(o *optionSet) error {
+		if maxAge < 0 {
+			return &Error{Status: StatusInvalidArgument, Message: "WithRoll: maxAge is negative"}
+		}
+		return call(func(e **C.oss_error) C.enum_oss_status {
+			return C.oss_append_options_set_roll(o.c, C.uint64_t(maxObjectSize), C.uint64_t(maxAge.Milliseconds()), e)
+		})
+	}
+}
+
+// WithRollCallback calls f for each object a rolling stream (WithRoll) finished.
+func WithRollCallback(f RollCallback) Option {
+	return func(o *optionSet) error {
+		o.rolled = f
+		return nil
+	}
+}
+
 // buildOptions applies opts to new C options, freed by the returned function. With a
-// state, its progress trampoline is installed (for the context and any Progress).
+// state, its progress trampoline is installed (for the context and any Progress), and its
+// roll trampoline when there is a RollCallback.
 func buildOptions(opts []Option, state *appendState, handle cgo.Handle) (*C.oss_append_options, func(), error) {
 	set := &optionSet{c: C.oss_append_options_new()}
 	if set.c == nil {
@@ -205,8 +242,11 @@ func buildOptions(opts []Option, state *appendState, handle cgo.Handle) (*C.oss_
 		}
 	}
 	if state != nil {
-		state.progress = set.progress
+		state.progress, state.rolled = set.progress, set.rolled
 		err := call(func(e **C.oss_error) C.enum_oss_status { return C.set_progress(set.c, C.uintptr_t(handle), e) })
+		if err == nil && set.rolled != nil {
+			err = call(func(e **C.oss_error) C.enum_oss_status { return C.set_roll_callback(set.c, C.uintptr_t(handle), e) })
+		}
 		if err != nil {
 			release()
 			return nil, nil, err

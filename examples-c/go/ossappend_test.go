@@ -727,3 +727,159 @@ func TestASpoolKeepsWhatAReleasedAppenderHeldForTheNextOpenOrADrain(t *testing.T
 		t.Fatalf("the spools are not removed: %v", left)
 	}
 }
+
+// fault scripts the server's next answers (POST /-/faults), as in the server's README.
+func fault(t *testing.T, query string) {
+	t.Helper()
+	resp, err := http.Post(endpoint+"/-/faults?"+query, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("fault %s: %d", query, resp.StatusCode)
+	}
+}
+
+type finishedObject struct {
+	key           string
+	length, crc64 uint64
+}
+
+// rollInto is a RollCallback that records what it is told.
+func rollInto(finished *[]finishedObject) ossappend.Option {
+	return ossappend.WithRollCallback(func(key string, length, crc64 uint64) {
+		*finished = append(*finished, finishedObject{key, length, crc64})
+	})
+}
+
+func TestARollingStreamGoesOnInNumberedObjects(t *testing.T) {
+	client := newClient(t, nil)
+	var finished []finishedObject
+	a, err := client.OpenAppend(context.Background(), bucket, "roll/part-{n}.log",
+		ossappend.WithRoll(10, time.Hour), rollInto(&finished))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pattern(51, 5)
+	at := 0
+	for _, size := range []int{6, 3, 5, 10, 2, 25} {
+		if _, err := a.Write(data[at : at+size]); err != nil {
+			t.Fatal(err)
+		}
+		at += size
+	}
+	// Whole writes to each object, but for the one of 25 bytes, larger than an object.
+	lengths := []uint64{9, 5, 10, 10, 10}
+	if len(finished) != len(lengths) {
+		t.Fatalf("finished %+v", finished)
+	}
+	var stream []byte
+	for i, f := range finished {
+		stored := object(t, fmt.Sprintf("roll/part-%06d.log", i))
+		if f.key != fmt.Sprintf("roll/part-%06d.log", i) || f.length != lengths[i] ||
+			uint64(len(stored)) != f.length || f.crc64 != crc64.Checksum(stored, ecma) {
+			t.Fatalf("finished[%d] %+v; the server holds %d bytes", i, f, len(stored))
+		}
+		stream = append(stream, stored...)
+	}
+	if a.Key() != "roll/part-000005.log" || a.Position() != 7 || a.StreamPosition() != 51 {
+		t.Fatalf("key %q, position %d, stream position %d", a.Key(), a.Position(), a.StreamPosition())
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a.Key() != "roll/part-000005.log" || a.StreamPosition() != 51 || len(finished) != 5 {
+		t.Fatalf("after Close: key %q, stream position %d, %d finished", a.Key(), a.StreamPosition(), len(finished))
+	}
+	if stream = append(stream, object(t, "roll/part-000005.log")...); !bytes.Equal(stream, data) {
+		t.Fatalf("the objects hold %v, want %v", stream, data)
+	}
+}
+
+func TestARollingStreamRollsByAge(t *testing.T) {
+	client := newClient(t, nil)
+	// The first append is held longer than the age limit, so the next write finds the object old.
+	fault(t, "action=delay-before-apply&delay_ms=200&op=append&key=aged/000000&count=1")
+	var finished []finishedObject
+	a, err := client.OpenAppend(context.Background(), bucket, "aged/{n}",
+		ossappend.WithRoll(1<<20, 100*time.Millisecond), rollInto(&finished))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, line := range []string{"one\n", "two\n"} {
+		if _, err := io.WriteString(a, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []finishedObject{{"aged/000000", 4, crc64.Checksum([]byte("one\n"), ecma)}}
+	if !reflect.DeepEqual(finished, want) || a.Key() != "aged/000001" {
+		t.Fatalf("finished %+v, key %q", finished, a.Key())
+	}
+}
+
+func TestABadKeyTemplateIsRefusedAtOpen(t *testing.T) {
+	client := newClient(t, nil)
+	for _, template := range []string{"roll/no-marker.log", "roll/{n}-{n}.log"} {
+		_, err := client.OpenAppend(context.Background(), bucket, template, ossappend.WithRoll(10, 0))
+		if e := asError(t, err); e.Status != ossappend.StatusInvalidArgument || !strings.Contains(e.Message, template) {
+			t.Fatalf("%s: %+v", template, e)
+		}
+	}
+	_, err := client.OpenAppend(context.Background(), bucket, "roll/{n}", ossappend.WithRoll(10, -time.Second))
+	if e := asError(t, err); e.Status != ossappend.StatusInvalidArgument {
+		t.Fatalf("a negative age: %+v", e)
+	}
+	// Without rolling, the key is the one given and the stream is the object.
+	plain, err := client.OpenAppend(context.Background(), bucket, "roll/{n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := io.WriteString(plain, "plain"); err != nil {
+		t.Fatal(err)
+	}
+	if plain.Key() != "roll/{n}" || plain.StreamPosition() != 5 {
+		t.Fatalf("key %q, stream position %d", plain.Key(), plain.StreamPosition())
+	}
+}
+
+func TestAPanicInTheRollCallbackIsReRaisedByTheCallThatFinishedTheObject(t *testing.T) {
+	client := newClient(t, nil)
+	a, err := client.OpenAppend(context.Background(), bucket, "roll-panic/{n}", ossappend.WithRoll(4, 0),
+		ossappend.WithSealOnClose(true), ossappend.WithRollCallback(func(key string, _, _ uint64) { panic(key) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(a, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if p := panicked(func() { _, _ = io.WriteString(a, "def") }); p != "roll-panic/000000" {
+		t.Fatalf("the write's panic: %v", p)
+	}
+	// The write was done when the panic was raised.
+	if a.StreamPosition() != 6 || string(object(t, "roll-panic/000001")) != "def" {
+		t.Fatalf("stream position %d", a.StreamPosition())
+	}
+	// Sealing finishes the current object too, and so does closing with WithSealOnClose.
+	if p := panicked(func() { _ = a.Seal() }); p != "roll-panic/000001" {
+		t.Fatalf("the seal's panic: %v", p)
+	}
+	if _, err := io.WriteString(a, "ghi"); err != nil {
+		t.Fatal(err)
+	}
+	if p := panicked(func() { _ = a.Close() }); p != "roll-panic/000002" {
+		t.Fatalf("the close's panic: %v", p)
+	}
+	if a.Key() != "roll-panic/000002" || a.StreamPosition() != 9 {
+		t.Fatalf("after Close: key %q, stream position %d", a.Key(), a.StreamPosition())
+	}
+}
+
+// panicked is what f panicked with, nil if it returned.
+func panicked(f func()) (p interface{}) {
+	defer func() { p = recover() }()
+	f()
+	return nil
+}
