@@ -41,6 +41,9 @@ namespace OssAppend
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void FreeFn(IntPtr userData);
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void RollFn(IntPtr userData, IntPtr finishedKey, ulong length, ulong crc64);
+
     // A string setter of the header: `oss_status f(handle, const char *value, oss_error **err)`.
     internal delegate OssStatus TextSetter<T>(T handle, byte[] value, out IntPtr err);
 
@@ -106,7 +109,7 @@ namespace OssAppend
     }
 
     /// <summary>
-    /// An oss_append and the GCHandle its progress callback's user_data is, freed with it.
+    /// An oss_append and the GCHandle its callbacks' user_data is, freed with it.
     /// </summary>
     internal sealed class AppendHandle : NativeHandle
     {
@@ -430,6 +433,14 @@ namespace OssAppend
             uint intervalMs, out IntPtr err);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_append_options_set_roll(OptionsHandle options, ulong maxObjectSize,
+            ulong maxAgeMs, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_append_options_set_roll_callback(OptionsHandle options, RollFn callback,
+            IntPtr userData, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_options_set_progress(OptionsHandle options, ProgressFn callback,
             IntPtr userData, out IntPtr err);
 
@@ -450,6 +461,16 @@ namespace OssAppend
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern OssStatus oss_append_pending(AppendHandle append, out ulong pending, out IntPtr err);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_append_stream_position(AppendHandle append, out ulong position,
+            out IntPtr err);
+
+        // `buf` is written (null with size 0 asks for the length only); [Out] copies it back
+        // should the runtime not pin the array.
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OssStatus oss_append_key(AppendHandle append, [Out] byte[] buf, UIntPtr size,
+            out UIntPtr length, out IntPtr err);
 
         // `buf` is written: `ref array[index]`, pinned for the call like the data of a write.
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]

@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace OssAppend
 {
@@ -13,6 +15,16 @@ namespace OssAppend
     /// same way and becomes the OssException's InnerException: it never unwinds through C.
     /// </summary>
     public delegate bool OssProgress(ulong increment, ulong transferred, long total);
+
+    /// <summary>
+    /// Called once for each object a rolling stream finished (see
+    /// <see cref="OssAppendOptions.RollMaxObjectSize"/>), after its last append (and seal, with
+    /// SealOnClose) landed: its key, and the length and CRC-64 the server confirmed. Runs on the
+    /// writing thread, inside the Write, Seal or Dispose that finished the object. An exception
+    /// it throws cannot stop what is already stored: that call throws it once it has done its
+    /// work (or, should it fail, as its OssException's InnerException).
+    /// </summary>
+    public delegate void OssObjectFinished(string key, ulong length, ulong crc64);
 
     /// <summary>
     /// How an appender writes, and what a new object is created with: null and zero mean the
@@ -99,8 +111,26 @@ namespace OssAppend
         /// </summary>
         public OssProgress Progress { get; set; }
 
-        /// <summary>Native options with these settings; `progress` is the user_data of the progress callback.</summary>
-        internal OptionsHandle Build(GCHandle progress)
+        /// <summary>
+        /// Rolling when above 0: the key is then a template holding "{n}" once, and the stream goes
+        /// on in the next numbered object (zero-padded to 6 digits, so keys sort in stream order)
+        /// before a write that would take the current one past this many bytes (up to 5 GiB; only
+        /// a write larger than that is split). Open continues the highest-numbered object when it
+        /// takes more, else starts the next number; a template without exactly one "{n}" throws
+        /// OssException (InvalidArgument). Unbuffered only for now. Position, Crc64 and Stat then
+        /// tell of the current object, <see cref="OssAppender.Key"/> which one it is, and
+        /// <see cref="OssAppender.StreamPosition"/> of the whole stream.
+        /// </summary>
+        public ulong RollMaxObjectSize { get; set; }
+
+        /// <summary>Rolling: the stream also goes on in the next object before the first write after the current one was written to for this long; zero (the default) for no age limit.</summary>
+        public TimeSpan RollMaxAge { get; set; }
+
+        /// <summary>Rolling: called for each object finished (see <see cref="OssObjectFinished"/>).</summary>
+        public OssObjectFinished ObjectFinished { get; set; }
+
+        /// <summary>Native options with these settings; `callbacks` is the user_data of the progress and roll callbacks.</summary>
+        internal OptionsHandle Build(GCHandle callbacks)
         {
             if (Progress != null && BufferCapacity > 0)
             {
@@ -149,9 +179,18 @@ namespace OssAppend
                     Native.Check(Native.oss_append_options_set_spool(options, Native.Utf8(SpoolDirectory, "SpoolDirectory"),
                         (int)SpoolSync, (uint)interval, out err), err);
                 }
-                if (progress.IsAllocated)
+                if (RollMaxObjectSize != 0)
                 {
-                    Native.Check(Native.oss_append_options_set_progress(options, ProgressThunk, GCHandle.ToIntPtr(progress), out err), err);
+                    Native.Check(Native.oss_append_options_set_roll(options, RollMaxObjectSize,
+                        OssConfig.Milliseconds(RollMaxAge), out err), err);
+                }
+                if (callbacks.IsAllocated && Progress != null)
+                {
+                    Native.Check(Native.oss_append_options_set_progress(options, ProgressThunk, GCHandle.ToIntPtr(callbacks), out err), err);
+                }
+                if (callbacks.IsAllocated && ObjectFinished != null)
+                {
+                    Native.Check(Native.oss_append_options_set_roll_callback(options, RollThunk, GCHandle.ToIntPtr(callbacks), out err), err);
                 }
                 return options;
             }
@@ -171,14 +210,15 @@ namespace OssAppend
             return (UIntPtr)value;
         }
 
-        // Held in a static field so the delegate C calls is never collected.
+        // Held in static fields so the delegates C calls are never collected.
         private static readonly ProgressFn ProgressThunk = OnProgress;
+        private static readonly RollFn RollThunk = OnRoll;
 
         [MonoPInvokeCallback(typeof(ProgressFn))]
         private static bool OnProgress(IntPtr userData, ulong increment, ulong transferred, long total)
         {
             // Alive: the appender making this call holds it.
-            var state = (ProgressState)GCHandle.FromIntPtr(userData).Target;
+            var state = (CallbackState)GCHandle.FromIntPtr(userData).Target;
             try
             {
                 return state.Progress(increment, transferred, total);
@@ -189,6 +229,24 @@ namespace OssAppend
                 // instead, and the appender throws this as the cause.
                 state.Thrown = e;
                 return false;
+            }
+        }
+
+        [MonoPInvokeCallback(typeof(RollFn))]
+        private static void OnRoll(IntPtr userData, IntPtr finishedKey, ulong length, ulong crc64)
+        {
+            var state = (CallbackState)GCHandle.FromIntPtr(userData).Target;
+            try
+            {
+                state.ObjectFinished(Native.FromUtf8(finishedKey), length, crc64);
+            }
+            catch (Exception e)
+            {
+                // Not into C (see OnProgress); the first is kept, as one write may finish several objects.
+                if (state.Thrown == null)
+                {
+                    state.Thrown = e;
+                }
             }
         }
     }
@@ -204,10 +262,11 @@ namespace OssAppend
         EveryWrite = 2,
     }
 
-    /// <summary>What a progress callback's user_data leads to, and what the callback threw.</summary>
-    internal sealed class ProgressState
+    /// <summary>What the progress and roll callbacks' user_data leads to, and what they threw.</summary>
+    internal sealed class CallbackState
     {
         internal OssProgress Progress;
+        internal OssObjectFinished ObjectFinished;
         internal Exception Thrown;
     }
 
@@ -298,7 +357,7 @@ namespace OssAppend
     /// exactly once. Made by <see cref="OssClient.OpenAppend"/>; the caller owns it and ends it
     /// with Close or Dispose (or, failing that, the finalizer releases it, dropping what a
     /// buffered one had not stored). Thread-safe: calls from several threads are serialised,
-    /// one at a time; a call from its own progress callback throws OssException
+    /// one at a time; a call from its own progress or roll callback throws OssException
     /// (InvalidArgument). Different appenders may be used from different threads at once.
     /// After Dispose every member but Dispose and Close throws ObjectDisposedException.
     /// </summary>
@@ -308,15 +367,15 @@ namespace OssAppend
         private readonly AppendHandle handle;
         // Reached from C through a weak GCHandle: this field keeps it alive as long as the
         // appender, so a callback that refers to the appender does not keep it alive forever.
-        private readonly ProgressState progress;
+        private readonly CallbackState callbacks;
 
         internal OssAppender(ClientHandle client, string bucket, string key, OssAppendOptions options)
         {
             var userData = default(GCHandle);
-            if (options.Progress != null)
+            if (options.Progress != null || options.ObjectFinished != null)
             {
-                progress = new ProgressState { Progress = options.Progress };
-                userData = GCHandle.Alloc(progress, GCHandleType.Weak);
+                callbacks = new CallbackState { Progress = options.Progress, ObjectFinished = options.ObjectFinished };
+                userData = GCHandle.Alloc(callbacks, GCHandleType.Weak);
             }
             try
             {
@@ -379,7 +438,10 @@ namespace OssAppend
             }
         }
 
-        /// <summary>The object's length as far as this appender knows: where the next byte goes. No request is sent. Cannot be set.</summary>
+        /// <summary>
+        /// The object's length as far as this appender knows: where the next byte goes (rolling,
+        /// in the current object). No request is sent. Cannot be set.
+        /// </summary>
         public override long Position
         {
             get { return (long)Query(Native.oss_append_position); }
@@ -390,6 +452,31 @@ namespace OssAppend
         public ulong Crc64
         {
             get { return Query(Native.oss_append_crc64); }
+        }
+
+        /// <summary>The stream's length as far as this appender knows: Position, but for a rolling stream the lengths of all its objects. No request is sent.</summary>
+        public long StreamPosition
+        {
+            get { return (long)Query(Native.oss_append_stream_position); }
+        }
+
+        /// <summary>The key of the object being written: the one given at open, or for a rolling stream its current object's. No request is sent.</summary>
+        public string Key
+        {
+            get
+            {
+                lock (gate)
+                {
+                    handle.ThrowIfClosed("OssAppender");
+                    IntPtr err;
+                    UIntPtr length;
+                    // The length first: the key changes only in a write, which the gate keeps out.
+                    Check(Native.oss_append_key(handle, null, UIntPtr.Zero, out length, out err), err);
+                    var key = new byte[(int)(ulong)length + 1];
+                    Check(Native.oss_append_key(handle, key, (UIntPtr)key.Length, out length, out err), err);
+                    return Encoding.UTF8.GetString(key, 0, (int)(ulong)length);
+                }
+            }
         }
 
         /// <summary>
@@ -541,9 +628,12 @@ namespace OssAppend
                 if (status == OssStatus.Ok)
                 {
                     handle.ClosedByLibrary();
-                    return;
                 }
-                handle.Dispose();
+                else
+                {
+                    handle.Dispose();
+                }
+                // Released either way; with SealOnClose, ObjectFinished may have thrown.
                 Check(status, err);
             }
         }
@@ -604,21 +694,27 @@ namespace OssAppend
             }
         }
 
-        /// <summary>Like Native.Check, naming what the progress callback threw as the cause.</summary>
+        /// <summary>
+        /// Like Native.Check, with what a callback threw during the call: the cause of its
+        /// failure, or thrown itself (its stack kept) once the call succeeded.
+        /// </summary>
         private void Check(OssStatus status, IntPtr err)
         {
-            if (status == OssStatus.Ok)
-            {
-                return;
-            }
             Exception thrown = null;
-            if (progress != null)
+            if (callbacks != null)
             {
-                // Set by the callback on this thread, during the call that failed.
-                thrown = progress.Thrown;
-                progress.Thrown = null;
+                // Set by a callback on this thread, during the call just made.
+                thrown = callbacks.Thrown;
+                callbacks.Thrown = null;
             }
-            throw OssException.Take(status, err, thrown);
+            if (status != OssStatus.Ok)
+            {
+                throw OssException.Take(status, err, thrown);
+            }
+            if (thrown != null)
+            {
+                ExceptionDispatchInfo.Capture(thrown).Throw();
+            }
         }
     }
 }

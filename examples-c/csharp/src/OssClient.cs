@@ -305,10 +305,10 @@ namespace OssAppend
         /// <summary>
         /// One AppendObject request: appends buffer[offset .. offset + count) to oss://bucket/key
         /// at `position`, which must be the object's length (0 creates it, with the create
-        /// parameters of `options`; its progress and buffering do not apply). Not retried when
-        /// its outcome is unknown (a timeout, a lost connection, a 5xx): the caller owns the
-        /// position. With `previousCrc64` (the object's CRC-64 before) the server's CRC-64
-        /// afterwards is checked. The data is only read during the call. Thread-safe.
+        /// parameters of `options`; its progress, buffering and rolling do not apply). Not
+        /// retried when its outcome is unknown (a timeout, a lost connection, a 5xx): the caller
+        /// owns the position. With `previousCrc64` (the object's CRC-64 before) the server's
+        /// CRC-64 afterwards is checked. The data is only read during the call. Thread-safe.
         /// </summary>
         public OssAppendResult AppendObject(string bucket, string key, ulong position, byte[] buffer, int offset,
             int count, OssAppendOptions options = null, ulong? previousCrc64 = null)

@@ -43,6 +43,7 @@ internal static class AbiContract
         { "oss_progress_fn", "ProgressFn" },
         { "oss_log_fn", "LogFn" },
         { "oss_free_fn", "FreeFn" },
+        { "oss_roll_fn", "RollFn" },
     };
 
     /// <summary>A C type as `base` and pointer depth, const, struct and enum dropped.</summary>

@@ -79,6 +79,10 @@ internal static class OssAppendTests
             { "disposing twice, and use after dispose", DisposeTwiceAndUseAfterDispose },
             { "threads sharing an appender are serialised", ThreadsAreSerialised },
             { "the finalizer releases an appender never disposed", FinalizerReleasesAppender },
+            { "a rolling stream goes on in numbered objects, each reported once", RollingStream },
+            { "a rolling stream rolls by age", RollingByAge },
+            { "a bad key template is refused at open", BadKeyTemplateIsRefused },
+            { "ObjectFinished's exception is thrown by the call that finished the object", ThrowingObjectFinished },
         };
         int passed = 0, failed = 0;
         foreach (var test in tests)
@@ -682,6 +686,113 @@ internal static class OssAppendTests
             GC.WaitForPendingFinalizers();
         }
         Equal(baseline, ConnectionsToServer(), "connections after the finalizer ran");
+    }
+
+    private static OssAppendOptions Rolling(ulong size, TimeSpan age, List<string> finished)
+    {
+        return new OssAppendOptions
+        {
+            RollMaxObjectSize = size,
+            RollMaxAge = age,
+            ObjectFinished = (key, length, crc64) => finished.Add(key + " " + length + " " + crc64),
+        };
+    }
+
+    private static void RollingStream()
+    {
+        var finished = new List<string>();
+        var data = Pattern(51, 5);
+        using (var client = NewClient())
+        using (var log = client.OpenAppend(Bucket, "roll/part-{n}.log", Rolling(10, TimeSpan.FromHours(1), finished)))
+        {
+            var at = 0;
+            foreach (var size in new[] { 6, 3, 5, 10, 2, 25 })
+            {
+                log.Write(data, at, size);
+                at += size;
+            }
+            // Whole writes to each object, but for the one of 25 bytes, larger than an object.
+            var lengths = new[] { 9, 5, 10, 10, 10 };
+            var stream = new byte[0];
+            var want = new List<string>();
+            for (var i = 0; i < lengths.Length; i++)
+            {
+                var key = string.Format("roll/part-{0:D6}.log", i);
+                var stored = Get(key);
+                Equal(lengths[i], stored.Length, key + "'s length");
+                want.Add(key + " " + stored.Length + " " + Crc64(stored));
+                stream = Concat(stream, stored);
+            }
+            Equal(string.Join("\n", want), string.Join("\n", finished), "the objects finished");
+            Equal("roll/part-000005.log", log.Key, "the current key");
+            Equal(7L, log.Position, "the position in the current object");
+            Equal(51L, log.StreamPosition, "the stream position");
+            Same(data, Concat(stream, Get("roll/part-000005.log")), "the objects, in key order");
+        }
+        Equal(5, finished.Count, "objects finished once closed");
+    }
+
+    private static void RollingByAge()
+    {
+        // The first append is held longer than the age limit, so the next write finds the object old.
+        Fault("action=delay-before-apply&delay_ms=200&op=append&key=aged/000000&count=1");
+        var finished = new List<string>();
+        using (var client = NewClient())
+        using (var log = client.OpenAppend(Bucket, "aged/{n}", Rolling(1 << 20, TimeSpan.FromMilliseconds(100), finished)))
+        {
+            var one = Encoding.ASCII.GetBytes("one\n");
+            log.Write(one, 0, one.Length);
+            log.Write(one, 0, one.Length);
+            Equal("aged/000000 4 " + Crc64(one), string.Join("\n", finished), "the objects finished");
+            Equal("aged/000001", log.Key, "the current key");
+        }
+    }
+
+    private static void BadKeyTemplateIsRefused()
+    {
+        using (var client = NewClient())
+        {
+            foreach (var template in new[] { "roll/no-marker.log", "roll/{n}-{n}.log" })
+            {
+                var e = Throws<OssException>(() => client.OpenAppend(Bucket, template, Rolling(10, TimeSpan.Zero, new List<string>())));
+                Expect(e.Status == OssStatus.InvalidArgument && e.Message.Contains(template), e.Message);
+            }
+            var negative = Rolling(10, TimeSpan.FromSeconds(-1), new List<string>());
+            Throws<ArgumentOutOfRangeException>(() => client.OpenAppend(Bucket, "roll/{n}", negative));
+            // Without rolling, the key is the one given and the stream is the object.
+            using (var plain = client.OpenAppend(Bucket, "roll/{n}"))
+            {
+                plain.Write(Pattern(5, 1), 0, 5);
+                Equal("roll/{n}", plain.Key, "the key");
+                Equal(5L, plain.StreamPosition, "the stream position");
+            }
+        }
+    }
+
+    private static void ThrowingObjectFinished()
+    {
+        var options = new OssAppendOptions
+        {
+            RollMaxObjectSize = 4,
+            SealOnClose = true,
+            ObjectFinished = (key, length, crc64) => { throw new InvalidOperationException(key); },
+        };
+        var data = Pattern(9, 6);
+        using (var client = NewClient())
+        {
+            var log = client.OpenAppend(Bucket, "roll-throws/{n}", options);
+            log.Write(data, 0, 3);
+            var e = Throws<InvalidOperationException>(() => log.Write(data, 3, 3));
+            Equal("roll-throws/000000", e.Message, "the write's exception");
+            // The write was done when it threw, and the exception is not thrown again.
+            Equal(6L, log.StreamPosition, "the stream position");
+            Same(Slice(data, 3, 3), Get("roll-throws/000001"), "the second object");
+            Equal("roll-throws/000001", Throws<InvalidOperationException>(() => log.Seal()).Message, "the seal's exception");
+            log.Write(data, 6, 3);
+            Equal("roll-throws/000002", Throws<InvalidOperationException>(() => log.Dispose()).Message, "the dispose's exception");
+            Expect(!log.CanWrite, "released by the Dispose that threw");
+            Same(Slice(data, 6, 3), Get("roll-throws/000002"), "the third object");
+        }
     }
 
     // ---- Helpers ----
