@@ -15,7 +15,7 @@ use oss_local_server::{Action, Fault, Op, Server};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 const AK: &str = "c-test-ak";
 const SK: &str = "c-test-sk";
@@ -749,6 +749,45 @@ fn leave_spool(server: &Server, dir: &Path, key: &str, data: &[u8]) {
 }
 
 #[test]
+fn cpp_wrapper_rolls_streams_and_hands_callback_exceptions_to_the_caller() {
+    let server = start();
+    // tests/c/wrapper.cpp's faults: its first aged append held past the age limit, and every
+    // attempt at the append right after one of its rolls failing.
+    server.add_fault(
+        Fault::new(
+            Action::DelayBeforeApply(Duration::from_millis(200)),
+            Op::Append,
+        )
+        .key("wrapper/aged-000000"),
+    );
+    server.add_fault(
+        Fault::new(Action::Error(500), Op::Append)
+            .key("wrapper/throws-000002")
+            .count(3),
+    );
+    let dir = scratch("wrapper");
+    let exe = compile(
+        &dir,
+        "wrapper",
+        &["tests/c/wrapper.cpp"],
+        Link::Dynamic,
+        true,
+    );
+    passes(&exe, &server);
+    // The stream rolled by size: objects of the lengths its callback was told, in key order
+    // the bytes written.
+    let rolled: Vec<Vec<u8>> = (0..6)
+        .map(|n| object(&server, &format!("wrapper/roll-{n:06}")))
+        .collect();
+    let lengths: Vec<usize> = rolled.iter().map(Vec::len).collect();
+    assert_eq!(lengths, [9, 5, 10, 10, 10, 7]);
+    assert!(rolled.concat() == pattern(51, 5));
+    for (n, bytes) in [b"abc", b"def", b"ghi"].into_iter().enumerate() {
+        assert!(object(&server, &format!("wrapper/throws-{n:06}")) == bytes);
+    }
+}
+
+#[test]
 fn readme_c_quick_start_compiles_cleanly() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let start = readme.find("```c\n").expect("a C block in the README") + 5;
@@ -805,7 +844,7 @@ fn lifetime_server() -> Server {
     for key in ["life/thread", "life/thread-buffered"] {
         server.add_fault(
             Fault::new(
-                Action::DelayBeforeApply(std::time::Duration::from_millis(200)),
+                Action::DelayBeforeApply(Duration::from_millis(200)),
                 Op::Append,
             )
             .key(key)

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -37,11 +39,28 @@ private:
 };
 
 namespace detail {
-// Runs one C call that follows the library's convention, throwing on failure.
+// What a callback threw during this thread's C call, kept for that call to throw: an
+// exception must not unwind through C. Callbacks run on the calling thread (unbuffered).
+inline std::exception_ptr &thrown_in_callback() {
+    thread_local std::exception_ptr thrown;
+    return thrown;
+}
+
+// Runs one C call that follows the library's convention, throwing on failure (with what a
+// callback threw nested in the Error) or, once the call succeeded, what a callback threw.
 template <typename Call> void check(Call call) {
     oss_error *err = nullptr;
     oss_status status = call(&err);
-    if (status != OSS_OK) throw Error(status, err);
+    const std::exception_ptr thrown = std::exchange(thrown_in_callback(), nullptr);
+    if (status != OSS_OK) {
+        if (!thrown) throw Error(status, err);
+        try {
+            std::rethrow_exception(thrown);
+        } catch (...) {
+            std::throw_with_nested(Error(status, err));
+        }
+    }
+    if (thrown) std::rethrow_exception(thrown);
 }
 
 struct ConfigFree { void operator()(oss_config *p) const noexcept { oss_config_free(p); } };
@@ -73,6 +92,69 @@ using OptionsPtr = std::unique_ptr<oss_append_options, detail::OptionsFree>;
 using AppendPtr = std::unique_ptr<oss_append, detail::AppendFree>;
 using ObjectInfoPtr = std::unique_ptr<oss_object_info, detail::ObjectInfoFree>;
 using AppendResultPtr = std::unique_ptr<oss_append_result, detail::AppendResultFree>;
+
+// Called once for each object a rolling stream finished, after its last append (and seal,
+// with seal_on_close) landed: its key, and the length and CRC-64 the server confirmed. It runs
+// on the writing thread, inside the call that finished the object (write, write_file, seal,
+// close), which throws what it throws once done, or nests it in its Error should it fail.
+using RollCallback =
+    std::function<void(const std::string &key, std::uint64_t length, std::uint64_t crc64)>;
+
+namespace detail {
+inline void on_roll(void *user_data, const char *key, std::uint64_t length,
+                    std::uint64_t crc64) noexcept {
+    try {
+        (*static_cast<RollCallback *>(user_data))(key, length, crc64);
+    } catch (...) {
+        // The first is kept: one write may finish several objects.
+        if (!thrown_in_callback()) thrown_in_callback() = std::current_exception();
+    }
+}
+} // namespace detail
+
+// Append options, owned. get() is for the C setters (oss_append_options_set_*) not wrapped
+// here. Opening copies them, so they may be changed or reused for other appenders afterwards.
+class Options {
+public:
+    Options() : handle_(oss_append_options_new()) {
+        if (!handle_) throw Error(OSS_ERR_INTERNAL, nullptr);
+    }
+
+    oss_append_options *get() const noexcept { return handle_.get(); }
+
+    // Rolling (oss_append_options_set_roll): the key is then a template holding "{n}" once,
+    // and the stream goes on in the next numbered object before a write that would take the
+    // current one past max_object_size, or once it was written to for max_age (0: no limit).
+    // Unbuffered only for now. A template without one "{n}" makes the Appender throw.
+    Options &roll(std::uint64_t max_object_size,
+                  std::chrono::milliseconds max_age = std::chrono::milliseconds::zero()) {
+        if (max_age.count() < 0) {
+            throw std::invalid_argument("oss::Options::roll: max_age is negative");
+        }
+        detail::check([&](oss_error **e) {
+            return oss_append_options_set_roll(handle_.get(), max_object_size,
+                                               static_cast<std::uint64_t>(max_age.count()), e);
+        });
+        return *this;
+    }
+
+    // Calls `callback` for each object a rolling stream finished (see RollCallback); an empty
+    // one removes it. Appenders opened with these options share it and keep it alive.
+    Options &on_roll(RollCallback callback) {
+        auto held = callback ? std::make_shared<RollCallback>(std::move(callback)) : nullptr;
+        detail::check([&](oss_error **e) {
+            return oss_append_options_set_roll_callback(
+                handle_.get(), held ? detail::on_roll : nullptr, held.get(), e);
+        });
+        on_roll_ = std::move(held);
+        return *this;
+    }
+
+private:
+    friend class Appender;
+    OptionsPtr handle_;
+    std::shared_ptr<RollCallback> on_roll_;
+};
 
 // An object as the server described it (Appender::stat): a copy of an oss_object_info's
 // fields, so it outlives the C object. Strings are empty when the server sent none.
@@ -175,6 +257,12 @@ public:
         handle_.reset(raw);
     }
 
+    Appender(const oss_client *client, const std::string &bucket, const std::string &key,
+             const Options &options)
+        : Appender(client, bucket, key, options.get()) {
+        on_roll_ = options.on_roll_;
+    }
+
     void write(const void *data, std::size_t len) {
         detail::check([&](oss_error **e) {
             return oss_append_write(handle_.get(), static_cast<const std::uint8_t *>(data), len, e);
@@ -190,15 +278,28 @@ public:
         return written;
     }
 
-    std::uint64_t position() const {
-        std::uint64_t out = 0;
-        detail::check([&](oss_error **e) { return oss_append_position(handle_.get(), &out, e); });
-        return out;
-    }
+    // The object's length: for a rolling stream, the current object's.
+    std::uint64_t position() const { return read(oss_append_position); }
 
-    std::uint64_t crc64() const {
-        std::uint64_t out = 0;
-        detail::check([&](oss_error **e) { return oss_append_crc64(handle_.get(), &out, e); });
+    std::uint64_t crc64() const { return read(oss_append_crc64); }
+
+    // The stream's length: position(), but for a rolling stream its objects' lengths in all.
+    std::uint64_t stream_position() const { return read(oss_append_stream_position); }
+
+    // The key of the object being written: the one given at open, or for a rolling stream
+    // its current object's.
+    std::string key() const {
+        std::string out;
+        std::size_t length = 0;
+        // Asked again with room for the whole key until it fits (the first time, to learn its
+        // length); the NUL goes into the string's own terminator.
+        do {
+            out.resize(length);
+            detail::check([&](oss_error **e) {
+                return oss_append_key(handle_.get(), out.data(), out.size() + 1, &length, e);
+            });
+        } while (length > out.size());
+        out.resize(length);
         return out;
     }
 
@@ -217,13 +318,25 @@ public:
         detail::check([&](oss_error **e) { return oss_append_seal(handle_.get(), e); });
     }
 
-    // On success the handle is gone; on failure it stays, and the exception says why.
+    // On success the handle is gone (even should a roll callback throw, with seal_on_close);
+    // on failure it stays, and the exception says why.
     void close() {
-        detail::check([&](oss_error **e) { return oss_append_close(handle_.get(), e); });
-        handle_.release();
+        detail::check([&](oss_error **e) {
+            const oss_status status = oss_append_close(handle_.get(), e);
+            if (status == OSS_OK) handle_.release();
+            return status;
+        });
     }
 
 private:
+    template <typename Getter> std::uint64_t read(Getter getter) const {
+        std::uint64_t out = 0;
+        detail::check([&](oss_error **e) { return getter(handle_.get(), &out, e); });
+        return out;
+    }
+
+    // Declared before handle_, so the callback outlives the C appender that may call it.
+    std::shared_ptr<RollCallback> on_roll_;
     AppendPtr handle_;
 };
 
