@@ -188,14 +188,15 @@ bench-server:
 	cargo build --release -p oss-local-server
 	benches/server_ingest.sh target/release/oss-local-server
 
-# Buffered writes: a million 100-byte writes, fast and with a slow server (issue 6).
+# Buffered writes: a million 100-byte writes, fast and with a slow server (issue 6), then
+# spooled to disk under each sync policy and a 4 GiB spooled stream's memory (issue 28).
 bench-buffered:
 	cargo build --release --workspace
 	$(call release_tool,benches/buffered_writes.c,buffered_writes)
 	benches/buffered.sh target/release/oss-local-server $(RELEASE_BIN)/buffered_writes
 
 # Issue 7's figures in one table: bulk and small appends beside the loopback limit and the
-# official SDKs, streaming memory, library size (benches/bench.py).
+# official SDKs, streaming memory, library size (benches/bench.py); then bench-buffered's.
 bench: venv
 	cargo build --release --workspace
 	$(call release_tool,benches/append_bench.c,append_bench)
@@ -205,3 +206,4 @@ bench: venv
 	  -o $(RELEASE_BIN)/append_file_static
 	$(PYTHON) benches/bench.py target/release/oss-local-server $(RELEASE_BIN)/append_bench \
 	  $(RELEASE_BIN)/append_file $(RELEASE_BIN)/append_file_static target/release/liboss_append.so
+	$(MAKE) --no-print-directory bench-buffered
