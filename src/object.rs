@@ -243,11 +243,24 @@ pub enum ObjectType {
     Other,
 }
 
+impl ObjectType {
+    /// The type OSS names (`x-oss-object-type`, a listing's `Type`).
+    pub(crate) fn named(name: &str) -> ObjectType {
+        match name {
+            "Appendable" => ObjectType::Appendable,
+            "Normal" => ObjectType::Normal,
+            "Multipart" => ObjectType::Multipart,
+            _ => ObjectType::Other,
+        }
+    }
+}
+
 /// An object as a listing names it ([`Client::list_objects`](crate::Client::list_objects)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedObject {
     pub key: String,
     pub size: u64,
+    pub object_type: ObjectType,
 }
 
 /// HeadObject's answer.

@@ -63,38 +63,47 @@ pub(crate) fn service_error(response: &Response) -> Error {
 /// `Code`, `Message`, `RequestId`... : the text of each child of `<Error>`, as far as the
 /// document reads.
 fn error_document(xml: &[u8]) -> Vec<(String, String)> {
-    let (elements, _) = xml_elements(xml);
-    elements
-        .into_iter()
-        .filter_map(|(mut path, text)| {
-            (path.len() == 2 && path[0] == "Error").then(|| (path.swap_remove(1), text))
-        })
-        .collect()
+    let mut fields = Vec::new();
+    xml_elements(xml, |path, text| {
+        if let [root, field] = path {
+            if root == "Error" {
+                fields.push((field.clone(), text.to_string()));
+            }
+        }
+    });
+    fields
 }
 
-/// Every element of a document as it ends: its path from the root and its text (empty for
-/// one holding elements), in document order; and whether the document read to its end
-/// without an error.
-fn xml_elements(xml: &[u8]) -> (Vec<(Vec<String>, String)>, bool) {
+/// The deepest nesting read: OSS's documents go three levels down. A deeper one is no
+/// answer of OSS's, and reading it on would cost time and memory for nothing.
+const MAX_XML_DEPTH: usize = 8;
+
+/// Calls `each` with every element of a document as it ends: its path from the root and its
+/// text (empty for one holding elements), in document order. Returns whether the document
+/// read to its end, whole, no deeper than [`MAX_XML_DEPTH`].
+fn xml_elements(xml: &[u8], mut each: impl FnMut(&[String], &str)) -> bool {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(xml);
-    let mut elements = Vec::new();
     let mut path: Vec<String> = Vec::new();
     let mut text = String::new();
     loop {
         match reader.read_event() {
             Ok(Event::Start(start)) => {
+                if path.len() == MAX_XML_DEPTH {
+                    return false;
+                }
                 path.push(String::from_utf8_lossy(start.name().as_ref()).into_owned());
                 text.clear();
             }
             Ok(Event::End(_)) => {
-                elements.push((path.clone(), std::mem::take(&mut text)));
+                each(&path, &text);
+                text.clear();
                 path.pop();
             }
             Ok(Event::Empty(empty)) => {
-                let mut leaf = path.clone();
-                leaf.push(String::from_utf8_lossy(empty.name().as_ref()).into_owned());
-                elements.push((leaf, String::new()));
+                path.push(String::from_utf8_lossy(empty.name().as_ref()).into_owned());
+                each(&path, "");
+                path.pop();
             }
             Ok(Event::Text(t)) => text.push_str(&t.decode().unwrap_or_default()),
             // Entities come as events of their own: `&lt;` is a reference to `lt`.
@@ -106,8 +115,8 @@ fn xml_elements(xml: &[u8]) -> (Vec<(Vec<String>, String)>, bool) {
                     text.push_str(s);
                 }
             }
-            Ok(Event::Eof) => return (elements, path.is_empty()),
-            Err(_) => return (elements, false),
+            Ok(Event::Eof) => return path.is_empty(),
+            Err(_) => return false,
             _ => {}
         }
     }
@@ -133,47 +142,65 @@ pub(crate) fn list_page(response: &Response, prefix: &str, max_keys: usize) -> R
         )
         .with_request_id(response.request_id()))
     };
-    let (elements, whole) = xml_elements(&response.body);
-    if !whole {
-        return bad("a document that is cut or not XML");
-    }
-    let url_encoded = elements
-        .iter()
-        .any(|(path, text)| path.last().is_some_and(|n| n == "EncodingType") && text == "url");
-    let decode = |text: &str| -> Option<String> {
-        if url_encoded {
-            percent_encoding::percent_decode_str(text)
-                .decode_utf8()
-                .ok()
-                .map(|t| t.into_owned())
-        } else {
-            Some(text.to_string())
-        }
-    };
+    // Keys and the token as written; decoded once the document says how they are encoded.
     let (mut objects, mut next, mut truncated) = (Vec::new(), None, false);
-    let (mut key, mut size) = (None, None);
-    for (path, text) in &elements {
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        match path.as_slice() {
-            ["ListBucketResult", "Contents", "Key"] => key = decode(text),
-            ["ListBucketResult", "Contents", "Size"] => size = text.parse::<u64>().ok(),
-            ["ListBucketResult", "Contents"] => match (key.take(), size.take()) {
-                (Some(key), Some(size)) => objects.push(ListedObject { key, size }),
-                _ => return bad("an object without a key or a numeric size"),
-            },
-            ["ListBucketResult", "IsTruncated"] => truncated = text == "true",
-            ["ListBucketResult", "NextContinuationToken"] if !text.is_empty() => {
-                next = decode(text)
-            }
-            _ => {}
+    let (mut key, mut size, mut object_type) = (None, None, ObjectType::Other);
+    let (mut url_encoded, mut rooted, mut incomplete) = (false, false, false);
+    let whole = xml_elements(&response.body, |path, text| match path {
+        [root, ..] if root != "ListBucketResult" => {}
+        [_] => rooted = true,
+        [_, field] if field == "EncodingType" => url_encoded = text == "url",
+        [_, field] if field == "IsTruncated" => truncated = text == "true",
+        [_, field] if field == "NextContinuationToken" && !text.is_empty() => {
+            next = Some(text.to_string())
         }
+        [_, contents] if contents == "Contents" => match (key.take(), size.take()) {
+            (Some(key), Some(size)) => objects.push(ListedObject {
+                key,
+                size,
+                object_type: std::mem::replace(&mut object_type, ObjectType::Other),
+            }),
+            _ => incomplete = true,
+        },
+        [_, contents, field] if contents == "Contents" => match field.as_str() {
+            "Key" => key = Some(text.to_string()),
+            "Size" => size = text.parse::<u64>().ok(),
+            "Type" => object_type = ObjectType::named(text),
+            _ => {}
+        },
+        _ => {}
+    });
+    if !whole {
+        return bad("a document that is cut, too deep or not XML");
     }
-    if !elements
-        .iter()
-        .any(|(path, _)| path.len() == 1 && path[0] == "ListBucketResult")
-    {
+    if !rooted {
         return bad("no ListBucketResult");
     }
+    if incomplete {
+        return bad("an object without a key or a numeric size");
+    }
+    let decode = |text: String| -> Option<String> {
+        if !url_encoded {
+            return Some(text);
+        }
+        percent_encoding::percent_decode_str(&text)
+            .decode_utf8()
+            .ok()
+            .map(|t| t.into_owned())
+    };
+    let mut decoded = Vec::with_capacity(objects.len());
+    for object in objects {
+        match decode(object.key) {
+            Some(key) => decoded.push(ListedObject { key, ..object }),
+            None => return bad("a key that is not URL-encoded UTF-8"),
+        }
+    }
+    let objects = decoded;
+    let next = match next.map(decode) {
+        Some(None) => return bad("a continuation token that is not URL-encoded UTF-8"),
+        Some(token) => token,
+        None => None,
+    };
     if objects.len() > max_keys {
         return bad(&format!(
             "{} keys where {max_keys} were asked",
@@ -234,10 +261,7 @@ pub(crate) fn sealed_time(response: &Response) -> Option<std::time::SystemTime> 
 /// one.
 pub(crate) fn object_info(response: &Response) -> Result<ObjectInfo> {
     let object_type = match response.header("x-oss-object-type") {
-        Some("Appendable") => ObjectType::Appendable,
-        Some("Normal") => ObjectType::Normal,
-        Some("Multipart") => ObjectType::Multipart,
-        Some(_) => ObjectType::Other,
+        Some(name) => ObjectType::named(name),
         None => {
             return Err(Error::new(
                 ErrorKind::Network,

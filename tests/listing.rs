@@ -152,6 +152,11 @@ fn answers_inconsistent_with_the_listing_asked_end_it_with_an_error() {
         ("a cut document", vec![page(&["p/a"], false, None)[..60].to_vec()], "cut"),
         ("a size that is no number", vec![b"<ListBucketResult><Contents><Key>p/a</Key><Size>-1</Size></Contents><IsTruncated>false</IsTruncated></ListBucketResult>".to_vec()], "numeric size"),
         ("another document", vec![b"<Other/>".to_vec()], "no ListBucketResult"),
+        (
+            "a document nested far too deep",
+            vec![["<a>".repeat(4000), "</a>".repeat(4000)].concat().into_bytes()],
+            "too deep",
+        ),
     ];
     for (what, pages, says) in cases {
         let (_, err) = listing_error(pages, "p/");

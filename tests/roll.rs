@@ -4,7 +4,7 @@
 
 mod common;
 
-use oss_append::{AppendOptions, Appender, Client, ErrorKind, RollOptions};
+use oss_append::{AppendOptions, Appender, Client, ErrorKind, RetryPolicy, RollOptions};
 use oss_local_server::{Action, Fault, Op, Server};
 use oss_protocol::crc64;
 use std::sync::{Arc, Mutex};
@@ -210,7 +210,8 @@ fn the_last_object_is_found_past_several_pages_of_listing() {
     let (options, _) = rolling(100, None);
     let stream = Appender::open(&client, BUCKET, "p/{n}", options).unwrap();
     assert_eq!(stream.key(), "p/002100");
-    assert_eq!(stream.stream_position(), 2100 * 3 + 4);
+    // The Normal objects before it are not the stream's bytes.
+    assert_eq!(stream.stream_position(), 4);
 }
 
 #[test]
@@ -291,4 +292,95 @@ fn bad_templates_and_limits_fail_at_open_naming_them() {
         let err = Appender::open(&client, BUCKET, "ok-{n}", options).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{size}");
     }
+}
+
+/// A write reported failed whose append lands later (held by the server past the client's
+/// timeout, then let go) is found before the next write measures the room: the object keeps
+/// to its limit, the callback reports its real length, and nothing is stored twice.
+#[test]
+fn a_write_reported_failed_that_lands_later_counts_before_the_next_roll() {
+    let server = common::start_server(AK, SK, BUCKET);
+    let config = common::client_config(&server, AK, SK)
+        .request_timeout(Duration::from_millis(500))
+        .unwrap()
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        })
+        .unwrap();
+    let client = Client::new(&config).unwrap();
+    let (options, finished) = rolling(10, None);
+    let mut stream = Appender::open(&client, BUCKET, "late/{n}", options).unwrap();
+    server.add_fault(Fault::new(Action::Hold, Op::Append));
+    let err = stream.write(b"aaaaaa").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    server.release_held(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.object_bytes(BUCKET, "late/000000").as_deref() != Some(b"aaaaaa") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held append never landed"
+        );
+        std::thread::yield_now();
+    }
+    stream.write(b"bbbbbb").unwrap();
+    stream.close().unwrap();
+    assert_eq!(
+        objects(&client, &server, "late/"),
+        [
+            ("late/000000".to_string(), b"aaaaaa".to_vec()),
+            ("late/000001".to_string(), b"bbbbbb".to_vec()),
+        ]
+    );
+    let finished = finished.lock().unwrap().clone();
+    assert_eq!(
+        finished,
+        [("late/000000".to_string(), 6, crc64::checksum(b"aaaaaa"))]
+    );
+    assert_eq!(stream.stream_position(), 12);
+}
+
+/// Each finished object is reported once: a roll whose next open failed, tried again by the
+/// next write, and a second seal report nothing more.
+#[test]
+fn an_object_is_reported_once_whatever_is_tried_again() {
+    let (server, client) = common::start_with_client(AK, SK, BUCKET);
+    let (options, finished) = rolling(10, None);
+    let mut stream = Appender::open(&client, BUCKET, "once/{n}", options).unwrap();
+    stream.write(b"123456").unwrap();
+    // The next object's HEAD fails at every attempt: the roll fails, and is tried again.
+    server.add_fault(Fault::new(Action::Error(503), Op::Head).count(3));
+    assert!(stream.write(b"abcdef").is_err());
+    stream.write(b"abcdef").unwrap();
+    stream.seal().unwrap();
+    stream.seal().unwrap();
+    let keys: Vec<String> = finished
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|f| f.0.clone())
+        .collect();
+    assert_eq!(keys, ["once/000000", "once/000001"]);
+}
+
+/// Reopened, a stream counts only its own objects: a Normal object it moved past is no part
+/// of its length.
+#[test]
+fn a_reopened_stream_counts_only_its_own_objects() {
+    let (server, client) = common::start_with_client(AK, SK, BUCKET);
+    server
+        .put_object(BUCKET, "own/000000", &[b'n'; 1000])
+        .unwrap();
+    let (options, _) = rolling(10, None);
+    let mut stream = Appender::open(&client, BUCKET, "own/{n}", options).unwrap();
+    stream.write(b"0123456789").unwrap();
+    stream.write(b"ab").unwrap();
+    assert_eq!(stream.stream_position(), 12);
+    stream.close().unwrap();
+    let (options, _) = rolling(10, None);
+    let stream = Appender::open(&client, BUCKET, "own/{n}", options).unwrap();
+    assert_eq!(
+        (stream.key(), stream.stream_position()),
+        ("own/000002".into(), 12)
+    );
 }

@@ -139,6 +139,31 @@ impl DirectAppender {
         self.position
     }
 
+    /// Settles sends reported as failed whose outcome was unknown, before the position is
+    /// relied on elsewhere (a rolling stream leaving the object, or measuring its room): a
+    /// HEAD, and an earlier send of ours that landed since moves the position past it. One
+    /// not landed as of that HEAD stays remembered; anything else is left for the next
+    /// append to find (it is refused at the old position and settled as always).
+    pub(crate) fn settle_unsettled(&mut self) -> Result<()> {
+        if self.unsettled.is_empty() {
+            return Ok(());
+        }
+        let found = match look_up(&self.client, &self.bucket, &self.key)? {
+            Some(info) => appendable_state(&info, &self.key)?,
+            None => (0, 0),
+        };
+        if let Some(Settled::Earlier(earlier)) = self.earlier(found) {
+            self.client.log(LogLevel::Warn, || {
+                format!(
+                    "oss://{}/{}: an append of {} bytes reported as failed was stored after                      all; the object is {} bytes long",
+                    self.bucket, self.key, earlier.length, found.0
+                )
+            });
+            self.advance(found.0, found.1);
+        }
+        Ok(())
+    }
+
     /// Whether this handle sealed the object.
     pub(crate) fn is_sealed(&self) -> bool {
         self.sealed.is_some()

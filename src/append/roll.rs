@@ -15,7 +15,7 @@ use super::options::{report, AppendOptions, Progress, RollOptions};
 use crate::client::Client;
 use crate::config::LogLevel;
 use crate::error::{Error, ErrorKind, Result};
-use crate::object::{validate_key, ObjectInfo, MAX_OBJECT_SIZE};
+use crate::object::{validate_key, ObjectInfo, ObjectType, MAX_OBJECT_SIZE};
 use std::io::Read;
 use std::time::{Instant, SystemTime};
 
@@ -79,6 +79,8 @@ pub(crate) struct RollingAppender {
     seal_on_close: bool,
     number: u64,
     current: DirectAppender,
+    /// The number of the last object reported finished.
+    reported: Option<u64>,
     /// When this appender first wrote to the current object: its age counts from there.
     first_write: Option<Instant>,
     /// The lengths of the stream's objects before the current one.
@@ -114,7 +116,10 @@ impl RollingAppender {
             let object = object?;
             if let Some(n) = template.number(&object.key) {
                 highest = highest.max(Some(n));
-                sizes.push((n, object.size));
+                // Objects the stream moved past (Normal ones) are not its bytes.
+                if object.object_type == ObjectType::Appendable {
+                    sizes.push((n, object.size));
+                }
             }
         }
         let template_ref = &template;
@@ -141,6 +146,7 @@ impl RollingAppender {
             seal_on_close,
             number,
             current,
+            reported: None,
             first_write: None,
             before,
             closed: false,
@@ -181,7 +187,13 @@ impl RollingAppender {
         let mut transferred = 0;
         let mut rest = data;
         loop {
-            let room = self.roll.max_object_size - self.current.position();
+            // An earlier write reported failed may have landed since: the room is measured
+            // from where the object really ends.
+            self.current.settle_unsettled()?;
+            let room = self
+                .roll
+                .max_object_size
+                .saturating_sub(self.current.position());
             let fits = rest.len() as u64 <= room;
             let whole_fits_an_object = rest.len() as u64 <= self.roll.max_object_size;
             let must_roll = !fits && (whole_fits_an_object || room == 0);
@@ -219,6 +231,7 @@ impl RollingAppender {
 
     /// Seals the current object, which finishes it: the next write starts the next number.
     pub(crate) fn seal(&mut self) -> Result<SystemTime> {
+        self.current.settle_unsettled()?;
         let time = self.current.seal()?;
         self.finished();
         Ok(time)
@@ -248,6 +261,8 @@ impl RollingAppender {
     /// Finishes the current object (sealing it with `seal_on_close`; one sealed already was
     /// reported when it was) and opens the next.
     fn roll_on(&mut self) -> Result<()> {
+        // Its length as reported must include a write reported failed that landed after all.
+        self.current.settle_unsettled()?;
         if !self.current.is_sealed() {
             if self.seal_on_close {
                 self.current.seal()?;
@@ -257,8 +272,13 @@ impl RollingAppender {
         self.open_next()
     }
 
-    /// Reports the current object finished, once.
+    /// Reports the current object finished, once (a second seal, or a roll whose next open
+    /// failed and is tried again, reports nothing more).
     fn finished(&mut self) {
+        if self.reported == Some(self.number) {
+            return;
+        }
+        self.reported = Some(self.number);
         if let Some(callback) = &mut self.roll.on_roll {
             callback(
                 &self.template.key(self.number),
