@@ -676,6 +676,32 @@ fn a_bad_spool_file_is_named_set_aside_and_never_uploaded() {
     }
 }
 
+/// A header whose checksum holds but whose start would take the object past 5 GiB (past
+/// u64 here) is not believed: the file is set aside, nothing is uploaded, nothing overflows.
+#[test]
+fn a_segment_claiming_a_start_past_any_object_is_set_aside() {
+    let (server, client) = start_with_client();
+    let dir = Dir::new("huge-start");
+    leave_spool(&client, &dir.0, "huge", b"never to be uploaded");
+    let start = u64::MAX - 5;
+    let (path, _) = damage_the_segment(&dir, |b| {
+        b[16..24].copy_from_slice(&start.to_le_bytes());
+        let len = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+        let crc = oss_protocol::crc64::checksum(&b[..len - 8]);
+        b[len - 8..len].copy_from_slice(&crc.to_le_bytes());
+    });
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let (stream, _) = name.rsplit_once('-').unwrap();
+    let renamed = path.with_file_name(format!("{stream}-{start:016x}.seg"));
+    std::fs::rename(&path, &renamed).unwrap();
+    let error = open(&client, BUCKET, "huge", reopening(&dir.0)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::SpoolIo, "{error}");
+    assert!(error.message().contains("5 GiB"), "{error}");
+    assert!(PathBuf::from(format!("{}.bad", renamed.display())).exists());
+    reopen_and_close(&client, &dir.0, "huge");
+    assert_eq!(server.object_bytes(BUCKET, "huge"), None);
+}
+
 /// Leaves a spool of five segments of 10 bytes, `a` to `e`, for `key`: written while every
 /// append fails (on a server of its own), dropped unclosed.
 fn leave_five_segments(dir: &Dir, key: &str) -> Vec<PathBuf> {

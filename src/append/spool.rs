@@ -25,7 +25,7 @@
 use super::direct::appendable_state;
 use super::options::{SpoolOptions, SpoolSync};
 use crate::error::{Error, ErrorKind, Result};
-use crate::object::{CreateParams, ObjectInfo, ObjectType};
+use crate::object::{CreateParams, ObjectInfo, ObjectType, MAX_OBJECT_SIZE};
 use oss_protocol::crc64::{self, Crc64};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
@@ -223,6 +223,16 @@ impl Spool {
                 Some(format!(
                     "its header says it starts at {}, its name at {start}",
                     header.start
+                ))
+            } else if start
+                .checked_add(header.data_len)
+                .is_none_or(|end| end > MAX_OBJECT_SIZE)
+            {
+                // The header's checksum holds, but what it says is not ours to believe: no
+                // appendable object goes past 5 GiB.
+                Some(format!(
+                    "its {} bytes from {start} would pass the 5 GiB of an appendable object",
+                    header.data_len
                 ))
             } else {
                 match CreateParams::from_headers(header.create) {

@@ -75,8 +75,10 @@ pub enum oss_status {
     OSS_ERR_OUT_OF_MEMORY = 26,
     /// The disk spool failed: its directory or a file of it could not be made, written,
     /// synced or read (a full disk, say), or a file in it is not a usable spool file: the
-    /// message names it, and it was renamed aside with `.bad`, never uploaded or deleted. A
-    /// write that fails this way was not taken; what was taken before is kept.
+    /// message names it, and it was renamed aside with `.bad`, never uploaded or deleted. The
+    /// part of a write that failed this way was not taken: a write larger than the buffer is
+    /// taken in parts, and those before are kept (`oss_append_position` says how far), as is
+    /// everything taken before.
     OSS_ERR_SPOOL_IO = 27,
     /// Another appender, in this process or another, owns the spool of this object.
     OSS_ERR_SPOOL_IN_USE = 28,
