@@ -676,6 +676,23 @@ fn a_bad_spool_file_is_named_set_aside_and_never_uploaded() {
     }
 }
 
+/// A close that sealed the object and ended before it removed its spool (a crash between
+/// the two): every spooled byte is stored, so the next open removes the spool and reports
+/// the sealed object, instead of keeping a spool no open can ever take.
+#[test]
+fn a_spool_whose_bytes_a_sealed_object_holds_is_removed_by_the_next_open() {
+    let (server, client) = start_with_client();
+    let dir = Dir::new("sealed-after");
+    leave_spool(&client, &dir.0, "sealed", b"all of it");
+    let mut direct = open(&client, BUCKET, "sealed", AppendOptions::default()).unwrap();
+    direct.write(b"all of it").unwrap();
+    direct.seal().unwrap();
+    let error = open(&client, BUCKET, "sealed", reopening(&dir.0)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ObjectNotAppendable, "{error}");
+    assert_eq!(dir.files(), Vec::<String>::new());
+    assert_eq!(stored(&server, "sealed"), b"all of it");
+}
+
 /// A header whose checksum holds but whose start would take the object past 5 GiB (past
 /// u64 here) is not believed: the file is set aside, nothing is uploaded, nothing overflows.
 #[test]

@@ -772,9 +772,11 @@ fn open_spooled(
 ) -> Result<(DirectAppender, Spool)> {
     check_options(bucket, key, &options)?;
     let mut spool = Spool::open(spool_options, bucket, key, segment_size, &options.create)?;
+    let mut stored = None;
     let opened = look_up(client, bucket, key).and_then(|found| {
         let left = !spool.is_empty();
         let (length, _) = spool.recover(found.as_ref())?;
+        stored = Some(length);
         // Bytes spooled from 0 make the object with the parameters they were written with.
         options.create = spool.create_params().clone();
         let appender = DirectAppender::at(client, bucket, key, options, found.as_ref())?;
@@ -793,8 +795,10 @@ fn open_spooled(
     match opened {
         Ok(appender) => Ok((appender, spool)),
         Err(e) => {
-            // A spool this open would have started leaves nothing behind.
-            if spool.is_empty() {
+            // A spool this open would have started leaves nothing behind, and one whose
+            // every byte the object holds has nothing left to give (an object sealed by a
+            // close that ended before it removed its spool, say).
+            if spool.is_empty() || stored == Some(spool.end()) {
                 spool.remove();
             }
             Err(e)
