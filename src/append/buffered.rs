@@ -706,6 +706,19 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
                 .0;
             continue;
         }
+        let fields = &mut *state;
+        if let Store::Spool(spool) = &mut fields.store {
+            // Under the interval policy, bytes go to OSS only once they are on disk: else a
+            // power cut could leave the object longer than its spool, which the next open
+            // could only take for another writer's change.
+            if spool.sync_due().is_some() {
+                if let Err(error) = spool.sync() {
+                    fields.error = Some(error);
+                    shared.stored.notify_all();
+                    continue;
+                }
+            }
+        }
         let request = state.next_request();
         state.in_flight = true;
         drop(state);
