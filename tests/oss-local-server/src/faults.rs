@@ -18,11 +18,11 @@
 //! 403: the error is answered once the head is read, the body is never read and the
 //! connection closes, as a front end that rejects a request does), `bare-head-errors` (the
 //! next `count` HEAD errors go out without `x-oss-err` and `x-oss-ec`, as behind a proxy that
-//! drops them; `op` is `head`, the default), `hold` (an append whose position
-//! is right, its body read, waits until released, however long, and is then applied or
-//! refused as the object is at that moment: a request that lands after its client gave up
-//! on it, at a moment the test chooses; appends refused before, for a wrong position, are
-//! not counted). Ops: `append`, `put`, `get`, `head`, `delete`,
+//! drops them; `op` is `head`, the default), `hold` (an append whose position is right, its
+//! body read, waits until released, however long, and is then applied or refused as the
+//! object (and the bucket it found) is at that moment: a request that lands after its client
+//! gave up on it, at a moment the test chooses; appends refused before, for a wrong
+//! position, are not counted). Ops: `append`, `put`, `get`, `head`, `delete`,
 //! `seal`, `put-bucket`, `delete-bucket`, `list-buckets`, `list-objects` (every listing of a
 //! bucket), `delete-multiple`, `any`.
 

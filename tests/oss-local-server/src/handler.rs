@@ -614,6 +614,8 @@ fn append(
         .store
         .check_append(current.as_ref(), position, announced)?;
     let existing = current.map_or(0, |meta| meta.len);
+    // The bucket as found before the body (and any hold): one deleted since is NoSuchBucket.
+    let target = ex.shared.store.bucket(bucket)?;
     let corrupt = fault == Some(Action::Corrupt);
     let Some(body) = read_body(ex, corrupt, false, existing, limit)? else {
         return Ok(Reply::Drop);
@@ -624,7 +626,7 @@ fn append(
             let meta =
                 shared
                     .store
-                    .append(bucket, key, position, body, attributes, shared.now())?;
+                    .append(&target, key, position, body, attributes, shared.now())?;
             let mut response = Response::new(200);
             response.header("x-oss-next-append-position", meta.len.to_string());
             response.header("x-oss-hash-crc64ecma", meta.crc.to_string());

@@ -1,6 +1,11 @@
 //! Buckets and objects. Each bucket's objects sit behind one mutex, so the position check
 //! and the apply of an append are one atomic step: of two writers at the same position,
 //! exactly one wins. Bodies are read before the lock is taken; only the apply holds it.
+//! The map of buckets is locked only to find or change an entry, never for file I/O or while
+//! a bucket's own lock is awaited, so a slow bucket never stalls the others. A request may
+//! find its bucket before a DeleteBucket and lock it after: the bucket's `deleted` mark,
+//! set under its lock, makes that request's operation NoSuchBucket rather than a write into
+//! a bucket that is gone.
 //!
 //! Three modes: memory; a directory (a folder per bucket holding data files, small metadata
 //! files and the bucket's own `.bucket` file, reloaded at start); discard (only each
@@ -120,13 +125,46 @@ impl BucketInfo {
 
 struct Bucket {
     info: BucketInfo,
-    objects: Arc<Mutex<Objects>>,
+    contents: Arc<Mutex<Contents>>,
+}
+
+/// What a bucket's lock guards.
+#[derive(Default)]
+struct Contents {
+    /// Set by DeleteBucket under the lock, before the bucket leaves the map.
+    deleted: bool,
+    objects: Objects,
+}
+
+/// A bucket as a request found it: its operations lock it, and find it deleted when a
+/// DeleteBucket came in between.
+pub struct BucketRef {
+    name: String,
+    contents: Arc<Mutex<Contents>>,
+}
+
+impl BucketRef {
+    /// Runs `f` on the objects under the bucket's lock, unless the bucket was deleted.
+    fn with<T>(&self, f: impl FnOnce(&mut Objects) -> Result<T, OssError>) -> Result<T, OssError> {
+        let mut contents = lock(&self.contents);
+        if contents.deleted {
+            return Err(OssError::no_such_bucket(&self.name));
+        }
+        f(&mut contents.objects)
+    }
+}
+
+fn lock(contents: &Mutex<Contents>) -> std::sync::MutexGuard<'_, Contents> {
+    contents.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub struct Store {
     mode: Mode,
     max_object_size: u64,
     buckets: RwLock<BTreeMap<String, Bucket>>,
+    /// Held through a PutBucket (its check, its files, its entry), so two creations of one
+    /// name cannot both write its bucket file; requests to buckets do not wait for it.
+    creating: Mutex<()>,
 }
 
 impl Store {
@@ -135,6 +173,7 @@ impl Store {
             mode,
             max_object_size,
             buckets: RwLock::default(),
+            creating: Mutex::default(),
         };
         if let Mode::Dir(dir) = &store.mode {
             fs::create_dir_all(dir)?;
@@ -142,9 +181,13 @@ impl Store {
                 let entry = entry?;
                 if entry.file_type()?.is_dir() {
                     let name = entry.file_name().to_string_lossy().into_owned();
+                    let contents = Contents {
+                        deleted: false,
+                        objects: load_bucket(&entry.path())?,
+                    };
                     let bucket = Bucket {
                         info: load_bucket_info(&entry.path())?,
-                        objects: Arc::new(Mutex::new(load_bucket(&entry.path())?)),
+                        contents: Arc::new(Mutex::new(contents)),
                     };
                     store.lock_buckets_mut().insert(name, bucket);
                 }
@@ -171,8 +214,11 @@ impl Store {
 
     /// Creates the bucket unless it exists; whether it did.
     pub fn create_bucket(&self, name: &str, info: BucketInfo) -> io::Result<bool> {
-        let mut buckets = self.lock_buckets_mut();
-        if buckets.contains_key(name) {
+        let _creating = self.creating.lock().unwrap_or_else(|e| e.into_inner());
+        if self
+            .bucket(name)
+            .is_ok_and(|bucket| !lock(&bucket.contents).deleted)
+        {
             return Ok(false);
         }
         if let Mode::Dir(dir) = &self.mode {
@@ -185,34 +231,42 @@ impl Store {
             );
             write_atomically(&folder.join(BUCKET_FILE), text)?;
         }
-        buckets.insert(
+        // A deleted bucket still in the map is replaced.
+        self.lock_buckets_mut().insert(
             name.to_string(),
             Bucket {
                 info,
-                objects: Arc::default(),
+                contents: Arc::default(),
             },
         );
         Ok(true)
     }
 
-    /// DeleteBucket: only an empty bucket goes.
+    /// DeleteBucket: only an empty bucket goes. Its folder is removed under its own lock,
+    /// which is then marked deleted; the map is locked only to drop the entry, and only if
+    /// it is still this bucket's (a PutBucket may have made a new one since).
     pub fn delete_bucket(&self, name: &str) -> Result<(), OssError> {
-        let mut buckets = self.lock_buckets_mut();
-        let bucket = buckets
-            .get(name)
-            .ok_or_else(|| OssError::no_such_bucket(name))?;
-        if !bucket
-            .objects
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
+        let bucket = self.bucket(name)?;
         {
-            return Err(OssError::bucket_not_empty(name));
+            let mut contents = lock(&bucket.contents);
+            if contents.deleted {
+                return Err(OssError::no_such_bucket(name));
+            }
+            if !contents.objects.is_empty() {
+                return Err(OssError::bucket_not_empty(name));
+            }
+            if let Mode::Dir(dir) = &self.mode {
+                fs::remove_dir_all(dir.join(name))?;
+            }
+            contents.deleted = true;
         }
-        if let Mode::Dir(dir) = &self.mode {
-            fs::remove_dir_all(dir.join(name))?;
+        let mut buckets = self.lock_buckets_mut();
+        if buckets
+            .get(name)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.contents, &bucket.contents))
+        {
+            buckets.remove(name);
         }
-        buckets.remove(name);
         Ok(())
     }
 
@@ -228,11 +282,17 @@ impl Store {
             .collect()
     }
 
-    fn bucket(&self, name: &str) -> Result<Arc<Mutex<Objects>>, OssError> {
-        self.lock_buckets()
+    /// The bucket a request is about, found now and locked by each of its operations.
+    pub fn bucket(&self, name: &str) -> Result<BucketRef, OssError> {
+        let contents = self
+            .lock_buckets()
             .get(name)
-            .map(|bucket| bucket.objects.clone())
-            .ok_or_else(|| OssError::no_such_bucket(name))
+            .map(|bucket| bucket.contents.clone())
+            .ok_or_else(|| OssError::no_such_bucket(name))?;
+        Ok(BucketRef {
+            name: name.to_string(),
+            contents,
+        })
     }
 
     /// Shows `visit` the objects whose keys start with `prefix` and sort after `after`, in
@@ -244,8 +304,6 @@ impl Store {
         after: &str,
         mut visit: impl FnMut(&str, &ObjectMeta) -> ControlFlow<()>,
     ) -> Result<(), OssError> {
-        let objects = self.bucket(bucket)?;
-        let objects = objects.lock().unwrap_or_else(|e| e.into_inner());
         // The keys with a prefix are one run of the sorted keys: start at the later of its
         // start and `after`, and stop at its end.
         let start = if after >= prefix {
@@ -253,21 +311,23 @@ impl Store {
         } else {
             Bound::Included(prefix)
         };
-        for (key, object) in objects.range::<str, _>((start, Bound::Unbounded)) {
-            if !key.starts_with(prefix) || visit(key, &object.meta).is_break() {
-                break;
+        self.bucket(bucket)?.with(|objects| {
+            for (key, object) in objects.range::<str, _>((start, Bound::Unbounded)) {
+                if !key.starts_with(prefix) || visit(key, &object.meta).is_break() {
+                    break;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     pub fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, OssError> {
-        let objects = self.bucket(bucket)?;
-        let objects = objects.lock().unwrap_or_else(|e| e.into_inner());
-        objects
-            .get(key)
-            .map(|o| o.meta.clone())
-            .ok_or_else(|| OssError::no_such_key(key))
+        self.bucket(bucket)?.with(|objects| {
+            objects
+                .get(key)
+                .map(|o| o.meta.clone())
+                .ok_or_else(|| OssError::no_such_key(key))
+        })
     }
 
     /// The rules an append must pass, checked before its body is read (to answer early)
@@ -310,72 +370,72 @@ impl Store {
         position: u64,
         now: SystemTime,
     ) -> Result<SystemTime, OssError> {
-        let objects = self.bucket(bucket)?;
-        let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
-        let object = objects
-            .get_mut(key)
-            .ok_or_else(|| OssError::no_such_key(key))?;
-        let meta = &mut object.meta;
-        if meta.kind != ObjectType::Appendable {
-            return Err(OssError::object_not_appendable());
-        }
-        if position != meta.len {
-            return Err(OssError::position_not_equal_to_length(meta.len));
-        }
-        if let Some(time) = meta.sealed {
-            return Ok(time);
-        }
-        let time = whole_seconds(now);
-        meta.sealed = Some(time);
-        let meta = meta.clone();
-        self.save_meta(bucket, key, &meta)?;
-        Ok(time)
+        self.bucket(bucket)?.with(|objects| {
+            let object = objects
+                .get_mut(key)
+                .ok_or_else(|| OssError::no_such_key(key))?;
+            let meta = &mut object.meta;
+            if meta.kind != ObjectType::Appendable {
+                return Err(OssError::object_not_appendable());
+            }
+            if position != meta.len {
+                return Err(OssError::position_not_equal_to_length(meta.len));
+            }
+            if let Some(time) = meta.sealed {
+                return Ok(time);
+            }
+            let time = whole_seconds(now);
+            meta.sealed = Some(time);
+            self.save_meta(bucket, key, meta)?;
+            Ok(time)
+        })
     }
 
+    /// AppendObject into `bucket`, found when the request began (so a DeleteBucket since
+    /// makes it NoSuchBucket).
     pub fn append(
         &self,
-        bucket: &str,
+        bucket: &BucketRef,
         key: &str,
         position: u64,
         body: Ingest,
         attributes: Attributes,
         now: SystemTime,
     ) -> Result<ObjectMeta, OssError> {
-        let objects = self.bucket(bucket)?;
-        let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
-        self.check_append(objects.get(key).map(|o| &o.meta), position, body.len)?;
-        let object = objects.entry(key.to_string()).or_insert_with(|| Object {
-            meta: ObjectMeta {
-                kind: ObjectType::Appendable,
-                len: 0,
-                crc: 0,
-                etag: String::new(),
-                last_modified: whole_seconds(now),
-                attributes,
-                sealed: None,
-            },
-            data: Vec::new(),
-        });
-        match (&self.mode, &body.bytes) {
-            (Mode::Memory, Some(bytes)) => object.data.extend_from_slice(bytes),
-            (Mode::Dir(dir), Some(bytes)) => {
-                let path = data_path(dir, bucket, key);
-                let mut file = fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?;
-                file.write_all(bytes)?;
+        bucket.with(|objects| {
+            self.check_append(objects.get(key).map(|o| &o.meta), position, body.len)?;
+            let object = objects.entry(key.to_string()).or_insert_with(|| Object {
+                meta: ObjectMeta {
+                    kind: ObjectType::Appendable,
+                    len: 0,
+                    crc: 0,
+                    etag: String::new(),
+                    last_modified: whole_seconds(now),
+                    attributes,
+                    sealed: None,
+                },
+                data: Vec::new(),
+            });
+            match (&self.mode, &body.bytes) {
+                (Mode::Memory, Some(bytes)) => object.data.extend_from_slice(bytes),
+                (Mode::Dir(dir), Some(bytes)) => {
+                    let path = data_path(dir, &bucket.name, key);
+                    let mut file = fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)?;
+                    file.write_all(bytes)?;
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        let meta = &mut object.meta;
-        meta.crc = crc64::combine(meta.crc, body.crc, body.len);
-        meta.len += body.len;
-        meta.etag = format!("\"{:016X}{:08X}\"", meta.crc, meta.len as u32);
-        meta.last_modified = whole_seconds(now);
-        let meta = meta.clone();
-        self.save_meta(bucket, key, &meta)?;
-        Ok(meta)
+            let meta = &mut object.meta;
+            meta.crc = crc64::combine(meta.crc, body.crc, body.len);
+            meta.len += body.len;
+            meta.etag = format!("\"{:016X}{:08X}\"", meta.crc, meta.len as u32);
+            meta.last_modified = whole_seconds(now);
+            self.save_meta(&bucket.name, key, meta)?;
+            Ok(meta.clone())
+        })
     }
 
     /// PutObject: replaces whatever was there with a Normal object.
@@ -387,8 +447,6 @@ impl Store {
         attributes: Attributes,
         now: SystemTime,
     ) -> Result<ObjectMeta, OssError> {
-        let objects = self.bucket(bucket)?;
-        let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
         let meta = ObjectMeta {
             kind: ObjectType::Normal,
             len: body.len,
@@ -398,21 +456,23 @@ impl Store {
             attributes,
             sealed: None,
         };
-        let mut data = Vec::new();
-        match (&self.mode, body.bytes) {
-            (Mode::Memory, Some(bytes)) => data = bytes,
-            (Mode::Dir(dir), Some(bytes)) => fs::write(data_path(dir, bucket, key), bytes)?,
-            _ => {}
-        }
-        self.save_meta(bucket, key, &meta)?;
-        objects.insert(
-            key.to_string(),
-            Object {
-                meta: meta.clone(),
-                data,
-            },
-        );
-        Ok(meta)
+        self.bucket(bucket)?.with(|objects| {
+            let mut data = Vec::new();
+            match (&self.mode, body.bytes) {
+                (Mode::Memory, Some(bytes)) => data = bytes,
+                (Mode::Dir(dir), Some(bytes)) => fs::write(data_path(dir, bucket, key), bytes)?,
+                _ => {}
+            }
+            self.save_meta(bucket, key, &meta)?;
+            objects.insert(
+                key.to_string(),
+                Object {
+                    meta: meta.clone(),
+                    data,
+                },
+            );
+            Ok(meta)
+        })
     }
 
     /// The object's metadata and the bytes of `range` (already checked against its length).
@@ -422,44 +482,44 @@ impl Store {
         key: &str,
         range: impl FnOnce(u64) -> Result<(u64, u64), OssError>,
     ) -> Result<Slice, OssError> {
-        let objects = self.bucket(bucket)?;
-        let objects = objects.lock().unwrap_or_else(|e| e.into_inner());
-        let object = objects.get(key).ok_or_else(|| OssError::no_such_key(key))?;
-        let (start, end) = range(object.meta.len)?;
-        let bytes = match &self.mode {
-            Mode::Memory => object.data[start as usize..end as usize].to_vec(),
-            Mode::Dir(dir) => {
-                let mut file = fs::File::open(data_path(dir, bucket, key))?;
-                file.seek(io::SeekFrom::Start(start))?;
-                let mut bytes = vec![0; (end - start) as usize];
-                file.read_exact(&mut bytes)?;
-                bytes
-            }
-            Mode::Discard => {
-                return Err(OssError::not_implemented(
-                    "GetObject on a server started with --discard",
-                ))
-            }
-        };
-        Ok(Slice {
-            meta: object.meta.clone(),
-            start,
-            end,
-            bytes,
+        self.bucket(bucket)?.with(|objects| {
+            let object = objects.get(key).ok_or_else(|| OssError::no_such_key(key))?;
+            let (start, end) = range(object.meta.len)?;
+            let bytes = match &self.mode {
+                Mode::Memory => object.data[start as usize..end as usize].to_vec(),
+                Mode::Dir(dir) => {
+                    let mut file = fs::File::open(data_path(dir, bucket, key))?;
+                    file.seek(io::SeekFrom::Start(start))?;
+                    let mut bytes = vec![0; (end - start) as usize];
+                    file.read_exact(&mut bytes)?;
+                    bytes
+                }
+                Mode::Discard => {
+                    return Err(OssError::not_implemented(
+                        "GetObject on a server started with --discard",
+                    ))
+                }
+            };
+            Ok(Slice {
+                meta: object.meta.clone(),
+                start,
+                end,
+                bytes,
+            })
         })
     }
 
     pub fn delete(&self, bucket: &str, key: &str) -> Result<(), OssError> {
-        let objects = self.bucket(bucket)?;
-        let mut objects = objects.lock().unwrap_or_else(|e| e.into_inner());
-        if objects.remove(key).is_some() {
-            if let Mode::Dir(dir) = &self.mode {
-                let data = data_path(dir, bucket, key);
-                let _ = fs::remove_file(&data);
-                let _ = fs::remove_file(data.with_extension("meta"));
+        self.bucket(bucket)?.with(|objects| {
+            if objects.remove(key).is_some() {
+                if let Mode::Dir(dir) = &self.mode {
+                    let data = data_path(dir, bucket, key);
+                    let _ = fs::remove_file(&data);
+                    let _ = fs::remove_file(data.with_extension("meta"));
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn save_meta(&self, bucket: &str, key: &str, meta: &ObjectMeta) -> io::Result<()> {

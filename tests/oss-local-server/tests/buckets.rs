@@ -469,6 +469,58 @@ fn created_and_deleted_buckets_persist_in_the_data_directory() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn an_append_in_flight_into_a_bucket_deleted_meanwhile_is_no_such_bucket() {
+    // The append finds its bucket, reads its body and is held; the bucket is deleted (and,
+    // in the second round, made again) before it is applied. It must not land in the
+    // bucket that is gone, nor in the new one, nor bring back its folder.
+    let dir = std::env::temp_dir().join(format!("oss-local-server-doomed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = Config::new(AK, SK).bucket(BUCKET).faults();
+    config.data_dir = Some(dir.clone());
+    let server = Server::start(config).unwrap();
+    for remade in [false, true] {
+        assert_eq!(put_bucket(&server, "doomed").status, 200);
+        server.add_fault(Fault::new(Action::Hold, Op::Append).key("late"));
+        let answer = std::thread::scope(|s| {
+            let append = s.spawn(|| {
+                Call::new("POST", Some("doomed"))
+                    .key("late")
+                    .flag("append")
+                    .param("position", "0")
+                    .body("held")
+                    .send(&server)
+            });
+            assert!(server.wait_held(Duration::from_secs(30), |waiting, _| waiting == 1));
+            let deleted = Call::new("DELETE", Some("doomed")).send(&server);
+            assert_eq!(deleted.status, 204, "{}", deleted.body);
+            if remade {
+                assert_eq!(put_bucket(&server, "doomed").status, 200);
+            }
+            server.release_held(1);
+            append.join().unwrap()
+        });
+        assert_eq!(
+            answer.error(),
+            (404, "NoSuchBucket", "0015-00000101"),
+            "remade: {remade}"
+        );
+        let listing = Call::new("GET", Some("doomed")).send(&server);
+        if remade {
+            assert_eq!(keys(&listing), Vec::<&str>::new());
+            assert_eq!(
+                Call::new("DELETE", Some("doomed")).send(&server).status,
+                204
+            );
+        } else {
+            assert_eq!(listing.error().1, "NoSuchBucket");
+        }
+        assert!(!dir.join("doomed").exists(), "remade: {remade}");
+    }
+    server.stop();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 // Listings.
 
 fn keys(answer: &Answer) -> Vec<&str> {
