@@ -107,6 +107,20 @@ def test_presigned_appends_with_oss2(server, version):
     assert oss2.Bucket(oss2.Auth(AK, SK), server.url, BUCKET).get_object(key).read() == b"first,second"
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_presigned_listing_with_oss2(server, version):
+    """A bucket's own operation through a URL. oss2's `sign_url` refuses an empty key, so the
+    URL is signed as `sign_url` signs, by the same call on the request it makes."""
+    sdk = Oss2Signer(server, version)
+    sdk.bucket.put_object("listed/a b", b"v")
+    sdk.bucket.put_object("other", b"v")
+    request = oss2.http.Request("GET", f"{server.url}/{BUCKET}/", region="cn-hangzhou", product="oss",
+                                params={"prefix": "listed/", "encoding-type": "url"})
+    response = requests.get(sdk.bucket.auth._sign_url(request, BUCKET, "", 60))
+    assert response.status_code == 200, response.text
+    assert re.findall("<Key>(.*?)</Key>", response.text) == ["listed%2Fa%20b"]
+
+
 def test_an_expired_presigned_url_is_access_denied(server, signer):
     sdk = SIGNERS[signer](server)
     oss2.Bucket(oss2.Auth(AK, SK), server.url, BUCKET).put_object("k", b"v")

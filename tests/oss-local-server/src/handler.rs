@@ -11,7 +11,7 @@ use crate::tagging;
 use crate::traffic_limit::TrafficLimit;
 use crate::uri::{self, Query};
 use crate::xml::{xml_response, OWNER_ID};
-use crate::{batch_delete, buckets, listing};
+use crate::{batch_delete, buckets, listing, presign};
 use base64::Engine;
 use md5::{Digest, Md5};
 use oss_protocol::crc64::Crc64;
@@ -429,12 +429,13 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
 }
 
 /// The operation a request asks for; NotImplemented for one this server does not have.
+/// A presigned URL's signature parameters ask for nothing: they are left out here.
 fn operation(method: &str, req: &Parsed) -> Result<Op, OssError> {
-    let query = &req.query;
+    let query = &req.query.without(presign::is_signing_parameter);
     let op = match (method, req.bucket.is_some(), req.key.is_some()) {
-        ("POST", _, true) if req.has("append") => Op::Append,
-        ("POST", _, true) if req.has("seal") => Op::Seal,
-        ("PUT", _, true) if !req.has("acl") && !req.has("tagging") => Op::Put,
+        ("POST", _, true) if query.has("append") => Op::Append,
+        ("POST", _, true) if query.has("seal") => Op::Seal,
+        ("PUT", _, true) if !query.has("acl") && !query.has("tagging") => Op::Put,
         ("GET", _, true) => Op::Get,
         ("HEAD", _, true) => Op::Head,
         ("DELETE", _, true) => Op::Delete,

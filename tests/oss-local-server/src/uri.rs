@@ -53,6 +53,17 @@ impl Query {
         &self.0
     }
 
+    /// The query without the parameters `dropped` names.
+    pub fn without(&self, dropped: impl Fn(&str) -> bool) -> Query {
+        Query(
+            self.0
+                .iter()
+                .filter(|(name, _)| !dropped(name))
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// Whether every parameter is one of `names`.
     pub fn only(&self, names: &[&str]) -> bool {
         self.0.iter().all(|(n, _)| names.contains(&n.as_str()))

@@ -176,7 +176,15 @@ impl<'a> Request<'a> {
 
 /// `/<bucket>/<key>?<query>`, each part percent-encoded as the SDKs send it.
 fn target(key: &str, query: &[(&str, Option<&str>)]) -> String {
-    let mut target = format!("/{BUCKET}/{}", v4::uri_encode(key, true));
+    target_in(Some(BUCKET), key, query)
+}
+
+/// [`target`] in `bucket`, or on the service (`/?<query>`) for `None`.
+fn target_in(bucket: Option<&str>, key: &str, query: &[(&str, Option<&str>)]) -> String {
+    let mut target = match bucket {
+        Some(bucket) => format!("/{bucket}/{}", v4::uri_encode(key, true)),
+        None => "/".to_string(),
+    };
     for (i, (name, value)) in query.iter().enumerate() {
         target.push(if i == 0 { '?' } else { '&' });
         target.push_str(&v4::uri_encode(name, false));
@@ -1335,6 +1343,9 @@ const VERSIONS: [Version; 2] = [Version::V1, Version::V4];
 struct Presign<'a> {
     version: Version,
     method: &'a str,
+    /// `None`: the service (ListBuckets).
+    bucket: Option<&'a str>,
+    /// Empty for a bucket's own operations.
     key: &'a str,
     /// The operation's own parameters (`append`, `position`...).
     query: Vec<(&'a str, Option<String>)>,
@@ -1353,6 +1364,7 @@ impl<'a> Presign<'a> {
         Presign {
             version,
             method,
+            bucket: Some(BUCKET),
             key,
             query: Vec::new(),
             headers: Vec::new(),
@@ -1429,7 +1441,7 @@ impl<'a> Presign<'a> {
     ) -> T {
         f(&signer::Request {
             method: self.method,
-            bucket: Some(BUCKET),
+            bucket: self.bucket,
             key: Some(self.key),
             query: &borrowed(query),
             headers: &self.headers,
@@ -1437,7 +1449,7 @@ impl<'a> Presign<'a> {
     }
 
     fn target(&self) -> String {
-        presigned_target(self.key, &self.signed_query())
+        target_in(self.bucket, self.key, &borrowed(&self.signed_query()))
     }
 
     fn send(&self, server: &Server, body: &[u8]) -> Reply {
@@ -1525,6 +1537,42 @@ fn presigned_put_get_head_and_appends_are_accepted_with_v1_and_v4() {
             );
         }
         assert_eq!(server.object_bytes(BUCKET, &key).unwrap(), b"first,second");
+    }
+}
+
+#[test]
+fn presigned_urls_reach_the_bucket_and_service_operations() {
+    let server = holding_k();
+    for version in VERSIONS {
+        let mut list = Presign::new(version, "GET", "");
+        list.query = vec![("prefix", Some("k".into())), ("max-keys", Some("5".into()))];
+        let reply = list.send(&server, b"");
+        assert_eq!(reply.status, 200, "{version:?} {reply:?}");
+        assert_eq!(reply.element("Key"), "k");
+
+        let mut service = Presign::new(version, "GET", "");
+        service.bucket = None;
+        let reply = service.send(&server, b"");
+        assert_eq!(reply.status, 200, "{version:?} {reply:?}");
+        assert_eq!(reply.element("Name"), BUCKET);
+
+        let made = format!("presigned-{version:?}").to_ascii_lowercase();
+        for (method, status) in [("PUT", 200), ("DELETE", 204)] {
+            let mut url = Presign::new(version, method, "");
+            url.bucket = Some(&made);
+            let reply = url.send(&server, b"");
+            assert_eq!(reply.status, status, "{version:?} {method} {reply:?}");
+        }
+
+        server.put_object(BUCKET, "batch", b"x").unwrap();
+        let document = b"<Delete><Object><Key>batch</Key></Object></Delete>";
+        let md5 = md5_base64(document);
+        let mut batch = Presign::new(version, "POST", "");
+        batch.query = vec![("delete", None)];
+        batch.headers = vec![("Content-MD5", &md5)];
+        let reply = batch.send(&server, document);
+        assert_eq!(reply.status, 200, "{version:?} {reply:?}");
+        assert_eq!(server.object_bytes(BUCKET, "batch"), None);
     }
 }
 
