@@ -8,6 +8,7 @@ oss2 presigns any method and parameters, AppendObject included."""
 
 import datetime
 import re
+import time
 
 import alibabacloud_oss_v2 as oss
 import oss2
@@ -119,6 +120,23 @@ def test_a_presigned_listing_with_oss2(server, version):
     response = requests.get(sdk.bucket.auth._sign_url(request, BUCKET, "", 60))
     assert response.status_code == 200, response.text
     assert re.findall("<Key>(.*?)</Key>", response.text) == ["listed%2Fa%20b"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_presigned_download_is_paced_by_the_traffic_limit_in_its_url(server, version):
+    """oss2 signs x-oss-traffic-limit into the URL (a V1 sub-resource), as a browser or curl
+    cannot send the header; the server paces by it, and refuses it given twice."""
+    sdk = Oss2Signer(server, version)
+    data = bytes(range(256)) * 120  # 0.3 s at 819200 bit/s
+    sdk.bucket.put_object("paced", data)
+    def limit():  # a new dict each time: oss2 adds the signature's parameters to `params`
+        return {"x-oss-traffic-limit": "819200"}
+    started = time.monotonic()
+    response = fetch(sdk.sign("GET", "paced", params=limit()))
+    assert (response.status_code, response.content) == (200, data), response.text
+    assert time.monotonic() - started >= len(data) * 8 / 819200
+    both = fetch(sdk.sign("GET", "paced", headers=limit(), params=limit()))
+    assert (both.status_code, element(both, "EC")) == (400, "0004-00000501")
 
 
 def test_an_expired_presigned_url_is_access_denied(server, signer):

@@ -376,7 +376,7 @@ fn dispatch(ex: &mut Exchange, req: &Parsed) -> Result<Reply, OssError> {
     let store = &shared.store;
     match op {
         Op::Append => append(ex, req, bucket, key, fault),
-        Op::Put => put(ex, bucket, key, fault),
+        Op::Put => put(ex, req, bucket, key, fault),
         Op::Seal => {
             let position = position(req)?;
             applied(fault, || {
@@ -597,7 +597,7 @@ fn append(
     fault: Option<Action>,
 ) -> Result<Reply, OssError> {
     let position = position(req)?;
-    let limit = TrafficLimit::of(ex.head)?;
+    let limit = TrafficLimit::of(ex.head, &req.query)?;
     // Answer a wrong position or size before the body is read; the store checks again
     // atomically when it applies. A chunked body's size is checked as it arrives.
     let current = match ex.shared.store.head(bucket, key) {
@@ -644,11 +644,12 @@ fn append(
 
 fn put(
     ex: &mut Exchange,
+    req: &Parsed,
     bucket: &str,
     key: &str,
     fault: Option<Action>,
 ) -> Result<Reply, OssError> {
-    let limit = TrafficLimit::of(ex.head)?;
+    let limit = TrafficLimit::of(ex.head, &req.query)?;
     let attributes = create_attributes(ex.head, true)?;
     let max = ex.shared.store.max_object_size();
     match ex.framing {
@@ -860,7 +861,7 @@ fn malformed_chunking(why: &str) -> OssError {
 
 fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response, OssError> {
     let store = &ex.shared.store;
-    let traffic_limit = TrafficLimit::of(ex.head)?;
+    let traffic_limit = TrafficLimit::of(ex.head, &req.query)?;
     if req.has("acl") {
         let meta = store.head(bucket, key)?;
         let acl = meta.attributes.get("x-oss-object-acl").unwrap_or("default");

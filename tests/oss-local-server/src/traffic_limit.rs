@@ -1,12 +1,15 @@
 //! `x-oss-traffic-limit`: one request's bandwidth cap in bit/s, on an upload's body (read no
 //! faster than the limit) or a download's (sent no faster). OSS's range, from its
 //! single-connection bandwidth throttling guide and EC page 0004-00000502: 819200 (100 KB/s)
-//! to 838860800 (100 MB/s).
+//! to 838860800 (100 MB/s). It is a header or, in a presigned URL, a query parameter (V1
+//! signs it as a sub-resource); EC page 0004-00000501 refuses a request giving both.
 
 use crate::error::OssError;
 use crate::http::Head;
+use crate::uri::Query;
 use std::time::{Duration, Instant};
 
+const NAME: &str = "x-oss-traffic-limit";
 const MIN: u64 = 819_200;
 const MAX: u64 = 838_860_800;
 
@@ -23,10 +26,20 @@ pub struct Pace {
 }
 
 impl TrafficLimit {
-    /// The request's limit, if it sets one; outside OSS's range, OSS's error.
-    pub fn of(head: &Head) -> Result<Option<TrafficLimit>, OssError> {
-        let Some(text) = head.header("x-oss-traffic-limit") else {
-            return Ok(None);
+    /// The request's limit, if it sets one (in a header or the query); outside OSS's range,
+    /// OSS's error.
+    pub fn of(head: &Head, query: &Query) -> Result<Option<TrafficLimit>, OssError> {
+        let text = match (head.header(NAME), query.has(NAME)) {
+            (None, false) => return Ok(None),
+            (Some(text), false) => text,
+            (None, true) => query.value(NAME).unwrap_or(""),
+            // OSS documents the EC; the code and message are ours.
+            (Some(_), true) => {
+                return Err(OssError::invalid_argument(
+                    "0004-00000501",
+                    "x-oss-traffic-limit is given both as a header and as a query parameter.",
+                ))
+            }
         };
         match text.parse::<u64>() {
             Ok(bits_per_second) if (MIN..=MAX).contains(&bits_per_second) => {

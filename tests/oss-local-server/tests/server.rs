@@ -2064,6 +2064,44 @@ fn a_traffic_limit_paces_uploads_and_downloads() {
 }
 
 #[test]
+fn a_traffic_limit_in_the_query_paces_as_the_header_does_and_not_both() {
+    let server = start(config());
+    // 0.3 s worth at the limit (102,400 bytes a second).
+    let data: Vec<u8> = (0..30_720u32).map(|i| (i % 251) as u8).collect();
+    let least = Duration::from_secs_f64(data.len() as f64 * 8.0 / 819_200.0);
+    let limit = || vec![("x-oss-traffic-limit", Some(SLOWEST.to_string()))];
+    let mut append = Request::append("q", 0, &data);
+    append.query.extend(limit());
+    let started = Instant::now();
+    assert_eq!(send(&server, &append).status, 200);
+    assert!(started.elapsed() >= least, "{:?}", started.elapsed());
+    // A presigned download carries it in its URL (V1 signs it as a sub-resource).
+    for version in VERSIONS {
+        let mut get = Presign::new(version, "GET", "q");
+        get.query = limit();
+        let started = Instant::now();
+        let reply = get.send(&server, b"");
+        let took = started.elapsed();
+        assert_eq!(
+            (reply.status, reply.body.len()),
+            (200, data.len()),
+            "{reply:?}"
+        );
+        assert!(took >= least, "{version:?} took {took:?}");
+    }
+    let mut both = Request::new("GET", "q").header("x-oss-traffic-limit", SLOWEST);
+    both.query = limit();
+    let reply = send(&server, &both);
+    assert_eq!(
+        (reply.status, reply.code(), ec(&reply)),
+        (400, "InvalidArgument".into(), "0004-00000501".into())
+    );
+    let mut bad = Request::new("GET", "q");
+    bad.query = vec![("x-oss-traffic-limit", Some("8".into()))];
+    assert_eq!(ec(&send(&server, &bad)), "0004-00000502");
+}
+
+#[test]
 fn a_traffic_limit_outside_osss_range_is_refused() {
     let server = start(config());
     send(&server, &Request::append("o", 0, b"x"));
