@@ -31,8 +31,9 @@ class Oss2(sdks.Oss2):
     def bucket_of(self, name):
         return oss2.Bucket(self.auth, self.server.url, name, region=REGION)
 
-    def create_bucket(self, name):
-        self.bucket_of(name).create_bucket()
+    def create_bucket(self, name, storage_class=None):
+        config = oss2.models.BucketCreateConfig(storage_class) if storage_class else None
+        self.bucket_of(name).create_bucket(input=config)
 
     def delete_bucket(self, name):
         self.bucket_of(name).delete_bucket()
@@ -75,8 +76,9 @@ class Oss2(sdks.Oss2):
 class V2(sdks.V2):
     """sdks.py's alibabacloud-oss-v2 face (its client and `failure`), on any bucket."""
 
-    def create_bucket(self, name):
-        self.client.put_bucket(oss.PutBucketRequest(bucket=name))
+    def create_bucket(self, name, storage_class=None):
+        config = oss.CreateBucketConfiguration(storage_class=storage_class) if storage_class else None
+        self.client.put_bucket(oss.PutBucketRequest(bucket=name, create_bucket_configuration=config))
 
     def delete_bucket(self, name):
         self.client.delete_bucket(oss.DeleteBucketRequest(bucket=name))
@@ -173,10 +175,15 @@ def test_buckets_are_created_listed_by_prefix_in_pages_and_deleted(sdk):
     assert errors(sdk, lambda: sdk.delete_bucket(names[0])) == (404, "NoSuchBucket", "0015-00000101")
 
 
-def test_a_bucket_that_exists_is_not_created_again_nor_deleted_while_it_holds_objects(sdk):
-    sdk.create_bucket("busy-bucket")
-    assert errors(sdk, lambda: sdk.create_bucket("busy-bucket"))[:2] == (409, "BucketAlreadyExists")
+def test_a_bucket_made_again_keeps_its_objects_and_class_and_is_not_deleted_while_it_holds_any(sdk):
+    # OSS's PutBucket reference: a PutBucket of a bucket its own account has succeeds again;
+    # its 409 page: the storage class cannot be changed.
+    sdk.create_bucket("busy-bucket", "IA")
     sdk.put_in("busy-bucket", "held")
+    sdk.create_bucket("busy-bucket")
+    sdk.create_bucket("busy-bucket", "IA")
+    assert errors(sdk, lambda: sdk.create_bucket("busy-bucket", "Archive"))[:2] == (409, "BucketAlreadyExists")
+    assert sdk.list("busy-bucket", 2, 100) == (["held"], [])
     assert errors(sdk, lambda: sdk.delete_bucket("busy-bucket")) == (409, "BucketNotEmpty", "0015-00000301")
     assert errors(sdk, lambda: sdk.put_in("no-such-bucket", "k")) == (404, "NoSuchBucket", "0015-00000101")
 

@@ -23,6 +23,7 @@ pub fn create(
     now: SystemTime,
 ) -> Result<Response, OssError> {
     let mut info = BucketInfo::new(now);
+    let mut asked_class = None;
     if let Some(acl) = head.header("x-oss-acl") {
         check_value("x-oss-acl", acl, BUCKET_ACLS)?;
     }
@@ -33,6 +34,7 @@ pub fn create(
         if let Some(class) = config.child("StorageClass") {
             check_value("StorageClass", &class.text, STORAGE_CLASSES)?;
             info.storage_class = class.text.clone();
+            asked_class = Some(class.text.clone());
         }
         if let Some(redundancy) = config.child("DataRedundancyType") {
             check_value(
@@ -42,8 +44,15 @@ pub fn create(
             )?;
         }
     }
-    if !store.create_bucket(bucket, info)? {
-        return Err(OssError::bucket_already_exists(bucket));
+    // OSS's PutBucket reference (alibabacloud.com doc 31959): from the account that owns the
+    // bucket (here, every bucket's), PutBucket again succeeds, changing only metadata; yet a
+    // bucket's storage class never changes (OSS's "HTTP status code 409" page:
+    // BucketAlreadyExists), so asking another is refused. EC 0015-00000102, a bucket of
+    // another account, cannot happen here.
+    if let Some(existing) = store.create_bucket(bucket, info)? {
+        if asked_class.is_some_and(|class| class != existing.storage_class) {
+            return Err(OssError::storage_class_is_fixed(bucket));
+        }
     }
     let mut response = Response::new(200);
     response.header("Location", format!("/{bucket}"));

@@ -120,15 +120,14 @@ impl OssError {
         .detail("BucketName", bucket)
     }
 
-    /// PutBucket on a bucket that exists (OSS's PutBucket reference: 409 BucketAlreadyExists).
-    /// The EC is ours; OSS documents none for this case.
-    pub fn bucket_already_exists(bucket: &str) -> Self {
+    /// PutBucket again asking another storage class: the code and message OSS's "HTTP status
+    /// code 409" page gives. The EC is ours; OSS documents none for this case.
+    pub fn storage_class_is_fixed(bucket: &str) -> Self {
         Self::new(
             409,
             "BucketAlreadyExists",
             "0015-00000201",
-            "The requested bucket name is not available. The bucket namespace is shared by all \
-             users of the system. Please select a different name and try again.",
+            "Cannot modify existing bucket's storage class.",
         )
         .detail("BucketName", bucket)
     }

@@ -30,16 +30,13 @@ pub enum Mode {
     Discard,
 }
 
+/// The storage class of a bucket or object that names none.
+pub const STANDARD: &str = "Standard";
+
 /// The storage classes OSS documents, for buckets and objects alike: the server's own list,
 /// not the client's, so that a wrong list in the library is refused here rather than
 /// agreed with.
-pub const STORAGE_CLASSES: &[&str] = &[
-    "Standard",
-    "IA",
-    "Archive",
-    "ColdArchive",
-    "DeepColdArchive",
-];
+pub const STORAGE_CLASSES: &[&str] = &[STANDARD, "IA", "Archive", "ColdArchive", "DeepColdArchive"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectType {
@@ -118,7 +115,7 @@ impl BucketInfo {
     pub fn new(now: SystemTime) -> Self {
         BucketInfo {
             created: whole_seconds(now),
-            storage_class: "Standard".into(),
+            storage_class: STANDARD.into(),
         }
     }
 }
@@ -212,14 +209,18 @@ impl Store {
         self.buckets.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Creates the bucket unless it exists; whether it did.
-    pub fn create_bucket(&self, name: &str, info: BucketInfo) -> io::Result<bool> {
+    /// Creates the bucket unless it exists: `None` when it did, else the details of the one
+    /// there.
+    pub fn create_bucket(&self, name: &str, info: BucketInfo) -> io::Result<Option<BucketInfo>> {
         let _creating = self.creating.lock().unwrap_or_else(|e| e.into_inner());
-        if self
-            .bucket(name)
-            .is_ok_and(|bucket| !lock(&bucket.contents).deleted)
-        {
-            return Ok(false);
+        let existing = self
+            .lock_buckets()
+            .get(name)
+            .map(|bucket| (bucket.info.clone(), bucket.contents.clone()));
+        if let Some((info, contents)) = existing {
+            if !lock(&contents).deleted {
+                return Ok(Some(info));
+            }
         }
         if let Mode::Dir(dir) = &self.mode {
             let folder = dir.join(name);
@@ -239,7 +240,7 @@ impl Store {
                 contents: Arc::default(),
             },
         );
-        Ok(true)
+        Ok(None)
     }
 
     /// DeleteBucket: only an empty bucket goes. Its folder is removed under its own lock,

@@ -244,7 +244,14 @@ fn read_answer(bytes: &[u8]) -> Answer {
 }
 
 fn put_object(server: &Server, key: &str) {
-    let answer = Call::home("PUT").key(key).body(key).send(server);
+    put_object_in(server, BUCKET, key);
+}
+
+fn put_object_in(server: &Server, bucket: &str, key: &str) {
+    let answer = Call::new("PUT", Some(bucket))
+        .key(key)
+        .body(key)
+        .send(server);
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
@@ -264,7 +271,7 @@ fn only_home_bucket(server: &Server) -> bool {
 // Buckets.
 
 #[test]
-fn a_created_bucket_is_listed_with_its_storage_class_and_creating_it_again_is_409() {
+fn a_created_bucket_is_listed_with_its_storage_class_and_creating_it_again_keeps_it() {
     let server = start();
     let config = "<CreateBucketConfiguration><StorageClass>IA</StorageClass>\
                   </CreateBucketConfiguration>";
@@ -286,9 +293,34 @@ fn a_created_bucket_is_listed_with_its_storage_class_and_creating_it_again_is_40
         "{created_at}"
     );
 
-    let again = put_bucket(&server, "made-here");
-    assert_eq!(again.error(), (409, "BucketAlreadyExists", "0015-00000201"));
-    assert_eq!(again.one("BucketName"), Some("made-here"));
+    // Made again by its own account: 200 and its Location, the bucket as it was, objects and
+    // all; another storage class is refused.
+    put_object_in(&server, "made-here", "kept");
+    for body in ["", config] {
+        let again = Call::new("PUT", Some("made-here")).body(body).ok(&server);
+        assert_eq!(again.header("location"), Some("/made-here"));
+    }
+    let standard = "<CreateBucketConfiguration><StorageClass>Standard</StorageClass>\
+                    </CreateBucketConfiguration>";
+    let refused = Call::new("PUT", Some("made-here"))
+        .body(standard)
+        .send(&server);
+    assert_eq!(
+        refused.error(),
+        (409, "BucketAlreadyExists", "0015-00000201")
+    );
+    assert!(
+        refused
+            .body
+            .contains("Cannot modify existing bucket&apos;s storage class."),
+        "{}",
+        refused.body
+    );
+    let after = Call::new("GET", None).ok(&server);
+    assert_eq!(after.all("StorageClass"), ["Standard", "IA"]);
+    assert_eq!(after.all("CreationDate")[1], created_at);
+    let listing = Call::new("GET", Some("made-here")).ok(&server);
+    assert_eq!(keys(&listing), ["kept"]);
 }
 
 #[test]
@@ -464,7 +496,10 @@ fn created_and_deleted_buckets_persist_in_the_data_directory() {
     assert_eq!(bucket_names(&after), [BUCKET, "kept"]);
     assert_eq!(after.all("StorageClass"), ["Standard", "Archive"]);
     assert_eq!(after.all("CreationDate"), before.all("CreationDate"));
-    assert_eq!(put_bucket(&server, "kept").error().1, "BucketAlreadyExists");
+    assert_eq!(put_bucket(&server, "kept").status, 200);
+    let again = Call::new("GET", None).send(&server);
+    assert_eq!(again.all("StorageClass"), ["Standard", "Archive"]);
+    assert_eq!(again.all("CreationDate"), before.all("CreationDate"));
     server.stop();
     std::fs::remove_dir_all(dir).unwrap();
 }
