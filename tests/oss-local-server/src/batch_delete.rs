@@ -2,6 +2,13 @@
 //! 1000 keys; each goes as a DeleteObject would (a key that is not there counts as deleted).
 //! The verbose answer lists every key in a `Deleted`; the quiet one lists only failures, and
 //! as none can fail here, it has no body (DeleteMultipleObjects reference).
+//!
+//! A refused document gets the EC OSS's EC pages give its fault: 0016-00000607 not
+//! well-formed, -608 a root other than Delete, -609 more than 1000 objects, -610 a Quiet
+//! neither true nor false, -611 an empty Key, -612 an empty VersionId, -613 an Object
+//! without a Key, -615 no Object. The pages give no codes: MalformedXML (the reference's code
+//! for a document it refuses) for the document's shape, InvalidObjectName and
+//! InvalidArgument (those of a bad key or version id elsewhere) for the values, are ours.
 
 use crate::error::OssError;
 use crate::http::Response;
@@ -26,30 +33,40 @@ pub fn apply(
     body: &[u8],
 ) -> Result<Response, OssError> {
     let names = Names::from_query(query)?;
-    let document = xml::parse(body)
-        .filter(|root| root.name == "Delete")
-        .ok_or_else(OssError::malformed_xml)?;
+    let malformed = |ec| OssError::malformed_xml().with_ec(ec);
+    let document = xml::parse(body).ok_or_else(|| malformed("0016-00000607"))?;
+    if document.name != "Delete" {
+        return Err(malformed("0016-00000608"));
+    }
     let quiet = match document.child("Quiet").map(|q| q.text.trim()) {
         None | Some("false") => false,
         Some("true") => true,
-        Some(_) => return Err(OssError::malformed_xml()),
+        Some(_) => return Err(malformed("0016-00000610")),
     };
     let mut targets = Vec::new();
     for object in document.children("Object") {
         let key = object
             .child("Key")
-            .ok_or_else(OssError::malformed_xml)?
+            .ok_or_else(|| malformed("0016-00000613"))?
             .text
             .clone();
+        if key.is_empty() {
+            return Err(OssError::invalid_object_name(&key).with_ec("0016-00000611"));
+        }
         check_key(&key)?;
         let version = object.child("VersionId").map(|v| v.text.clone());
-        if let Some(version) = &version {
-            check_version(version)?;
+        match version.as_deref() {
+            Some("") => return Err(empty_version()),
+            Some(version) => check_version(version)?,
+            None => {}
         }
         targets.push(Target { key, version });
     }
-    if targets.is_empty() || targets.len() > MAX_OBJECTS {
-        return Err(OssError::malformed_xml());
+    if targets.is_empty() {
+        return Err(malformed("0016-00000615"));
+    }
+    if targets.len() > MAX_OBJECTS {
+        return Err(malformed("0016-00000609"));
     }
     // Every key is checked before any is deleted: a refused request changes nothing.
     for target in &targets {
@@ -71,4 +88,10 @@ pub fn apply(
     }
     w.close("DeleteResult");
     Ok(w.into_response())
+}
+
+fn empty_version() -> OssError {
+    OssError::invalid_argument("0016-00000612", "The VersionId of an Object is empty.")
+        .detail("ArgumentName", "VersionId")
+        .detail("ArgumentValue", "")
 }

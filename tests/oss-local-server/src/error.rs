@@ -49,6 +49,12 @@ impl OssError {
         self
     }
 
+    /// The same error under the EC OSS documents for a particular case of it.
+    pub fn with_ec(mut self, ec: &'static str) -> Self {
+        self.ec = ec;
+        self
+    }
+
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
@@ -132,8 +138,8 @@ impl OssError {
         .detail("BucketName", bucket)
     }
 
-    /// A request document that is not XML or not the one expected. The EC is ours; OSS
-    /// documents none for this case.
+    /// A request document that is not XML or not the one expected. The EC is ours, for the
+    /// cases OSS documents none for (see [`OssError::with_ec`]).
     pub fn malformed_xml() -> Self {
         Self::new(
             400,

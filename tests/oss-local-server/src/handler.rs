@@ -804,15 +804,15 @@ const MAX_DOCUMENT: u64 = 2 << 20;
 /// A request's XML document (PutBucket's configuration, DeleteMultipleObjects' list), at most
 /// [`MAX_DOCUMENT`] bytes, checked against its `Content-MD5`; `md5_required` makes the header
 /// itself required, as DeleteMultipleObjects does (OSS answers its absence with
-/// MissingArgument, as seen by stormkit-io/stormkit-io#142). `None` when the client went away.
+/// MissingArgument, as seen by stormkit-io/stormkit-io#142, and EC 0016-00000606, its EC
+/// page). `None` when the client went away.
 fn read_document(ex: &mut Exchange, md5_required: bool) -> Result<Option<Vec<u8>>, OssError> {
     let expected_md5 = content_md5(ex.head)?;
     if md5_required && expected_md5.is_none() {
-        // The EC is ours; OSS documents none for this case.
         return Err(OssError::new(
             400,
             "MissingArgument",
-            "0016-00000604",
+            "0016-00000606",
             "Missing Some Required Arguments.",
         )
         .detail("ArgumentName", "Content-MD5"));

@@ -841,64 +841,82 @@ fn a_refused_batch_delete_deletes_nothing() {
     let good = delete_document(false, &["kept"]);
     let too_many: Vec<String> = (0..1001).map(|i| format!("k{i}")).collect();
     let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    let batch = || Call::home("POST").flag("delete");
+    let object = |inside: &str| format!("<Delete><Object>{inside}</Object></Delete>");
+    // Each with the EC OSS's EC pages give it (those of InvalidDigest and InvalidObjectName
+    // are the server's usual ones).
     let cases = [
         (
-            Call::home("POST").flag("delete").body(good.clone()),
+            batch().body(good.clone()),
             "MissingArgument",
+            "0016-00000606",
         ),
         (
-            Call::home("POST")
-                .flag("delete")
+            batch()
                 .header("Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg==")
                 .body(good.clone()),
             "InvalidDigest",
+            "0016-00000402",
         ),
         (
-            Call::home("POST")
-                .flag("delete")
-                .header("Content-MD5", "short")
-                .body(good.clone()),
+            batch().header("Content-MD5", "short").body(good.clone()),
             "InvalidDigest",
+            "0016-00000402",
         ),
         (
-            Call::home("POST")
-                .flag("delete")
-                .document("<Delete><Object>"),
+            batch().document("<Delete><Object>"),
             "MalformedXML",
+            "0016-00000607",
         ),
         (
-            Call::home("POST")
-                .flag("delete")
-                .document("<Delete><Quiet>false</Quiet></Delete>"),
+            batch().document("<BatchDelete><Object><Key>kept</Key></Object></BatchDelete>"),
             "MalformedXML",
+            "0016-00000608",
         ),
         (
-            Call::home("POST")
-                .flag("delete")
-                .document(&delete_document(false, &too_many)),
+            batch().document(&delete_document(false, &too_many)),
             "MalformedXML",
+            "0016-00000609",
         ),
         (
-            Call::home("POST")
-                .flag("delete")
-                .document(&delete_document(false, &["kept", "/rooted"])),
+            batch().document(&good.replace("false", "yes")),
+            "MalformedXML",
+            "0016-00000610",
+        ),
+        (
+            batch().document(&object("<Key></Key>")),
             "InvalidObjectName",
+            "0016-00000611",
         ),
         (
-            Call::home("POST").flag("delete").document(
-                "<Delete><Object><Key>kept</Key><VersionId>v2</VersionId></Object></Delete>",
-            ),
+            batch().document(&object("<Key>kept</Key><VersionId></VersionId>")),
             "InvalidArgument",
+            "0016-00000612",
+        ),
+        (
+            batch().document(&object("<VersionId>null</VersionId>")),
+            "MalformedXML",
+            "0016-00000613",
+        ),
+        (
+            batch().document("<Delete><Quiet>false</Quiet></Delete>"),
+            "MalformedXML",
+            "0016-00000615",
+        ),
+        (
+            batch().document(&delete_document(false, &["kept", "/rooted"])),
+            "InvalidObjectName",
+            "0016-00000005",
+        ),
+        (
+            batch().document(&object("<Key>kept</Key><VersionId>v2</VersionId>")),
+            "InvalidArgument",
+            "0016-00000903",
         ),
     ];
-    for (call, code) in cases {
+    for (call, code, ec) in cases {
         let answer = call.send(&server);
-        assert_eq!(
-            (answer.status, answer.error().1),
-            (400, code),
-            "{}",
-            answer.body
-        );
+        assert_eq!(answer.error(), (400, code, ec), "{}", answer.body);
         assert!(stored(&server, "kept"));
     }
     let answer = Call::new("POST", Some("no-such-bucket"))
