@@ -924,7 +924,10 @@ impl Range {
     fn resolve(self, len: u64) -> Option<(u64, u64)> {
         match self {
             Range::From(start, _) if start >= len => None,
-            Range::From(start, last) => Some((start, last.map_or(len, |l| (l + 1).min(len)))),
+            // `last` may be u64::MAX: one past it saturates, as the object ends sooner.
+            Range::From(start, last) => {
+                Some((start, last.map_or(len, |l| l.saturating_add(1).min(len))))
+            }
             Range::Suffix(0) => None,
             Range::Suffix(n) => Some((len.saturating_sub(n), len)),
         }

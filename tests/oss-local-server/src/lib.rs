@@ -351,11 +351,8 @@ fn accept(
         let spawned = std::thread::Builder::new()
             .name("oss-conn".into())
             .spawn(move || {
+                let _registered = Registered { registry, id };
                 serve(&conn_shared, Conn::new(stream, control));
-                registry
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
             });
         if spawned.is_err() {
             // No thread to serve it: forget the socket, which closes when dropped.
@@ -364,6 +361,22 @@ fn accept(
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&id);
         }
+    }
+}
+
+/// A connection's entry in the registry, dropped when its thread ends, even by a panic: the
+/// registered handle would otherwise keep the socket open and its client waiting forever.
+struct Registered {
+    registry: Connections,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
     }
 }
 

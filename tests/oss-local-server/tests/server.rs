@@ -685,6 +685,16 @@ fn range_reads_and_unsatisfiable_ranges() {
         &Request::new("GET", "r").header("Range", "bytes=10-"),
     );
     assert_eq!((reply.status, reply.code()), (416, "InvalidRange".into()));
+    // The largest last byte a client can name: up to the object's end.
+    let reply = send(
+        &server,
+        &Request::new("GET", "r").header("Range", &format!("bytes=3-{}", u64::MAX)),
+    );
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (206, &b"3456789"[..])
+    );
+    assert_eq!(reply.header("content-range"), Some("bytes 3-9/10"));
 }
 
 #[test]
