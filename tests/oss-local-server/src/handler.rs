@@ -438,7 +438,9 @@ fn operation(method: &str, req: &Parsed) -> Result<Op, OssError> {
         ("PUT", _, true) if !query.has("acl") && !query.has("tagging") => Op::Put,
         ("GET", _, true) => Op::Get,
         ("HEAD", _, true) => Op::Head,
-        ("DELETE", _, true) => Op::Delete,
+        // DeleteObject takes a version at most: DELETE ?tagging, ?uploadId=... are other
+        // operations, which this server does not have.
+        ("DELETE", _, true) if query.only(&["versionId"]) => Op::Delete,
         ("PUT", true, false) if query.is_empty() => Op::PutBucket,
         ("DELETE", true, false) if query.is_empty() => Op::DeleteBucket,
         ("GET", true, false) if query.only(listing::PARAMETERS) => Op::ListObjects,

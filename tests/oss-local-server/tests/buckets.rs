@@ -937,6 +937,26 @@ fn a_delete_naming_the_null_version_is_a_plain_delete() {
     };
     assert_eq!(delete("CAEQ").error().1, "InvalidArgument");
     assert!(stored(&server, "versioned"));
+    // Other operations on a key that DELETE names by their sub-resource are not DeleteObject.
+    for call in [
+        Call::home("DELETE").key("versioned").flag("tagging"),
+        Call::home("DELETE")
+            .key("versioned")
+            .param("uploadId", "0004B9894A22E5B1888A1E29F823****"),
+        Call::home("DELETE")
+            .key("versioned")
+            .param("versionId", "null")
+            .flag("tagging"),
+    ] {
+        let answer = call.send(&server);
+        assert_eq!(
+            answer.error(),
+            (501, "NotImplemented", "0000-00000001"),
+            "{}",
+            answer.body
+        );
+        assert!(stored(&server, "versioned"));
+    }
     assert_eq!(delete("null").status, 204);
     assert!(!stored(&server, "versioned"));
     let document = "<Delete><Object><Key>gone</Key><VersionId>null</VersionId></Object></Delete>";

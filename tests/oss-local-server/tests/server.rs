@@ -1574,6 +1574,11 @@ fn presigned_urls_reach_the_bucket_and_service_operations() {
             assert_eq!(reply.status, status, "{version:?} {method} {reply:?}");
         }
 
+        server.put_object(BUCKET, "single", b"x").unwrap();
+        let reply = Presign::new(version, "DELETE", "single").send(&server, b"");
+        assert_eq!(reply.status, 204, "{version:?} {reply:?}");
+        assert_eq!(server.object_bytes(BUCKET, "single"), None);
+
         server.put_object(BUCKET, "batch", b"x").unwrap();
         let document = b"<Delete><Object><Key>batch</Key></Object></Delete>";
         let md5 = md5_base64(document);
