@@ -43,8 +43,10 @@ cmake -S "$here" -B "$build" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_CXX_FLAGS="-Wall -Wextra -Wpedantic -Werror" > "$build/configure.log"
 cmake --build "$build"
 # The shared build finds the installed library by its SONAME; the static one has no trace of it.
-ldd "$build/append_files" | grep -q "liboss_append\.so\.[0-9]* => $prefix/lib/"
-if ldd "$build/append_files_static" | grep -q oss_append; then
+# grep reads all of ldd's output (no -q): under pipefail, ldd killed by SIGPIPE when
+# grep -q stops early would fail the check at random.
+ldd "$build/append_files" | grep "liboss_append\.so\.[0-9]* => $prefix/lib/" >/dev/null
+if ldd "$build/append_files_static" | grep oss_append >/dev/null; then
     echo "cmake-check: append_files_static needs liboss_append at run time" >&2
     exit 1
 fi
