@@ -15,6 +15,7 @@
 use crate::error::OssError;
 use md5::{Digest, Md5};
 use oss_protocol::crc64;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufRead, Read, Seek, Write};
@@ -529,7 +530,8 @@ impl Store {
         };
         let path = data_path(dir, bucket, key).with_extension("meta");
         let mut text = format!(
-            "key\t{key}\ntype\t{}\nlen\t{}\ncrc\t{}\netag\t{}\nmtime\t{}\n",
+            "key-encoded\t{}\ntype\t{}\nlen\t{}\ncrc\t{}\netag\t{}\nmtime\t{}\n",
+            utf8_percent_encode(key, KEY_ENCODED),
             meta.kind.as_str(),
             meta.len,
             meta.crc,
@@ -545,6 +547,10 @@ impl Store {
         write_atomically(&path, text)
     }
 }
+
+/// What a key keeps encoded in its metadata file, which is a line a field: control
+/// characters (a key may hold a newline) and `%` itself.
+const KEY_ENCODED: &AsciiSet = &CONTROLS.add(b'%');
 
 /// Written beside the objects of each bucket in directory mode; not a `.meta` file, so no
 /// object is read from it.
@@ -663,6 +669,11 @@ fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {
         let line = line?;
         let (field, value) = line.split_once('\t').ok_or_else(bad)?;
         match field {
+            "key-encoded" => {
+                let decoded = percent_decode_str(value).decode_utf8().map_err(|_| bad())?;
+                key = Some(decoded.into_owned());
+            }
+            // Files written before keys were encoded hold them as they are.
             "key" => key = Some(value.to_string()),
             "type" => {
                 meta.kind = if value == "Normal" {

@@ -751,7 +751,7 @@ fn data_dir_keeps_objects_across_restarts() {
     assert_eq!(send(&server, &create).status, 200);
     server.stop();
 
-    let server = start(config);
+    let server = start(config.clone());
     assert_eq!(
         send(&server, &Request::append(key, 6, b"second")).status,
         200
@@ -766,6 +766,39 @@ fn data_dir_keeps_objects_across_restarts() {
         (reply.header("content-type"), reply.header("x-oss-meta-who")),
         (Some("text/plain"), Some("me"))
     );
+    // Keys are any bytes: line breaks, tabs and `%` survive a restart too.
+    let odd = "line\nbreak\tand\r%0A";
+    assert_eq!(send(&server, &Request::append(odd, 0, b"odd")).status, 200);
+    server.stop();
+    let server = start(config);
+    assert_eq!(get(&server, odd), b"odd");
+    assert_eq!(get(&server, key), b"first,second");
+    server.stop();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_metadata_file_written_before_keys_were_encoded_is_still_read() {
+    let (config, dir) = data_dir_config("old-meta");
+    let server = start(config.clone());
+    assert_eq!(
+        send(&server, &Request::append("old 50%", 0, b"kept")).status,
+        200
+    );
+    server.stop();
+    // The earlier format: the key as it is, in a `key` field.
+    let folder = dir.join(BUCKET);
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "meta") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let old = text.replace("key-encoded\told 50%25\n", "key\told 50%\n");
+            assert_ne!(old, text);
+            std::fs::write(&path, old).unwrap();
+        }
+    }
+    let server = start(config);
+    assert_eq!(get(&server, "old 50%"), b"kept");
     server.stop();
     std::fs::remove_dir_all(dir).unwrap();
 }
