@@ -99,15 +99,8 @@ fn verify_v4(
     }
     let credential = credential.ok_or_else(|| invalid("no Credential"))?;
     let provided = provided.ok_or_else(|| invalid("no Signature"))?;
-    let fields: Vec<&str> = credential.split('/').collect();
-    let [access_key_id, date, region, product, "aliyun_v4_request"] = fields[..] else {
-        return Err(invalid("malformed Credential"));
-    };
-    let scope = v4::Scope {
-        date,
-        region,
-        product,
-    };
+    let (access_key_id, scope) =
+        parse_credential(credential).ok_or_else(|| invalid("malformed Credential"))?;
     check_key_and_token(creds, access_key_id, req.header("x-oss-security-token"))?;
     check_scope(creds, &scope, "Authorization header")?;
     let datetime = req.header("x-oss-date").ok_or_else(|| {
@@ -126,7 +119,7 @@ fn verify_v4(
             format!("Invalid x-oss-date: {datetime}"),
         )
     })?;
-    if !datetime.starts_with(date) {
+    if !is_signing_day(&scope, datetime) {
         return Err(invalid("the Credential date is not the x-oss-date day"));
     }
     check_skew(UNIX_EPOCH + std::time::Duration::from_secs(time), now)?;
@@ -142,6 +135,28 @@ fn verify_v4(
         additional,
     };
     check_signature(creds, req, access_key_id, provided, scheme)
+}
+
+/// A V4 credential, `<key id>/<yyyymmdd>/<region>/<product>/aliyun_v4_request`, as the
+/// Authorization header and a presigned URL's `x-oss-credential` give it: the key id and the
+/// scope; `None` for any other shape. Its day is checked by [`is_signing_day`].
+pub(crate) fn parse_credential(credential: &str) -> Option<(&str, v4::Scope<'_>)> {
+    let fields: Vec<&str> = credential.split('/').collect();
+    let [access_key_id, date, region, product, "aliyun_v4_request"] = fields[..] else {
+        return None;
+    };
+    let scope = v4::Scope {
+        date,
+        region,
+        product,
+    };
+    Some((access_key_id, scope))
+}
+
+/// The signing key is derived from the scope's day, which must be the whole day of the
+/// request's `x-oss-date` (already parsed, so all digits).
+pub(crate) fn is_signing_day(scope: &v4::Scope, datetime: &str) -> bool {
+    scope.date.len() == 8 && datetime.starts_with(scope.date)
 }
 
 /// The region and product a V4 signature is scoped to must be the server's (`place` names

@@ -124,22 +124,23 @@ fn verify_v4(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Res
         Some("") => return Err(denied("0002-00000220", "x-oss-signature is empty.")),
         Some(provided) => provided,
     };
-    let fields: Vec<&str> = credential.split('/').collect();
-    let [access_key_id, date, region, product, "aliyun_v4_request"] = fields[..] else {
-        return Err(denied(
+    let (access_key_id, scope) = auth::parse_credential(credential).ok_or_else(|| {
+        denied(
             "0002-00000224",
             format!("Invalid x-oss-credential: {credential}."),
-        ));
-    };
+        )
+    })?;
     let datetime = non_empty(req, "x-oss-date")
         .ok_or_else(|| denied("0002-00000503", "x-oss-date is missing."))?;
     let signed_at = v4::parse_datetime(datetime)
         .ok_or_else(|| denied("0002-00000502", format!("Invalid x-oss-date: {datetime}.")))?;
-    // The signing key is derived from the credential's day, which must be x-oss-date's.
-    if date.len() != 8 || !datetime.starts_with(date) {
+    if !auth::is_signing_day(&scope, datetime) {
         return Err(denied(
             "0002-00000223",
-            format!("Invalid signing date in x-oss-credential: {date} (x-oss-date {datetime})."),
+            format!(
+                "Invalid signing date in x-oss-credential: {} (x-oss-date {datetime}).",
+                scope.date
+            ),
         ));
     }
     let valid_for = match param(req, "x-oss-expires") {
@@ -156,11 +157,6 @@ fn verify_v4(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Res
                     ),
                 )
             })?,
-    };
-    let scope = v4::Scope {
-        date,
-        region,
-        product,
     };
     auth::check_key_and_token(creds, access_key_id, param(req, "x-oss-security-token"))?;
     auth::check_scope(creds, &scope, "x-oss-credential")?;

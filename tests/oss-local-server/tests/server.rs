@@ -1808,11 +1808,51 @@ fn a_signature_in_both_the_header_and_the_url_is_refused() {
 }
 
 #[test]
+fn a_v4_header_credential_must_name_the_whole_day_of_its_x_oss_date() {
+    let server = holding_k();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let datetime = v4::format_datetime(now);
+    // Signed consistently with the day it names: only the day's check can refuse it.
+    for day in ["", &datetime[..7], "20000101"] {
+        let headers = [
+            ("x-oss-date", datetime.as_str()),
+            ("x-oss-content-sha256", v4::UNSIGNED_PAYLOAD),
+        ];
+        let view = signer::Request {
+            method: "GET",
+            bucket: Some(BUCKET),
+            key: Some("k"),
+            query: &[],
+            headers: &headers,
+        };
+        let scope = v4::Scope {
+            date: day,
+            region: "cn-hangzhou",
+            product: "oss",
+        };
+        let key = v4::signing_key(SK.as_bytes(), &scope);
+        let authorization = v4::authorization(AK, &key, &view, &datetime, &scope, &[]);
+        let mut sent = headers.to_vec();
+        sent.push(("Authorization", &authorization));
+        let reply = send_raw(&server, "GET", &target("k", &[]), &sent, b"");
+        assert_eq!(
+            (reply.status, reply.code(), ec(&reply)),
+            (400, "InvalidArgument".into(), "0002-00000007".into()),
+            "day {day:?}: {reply:?}"
+        );
+    }
+}
+
+#[test]
 fn malformed_presigned_urls_get_osss_errors() {
     let server = holding_k();
     let v1 = Presign::new(Version::V1, "GET", "k").signed_query();
     let v4 = Presign::new(Version::V4, "GET", "k").signed_query();
     let other_day = format!("{AK}/20000101/cn-hangzhou/oss/aliyun_v4_request");
+    let no_day = format!("{AK}//cn-hangzhou/oss/aliyun_v4_request");
     // (URL, parameter, its new value or None to drop it, status, EC)
     let cases = [
         (&v1, "Expires", None, 403, "0002-00000067"),
@@ -1844,6 +1884,7 @@ fn malformed_presigned_urls_get_osss_errors() {
             403,
             "0002-00000223",
         ),
+        (&v4, "x-oss-credential", Some(&no_day), 403, "0002-00000223"),
         (&v4, "x-oss-signature", None, 403, "0002-00000219"),
         (&v4, "x-oss-date", Some("yesterday"), 403, "0002-00000502"),
         (&v4, "x-oss-expires", None, 403, "0002-00000215"),
