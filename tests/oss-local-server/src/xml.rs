@@ -6,7 +6,7 @@ use crate::error::OssError;
 use crate::http::Response;
 use crate::store::unix_seconds;
 use crate::uri::Query;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use oss_protocol::signer::v4::uri_encode;
 use quick_xml::events::Event;
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -83,14 +83,6 @@ pub fn iso8601_seconds(secs: u64) -> String {
     )
 }
 
-/// Everything but the unreserved characters of RFC 3986: OSS encodes `/` as `%2F` and a
-/// space as `%20` (the answers in the Go SDK v2's `api_op_bucket_test.go`).
-const URL_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// How names (keys, prefixes, markers) are written into an answer: `encoding-type=url`
 /// lets keys that XML 1.0 cannot carry (control characters) through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,10 +110,13 @@ impl Names {
         }
     }
 
+    /// Encoded, all but the unreserved characters of RFC 3986 (as V4 signing encodes): OSS
+    /// encodes `/` as `%2F` and a space as `%20` (the answers in the Go SDK v2's
+    /// `api_op_bucket_test.go`).
     pub fn encode(self, name: &str) -> Cow<'_, str> {
         match self {
             Names::AsIs => Cow::Borrowed(name),
-            Names::Url => percent_encoding::utf8_percent_encode(name, URL_ENCODED).into(),
+            Names::Url => uri_encode(name, false),
         }
     }
 
