@@ -3,6 +3,7 @@
 //! `x-oss-err` with the EC in `x-oss-ec`.
 
 use crate::http::Response;
+use crate::xml::Writer;
 use base64::Engine;
 
 /// Where an error answer carries its document.
@@ -224,31 +225,22 @@ impl OssError {
     }
 
     fn xml(&self, request_id: &str, host_id: &str) -> String {
-        let mut out = String::with_capacity(512);
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n");
-        let mut element = |name: &str, value: &str| {
-            out.push_str("  <");
-            out.push_str(name);
-            out.push('>');
-            out.push_str(&xml_escape(value));
-            out.push_str("</");
-            out.push_str(name);
-            out.push_str(">\n");
-        };
-        element("Code", self.code);
-        element("Message", &self.message);
-        element("RequestId", request_id);
-        element("HostId", host_id);
+        let mut w = Writer::indented();
+        w.open("Error")
+            .element("Code", self.code)
+            .element("Message", &self.message)
+            .element("RequestId", request_id)
+            .element("HostId", host_id);
         for (name, value) in &self.details {
-            element(name, value);
+            w.element(name, value);
         }
-        element("EC", self.ec);
-        element(
-            "RecommendDoc",
-            &format!("https://api.aliyun.com/troubleshoot?q={}", self.ec),
-        );
-        out.push_str("</Error>\n");
-        out
+        w.element("EC", self.ec)
+            .element(
+                "RecommendDoc",
+                &format!("https://api.aliyun.com/troubleshoot?q={}", self.ec),
+            )
+            .close("Error");
+        w.into_document()
     }
 
     /// The response for this error, its document where `document` says.
@@ -274,8 +266,4 @@ impl OssError {
         }
         response
     }
-}
-
-pub fn xml_escape(text: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(text)
 }

@@ -2,7 +2,7 @@
 
 use crate::auth::{self, Credentials};
 use crate::encryption;
-use crate::error::{xml_escape, Document, OssError};
+use crate::error::{Document, OssError};
 use crate::faults::{Action, Fault, Faults, Op};
 use crate::http::{BodyError, Conn, Framing, Head, Response};
 use crate::names::{check_bucket, check_key, check_version};
@@ -10,7 +10,7 @@ use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store, STORAGE_CL
 use crate::tagging;
 use crate::traffic_limit::TrafficLimit;
 use crate::uri::{self, Query};
-use crate::xml::{xml_response, OWNER_ID};
+use crate::xml::Writer;
 use crate::{batch_delete, buckets, listing, presign};
 use base64::Engine;
 use md5::{Digest, Md5};
@@ -867,26 +867,20 @@ fn get(ex: &Exchange, req: &Parsed, bucket: &str, key: &str) -> Result<Response,
     if req.has("acl") {
         let meta = store.head(bucket, key)?;
         let acl = meta.attributes.get("x-oss-object-acl").unwrap_or("default");
-        return Ok(xml_response(format!(
-            "<AccessControlPolicy><Owner><ID>{OWNER_ID}</ID><DisplayName>{OWNER_ID}</DisplayName>\
-             </Owner><AccessControlList><Grant>{}</Grant></AccessControlList></AccessControlPolicy>",
-            xml_escape(acl)
-        )));
+        let mut w = Writer::default();
+        w.open("AccessControlPolicy")
+            .owner()
+            .open("AccessControlList")
+            .element("Grant", acl)
+            .close("AccessControlList")
+            .close("AccessControlPolicy");
+        return Ok(w.into_response());
     }
     if req.has("tagging") {
         let meta = store.head(bucket, key)?;
-        let tags =
-            tagging::parse(meta.attributes.get("x-oss-tagging").unwrap_or("")).unwrap_or_default();
-        let mut xml = String::from("<Tagging><TagSet>");
-        for (k, v) in tags {
-            xml.push_str(&format!(
-                "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
-                xml_escape(&k),
-                xml_escape(&v)
-            ));
-        }
-        xml.push_str("</TagSet></Tagging>");
-        return Ok(xml_response(xml));
+        return Ok(tagging::answer(
+            meta.attributes.get("x-oss-tagging").unwrap_or(""),
+        ));
     }
     let range = ex.head.header("range").and_then(parse_range);
     let slice = store.read(bucket, key, |len| match range {

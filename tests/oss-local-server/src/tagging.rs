@@ -6,6 +6,8 @@
 //! parameter it refuses, is our choice.
 
 use crate::error::OssError;
+use crate::http::Response;
+use crate::xml::Writer;
 use percent_encoding::percent_decode_str;
 
 const MAX_TAGS: usize = 10;
@@ -40,6 +42,20 @@ fn decode(text: &str) -> Result<Vec<(String, String)>, OssError> {
             ))
         })
         .collect()
+}
+
+/// GetObjectTagging's answer for an object created with `text` (its `x-oss-tagging`).
+pub fn answer(text: &str) -> Response {
+    let mut w = Writer::default();
+    w.open("Tagging").open("TagSet");
+    for (key, value) in parse(text).unwrap_or_default() {
+        w.open("Tag")
+            .element("Key", &key)
+            .element("Value", &value)
+            .close("Tag");
+    }
+    w.close("TagSet").close("Tagging");
+    w.into_response()
 }
 
 /// Whether an object may be created with these tags: OSS's error when not.

@@ -12,43 +12,54 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 /// The one account this server has, as the owner of every bucket and object.
-pub const OWNER_ID: &str = "local";
+const OWNER_ID: &str = "local";
 
-/// A `200 OK` answer carrying `xml` after the XML declaration.
-pub fn xml_response(xml: String) -> Response {
-    let mut response = Response::new(200);
-    response.header("Content-Type", "application/xml");
-    response.body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}").into_bytes();
-    response
+/// An answer document under construction, element by element, text escaped by quick-xml.
+#[derive(Default)]
+pub struct Writer {
+    out: String,
+    /// Each element on a line of its own, indented two spaces a level, as OSS lays out its
+    /// error documents; other answers come on one line.
+    lines: bool,
+    depth: usize,
 }
 
-/// An answer document under construction.
-#[derive(Default)]
-pub struct Writer(String);
-
 impl Writer {
+    /// A writer laying out a document as OSS does its error documents.
+    pub fn indented() -> Self {
+        Writer {
+            lines: true,
+            ..Writer::default()
+        }
+    }
+
     pub fn open(&mut self, name: &str) -> &mut Self {
-        self.0.push('<');
-        self.0.push_str(name);
-        self.0.push('>');
+        self.line_start();
+        self.tag("<", name);
+        self.line_end();
+        self.depth += 1;
         self
     }
 
     pub fn close(&mut self, name: &str) -> &mut Self {
-        self.0.push_str("</");
-        self.0.push_str(name);
-        self.0.push('>');
+        self.depth = self.depth.saturating_sub(1);
+        self.line_start();
+        self.tag("</", name);
+        self.line_end();
         self
     }
 
     /// `<name>text</name>`, the text escaped.
     pub fn element(&mut self, name: &str, text: &str) -> &mut Self {
-        self.open(name);
-        self.0.push_str(&quick_xml::escape::escape(text));
-        self.close(name)
+        self.line_start();
+        self.tag("<", name);
+        self.out.push_str(&quick_xml::escape::escape(text));
+        self.tag("</", name);
+        self.line_end();
+        self
     }
 
-    /// `<Owner>` as listings and ListBuckets give it.
+    /// `<Owner>` as listings, ListBuckets and GetObjectAcl give it.
     pub fn owner(&mut self) -> &mut Self {
         self.open("Owner")
             .element("ID", OWNER_ID)
@@ -56,8 +67,37 @@ impl Writer {
             .close("Owner")
     }
 
+    fn tag(&mut self, opening: &str, name: &str) {
+        self.out.push_str(opening);
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    fn line_start(&mut self) {
+        if self.lines {
+            for _ in 0..self.depth {
+                self.out.push_str("  ");
+            }
+        }
+    }
+
+    fn line_end(&mut self) {
+        if self.lines {
+            self.out.push('\n');
+        }
+    }
+
+    /// The document after the XML declaration.
+    pub fn into_document(self) -> String {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", self.out)
+    }
+
+    /// A `200 OK` answer carrying the document.
     pub fn into_response(self) -> Response {
-        xml_response(self.0)
+        let mut response = Response::new(200);
+        response.header("Content-Type", "application/xml");
+        response.body = self.into_document().into_bytes();
+        response
     }
 }
 
