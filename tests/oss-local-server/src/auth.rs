@@ -5,9 +5,9 @@
 
 use crate::error::OssError;
 use crate::presign;
-use crate::xml;
+use crate::time;
 use oss_protocol::signer::{self, v1, v4};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 pub struct Credentials {
     pub access_key_id: String,
@@ -122,7 +122,7 @@ fn verify_v4(
     if !is_signing_day(&scope, datetime) {
         return Err(invalid("the Credential date is not the x-oss-date day"));
     }
-    check_skew(UNIX_EPOCH + std::time::Duration::from_secs(time), now)?;
+    check_skew(time::from_unix_seconds(time), now)?;
     if req.header("x-oss-content-sha256").is_none() {
         return Err(OssError::invalid_argument(
             "0002-00000038",
@@ -270,8 +270,8 @@ fn check_skew(time: SystemTime, now: SystemTime) -> Result<(), OssError> {
             "MaxAllowedSkewMilliseconds",
             (MAX_SKEW_SECONDS * 1000).to_string(),
         )
-        .detail("RequestTime", xml::iso8601(time))
-        .detail("ServerTime", xml::iso8601(now)));
+        .detail("RequestTime", time::iso8601(time))
+        .detail("ServerTime", time::iso8601(now)));
     }
     Ok(())
 }

@@ -6,8 +6,9 @@ use crate::error::OssError;
 use crate::http::{Head, Response};
 use crate::listing::{limit, name_argument};
 use crate::store::{BucketInfo, Store, STORAGE_CLASSES};
+use crate::time::iso8601;
 use crate::uri::Query;
-use crate::xml::{self, iso8601, Writer};
+use crate::xml::{self, Writer};
 use std::time::SystemTime;
 
 /// The canned ACLs a bucket takes (PutBucket reference); `default` is for objects only.

@@ -6,9 +6,10 @@
 
 use crate::http::{Head, Response};
 use crate::store::Attributes;
+use crate::time::since_epoch;
 use md5::{Digest, Md5};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 pub const ALGORITHM: &str = "x-oss-server-side-encryption";
 pub const DATA_ALGORITHM: &str = "x-oss-server-side-data-encryption";
@@ -59,10 +60,7 @@ fn new_key_id() -> String {
     let mut seed = Md5::new();
     seed.update(std::process::id().to_le_bytes());
     seed.update(MADE.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    seed.update(now.as_nanos().to_le_bytes());
+    seed.update(since_epoch(SystemTime::now()).as_nanos().to_le_bytes());
     let hex = crate::store::hex_upper(&seed.finalize()).to_ascii_lowercase();
     format!(
         "{}-{}-{}-{}-{}",

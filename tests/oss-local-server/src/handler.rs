@@ -8,6 +8,7 @@ use crate::http::{BodyError, Conn, Framing, Head, Response};
 use crate::names::{check_bucket, check_key, check_version};
 use crate::store::{Attributes, Ingest, ObjectMeta, ObjectType, Store, STORAGE_CLASSES};
 use crate::tagging;
+use crate::time;
 use crate::traffic_limit::TrafficLimit;
 use crate::uri::{self, Query};
 use crate::xml::Writer;
@@ -17,7 +18,7 @@ use md5::{Digest, Md5};
 use oss_protocol::crc64::Crc64;
 use oss_protocol::signer;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 // The values OSS documents for these headers: the server's own lists, not the client's, so
 // that a wrong list in the library is refused here rather than agreed with.
@@ -74,10 +75,7 @@ impl Shared {
 
     fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let secs = time::unix_seconds(SystemTime::now());
         format!(
             "{:08X}{:08X}{:08X}",
             secs as u32,

@@ -27,6 +27,7 @@ mod names;
 mod presign;
 mod store;
 mod tagging;
+mod time;
 mod traffic_limit;
 mod uri;
 mod xml;

@@ -9,8 +9,9 @@
 use crate::error::OssError;
 use crate::http::Response;
 use crate::store::{ObjectMeta, Store};
+use crate::time::iso8601;
 use crate::uri::Query;
-use crate::xml::{iso8601, Names, Writer};
+use crate::xml::{Names, Writer};
 use base64::Engine;
 use std::ops::ControlFlow;
 

@@ -12,8 +12,7 @@
 
 use crate::auth::{self, Credentials, Scheme, MAX_SKEW_SECONDS};
 use crate::error::OssError;
-use crate::store::unix_seconds;
-use crate::xml::iso8601_seconds;
+use crate::time::{parse_unix_seconds, unix_seconds};
 use oss_protocol::signer::{self, v4};
 use std::time::SystemTime;
 
@@ -100,7 +99,7 @@ fn verify_v1(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Res
         Some(expires) => expires,
     };
     let provided = non_empty(req, "Signature").ok_or_else(|| required("0002-00000075"))?;
-    let expiry = whole_seconds(expires).ok_or_else(|| {
+    let expiry = parse_unix_seconds(expires).ok_or_else(|| {
         denied(
             "0002-00000070",
             format!("Expires is not a Unix time in seconds: {expires}."),
@@ -146,7 +145,7 @@ fn verify_v4(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Res
     let valid_for = match param(req, "x-oss-expires") {
         None => return Err(denied("0002-00000215", "x-oss-expires is missing.")),
         Some("") => return Err(denied("0002-00000216", "x-oss-expires is empty.")),
-        Some(expires) => whole_seconds(expires)
+        Some(expires) => parse_unix_seconds(expires)
             .filter(|s| (1..=MAX_V4_EXPIRES_SECONDS).contains(s))
             .ok_or_else(|| {
                 denied(
@@ -166,8 +165,8 @@ fn verify_v4(creds: &Credentials, req: &signer::Request, now: SystemTime) -> Res
             "0002-00000235",
             "Request is not valid yet: x-oss-date is more than 15 minutes ahead.",
         )
-        .detail("RequestTime", iso8601_seconds(signed_at))
-        .detail("ServerTime", iso8601_seconds(unix_seconds(now))));
+        .detail("RequestTime", v4::format_iso8601(signed_at))
+        .detail("ServerTime", v4::format_iso8601(unix_seconds(now))));
     }
     check_not_expired(signed_at + valid_for, now, "0002-00000236")?;
     let query: Vec<(&str, Option<&str>)> = req
@@ -194,8 +193,8 @@ fn check_not_expired(expiry: u64, now: SystemTime, ec: &'static str) -> Result<(
     let now = unix_seconds(now);
     if now > expiry {
         return Err(denied(ec, "Request has expired.")
-            .detail("Expires", iso8601_seconds(expiry))
-            .detail("ServerTime", iso8601_seconds(now)));
+            .detail("Expires", v4::format_iso8601(expiry))
+            .detail("ServerTime", v4::format_iso8601(now)));
     }
     Ok(())
 }
@@ -210,13 +209,6 @@ fn param<'a>(req: &signer::Request<'a>, name: &str) -> Option<&'a str> {
 
 fn non_empty<'a>(req: &signer::Request<'a>, name: &str) -> Option<&'a str> {
     param(req, name).filter(|v| !v.is_empty())
-}
-
-fn whole_seconds(text: &str) -> Option<u64> {
-    text.bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| text.parse().ok())
-        .flatten()
 }
 
 fn denied(ec: &'static str, message: impl Into<String>) -> OssError {

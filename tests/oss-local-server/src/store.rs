@@ -13,6 +13,7 @@
 //! listings return them in byte order.
 
 use crate::error::OssError;
+use crate::time::{from_unix_seconds, unix_seconds, whole_seconds};
 use md5::{Digest, Md5};
 use oss_protocol::crc64;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
@@ -22,7 +23,7 @@ use std::io::{self, BufRead, Read, Seek, Write};
 use std::ops::{Bound, ControlFlow};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -575,17 +576,6 @@ impl From<io::Error> for OssError {
     }
 }
 
-fn whole_seconds(time: SystemTime) -> SystemTime {
-    // HTTP dates have whole seconds; keeping them so makes Last-Modified round-trip.
-    UNIX_EPOCH + Duration::from_secs(unix_seconds(time))
-}
-
-pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-}
-
 /// Keys may be 1023 bytes of anything; file names are their MD5.
 fn data_path(dir: &Path, bucket: &str, key: &str) -> PathBuf {
     dir.join(bucket)
@@ -633,9 +623,7 @@ fn load_bucket_info(folder: &Path) -> io::Result<BucketInfo> {
     let mut info = BucketInfo::new(UNIX_EPOCH);
     for line in text.lines() {
         match line.split_once('\t').ok_or_else(bad)? {
-            ("created", secs) => {
-                info.created = UNIX_EPOCH + Duration::from_secs(secs.parse().map_err(|_| bad())?)
-            }
+            ("created", secs) => info.created = from_unix_seconds(secs.parse().map_err(|_| bad())?),
             ("storage", class) => info.storage_class = class.to_string(),
             _ => return Err(bad()),
         }
@@ -650,11 +638,7 @@ fn load_meta(path: &Path) -> io::Result<(String, ObjectMeta)> {
             format!("bad metadata file {}", path.display()),
         )
     };
-    let time = |secs: &str| {
-        secs.parse()
-            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
-            .map_err(|_| bad())
-    };
+    let time = |secs: &str| secs.parse().map(from_unix_seconds).map_err(|_| bad());
     let mut key = None;
     let mut meta = ObjectMeta {
         kind: ObjectType::Appendable,

@@ -1,15 +1,12 @@
 //! XML as OSS speaks it: answers written element by element with their text escaped by
-//! quick-xml, names URL-encoded when a request asks `encoding-type=url`, times in ISO 8601,
-//! and request documents (`Delete`, `CreateBucketConfiguration`) read into a small tree.
+//! quick-xml, names URL-encoded when a request asks `encoding-type=url`, and request documents (`Delete`, `CreateBucketConfiguration`) read into a small tree.
 
 use crate::error::OssError;
 use crate::http::Response;
-use crate::store::unix_seconds;
 use crate::uri::Query;
 use oss_protocol::signer::v4::uri_encode;
 use quick_xml::events::Event;
 use std::borrow::Cow;
-use std::time::SystemTime;
 
 /// The one account this server has, as the owner of every bucket and object.
 const OWNER_ID: &str = "local";
@@ -99,28 +96,6 @@ impl Writer {
         response.body = self.into_document().into_bytes();
         response
     }
-}
-
-/// `2012-02-24T08:43:07.000Z`, as OSS gives LastModified and CreationDate in XML.
-pub fn iso8601(time: SystemTime) -> String {
-    iso8601_seconds(unix_seconds(time))
-}
-
-/// [`iso8601`] of seconds since 1970: the times OSS gives in error documents (ServerTime,
-/// Expires) are written the same way.
-pub fn iso8601_seconds(secs: u64) -> String {
-    // `yyyymmddTHHMMSSZ`, the calendar arithmetic done once, in the signer.
-    let compact = oss_protocol::signer::v4::format_datetime(secs);
-    let part = |range: std::ops::Range<usize>| compact.get(range).unwrap_or("00");
-    format!(
-        "{}-{}-{}T{}:{}:{}.000Z",
-        part(0..4),
-        part(4..6),
-        part(6..8),
-        part(9..11),
-        part(11..13),
-        part(13..15)
-    )
 }
 
 /// How names (keys, prefixes, markers) are written into an answer: `encoding-type=url`

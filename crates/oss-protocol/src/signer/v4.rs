@@ -202,11 +202,22 @@ pub fn authorization(
 
 /// `yyyymmddTHHMMSSZ` for seconds since the Unix epoch.
 pub fn format_datetime(unix_seconds: u64) -> String {
+    format_fields(unix_seconds, ["", "", "T", "", "", "Z"])
+}
+
+/// `yyyy-mm-ddTHH:MM:SS.000Z` (ISO 8601, milliseconds always 0) for seconds since the Unix
+/// epoch: how OSS writes times in XML (LastModified, CreationDate, an error's ServerTime).
+pub fn format_iso8601(unix_seconds: u64) -> String {
+    format_fields(unix_seconds, ["-", "-", "T", ":", ":", ".000Z"])
+}
+
+/// Year, month, day, hours, minutes and seconds, zero-padded, each followed by its separator.
+fn format_fields(unix_seconds: u64, separators: [&str; 6]) -> String {
     let secs = unix_seconds % 86_400;
     let (y, m, d) = civil_from_days((unix_seconds / 86_400) as i64);
     // Without `format!`: this runs for every request, and `fmt` costs more than the rest of
     // the date.
-    let mut out = String::with_capacity(16);
+    let mut out = String::with_capacity(24);
     let fields = [
         (y as u64, 4),
         (u64::from(m), 2),
@@ -215,18 +226,15 @@ pub fn format_datetime(unix_seconds: u64) -> String {
         (secs / 60 % 60, 2),
         (secs % 60, 2),
     ];
-    for (i, (value, width)) in fields.into_iter().enumerate() {
-        if i == 3 {
-            out.push('T');
-        }
+    for ((value, width), separator) in fields.into_iter().zip(separators) {
         let mut text = itoa::Buffer::new();
         let digits = text.format(value);
         for _ in digits.len()..width {
             out.push('0');
         }
         out.push_str(digits);
+        out.push_str(separator);
     }
-    out.push('Z');
     out
 }
 
@@ -469,6 +477,13 @@ mod tests {
         ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn iso8601_is_the_same_time_with_separators_and_milliseconds() {
+        assert_eq!(format_iso8601(1702743657), "2023-12-16T16:20:57.000Z");
+        assert_eq!(format_iso8601(951782400), "2000-02-29T00:00:00.000Z");
+        assert_eq!(format_iso8601(0), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]
