@@ -4,7 +4,6 @@
 
 use crate::error::OssError;
 use crate::http::{Head, Response};
-use crate::listing::{limit, name_argument};
 use crate::store::{BucketInfo, Store, STORAGE_CLASSES};
 use crate::time::iso8601;
 use crate::uri::Query;
@@ -81,9 +80,9 @@ pub fn delete(store: &Store, bucket: &str) -> Result<Response, OssError> {
 /// ListBuckets reference says, Prefix, Marker, MaxKeys, IsTruncated and NextMarker are in
 /// the answer only when some buckets were left out.
 pub fn list(store: &Store, query: &Query, region: &str) -> Result<Response, OssError> {
-    let prefix = name_argument(query, "prefix")?;
-    let marker = name_argument(query, "marker")?;
-    let max = limit(query, "max-keys", 100)?;
+    let prefix = query.name_argument("prefix")?;
+    let marker = query.name_argument("marker")?;
+    let max = query.page_size("max-keys", 100)?;
     let mut matching = store
         .buckets()
         .into_iter()

@@ -65,6 +65,14 @@ impl OssError {
         Self::new(400, "InvalidArgument", ec, message)
     }
 
+    /// A query argument OSS refuses: InvalidArgument naming it and the `rule` it breaks. The
+    /// EC is ours; OSS documents none for these.
+    pub fn bad_argument(name: &str, value: &str, rule: &str) -> Self {
+        Self::invalid_argument("0016-00000902", format!("Argument {name} {rule}."))
+            .detail("ArgumentName", name)
+            .detail("ArgumentValue", value)
+    }
+
     pub fn access_denied() -> Self {
         Self::new(
             403,

@@ -34,12 +34,10 @@ pub const PARAMETERS: &[&str] = &[
     "max-uploads",
 ];
 
-/// OSS's page size when none is asked, and its largest (ListObjects reference).
+/// OSS's page size when none is asked (ListObjects reference); ListMultipartUploads' is the
+/// largest a page may be.
 const DEFAULT_KEYS: usize = 100;
-pub const MAX_KEYS: usize = 1000;
-
-/// Prefix, Marker and Delimiter "must be shorter than 1024 bytes" (ListObjects reference).
-const MAX_NAME_ARGUMENT: usize = 1023;
+const DEFAULT_UPLOADS: usize = 1000;
 
 pub fn answer(store: &Store, bucket: &str, query: &Query) -> Result<Response, OssError> {
     if query.has("uploads") {
@@ -51,39 +49,12 @@ pub fn answer(store: &Store, bucket: &str, query: &Query) -> Result<Response, Os
     match query.value("list-type") {
         None if !query.has("list-type") => objects(store, bucket, query),
         Some("2") => objects_v2(store, bucket, query),
-        value => Err(bad_argument("list-type", value.unwrap_or(""), "must be 2")),
+        value => Err(OssError::bad_argument(
+            "list-type",
+            value.unwrap_or(""),
+            "must be 2",
+        )),
     }
-}
-
-/// An argument OSS refuses: InvalidArgument naming it. The ECs of these are ours; OSS
-/// documents none.
-fn bad_argument(name: &str, value: &str, rule: &str) -> OssError {
-    OssError::invalid_argument("0016-00000902", format!("Argument {name} {rule}."))
-        .detail("ArgumentName", name)
-        .detail("ArgumentValue", value)
-}
-
-/// A page size (`max-keys`, `max-uploads`): 1 to 1000. The message is the one OSS answers a
-/// ListBuckets with `max-keys=100000`.
-pub fn limit(query: &Query, name: &str, default: usize) -> Result<usize, OssError> {
-    if !query.has(name) {
-        return Ok(default);
-    }
-    let value = query.value(name).unwrap_or("");
-    value
-        .parse()
-        .ok()
-        .filter(|n| (1..=MAX_KEYS).contains(n))
-        .ok_or_else(|| bad_argument(name, value, "must be an integer between 1 and 1000"))
-}
-
-/// A prefix, marker or delimiter: empty when absent.
-pub fn name_argument<'q>(query: &'q Query, name: &str) -> Result<&'q str, OssError> {
-    let value = query.value(name).unwrap_or("");
-    if value.len() > MAX_NAME_ARGUMENT {
-        return Err(bad_argument(name, value, "must be shorter than 1024 bytes"));
-    }
-    Ok(value)
 }
 
 /// What every listing of objects is asked.
@@ -96,8 +67,8 @@ struct Scope<'q> {
 impl<'q> Scope<'q> {
     fn from_query(query: &'q Query) -> Result<Self, OssError> {
         Ok(Scope {
-            prefix: name_argument(query, "prefix")?,
-            delimiter: name_argument(query, "delimiter")?,
+            prefix: query.name_argument("prefix")?,
+            delimiter: query.name_argument("delimiter")?,
             names: Names::from_query(query)?,
         })
     }
@@ -177,7 +148,7 @@ impl<'q> Listing<'q> {
         after: &str,
     ) -> Result<Self, OssError> {
         let scope = Scope::from_query(query)?;
-        let max = limit(query, "max-keys", DEFAULT_KEYS)?;
+        let max = query.page_size("max-keys", DEFAULT_KEYS)?;
         let page = page(store, bucket, &scope, after, max)?;
         let mut w = Writer::default();
         w.open(root).element("Name", bucket);
@@ -264,7 +235,7 @@ struct Shown {
 
 /// ListObjects: `marker` pages; NextMarker, when truncated, is the page's last name.
 fn objects(store: &Store, bucket: &str, query: &Query) -> Result<Response, OssError> {
-    let marker = name_argument(query, "marker")?;
+    let marker = query.name_argument("marker")?;
     let mut listing = Listing::new(store, bucket, query, "ListBucketResult", marker)?;
     let delimiter = listing.scope.delimiter;
     listing
@@ -287,7 +258,7 @@ fn objects(store: &Store, bucket: &str, query: &Query) -> Result<Response, OssEr
 /// only starts the first page); Owner only with `fetch-owner=true`; KeyCount counts the
 /// page's objects and common prefixes.
 fn objects_v2(store: &Store, bucket: &str, query: &Query) -> Result<Response, OssError> {
-    let start_after = name_argument(query, "start-after")?;
+    let start_after = query.name_argument("start-after")?;
     let token = query.value("continuation-token");
     let after = match token {
         Some(token) => token_position(token)?,
@@ -329,7 +300,7 @@ fn token_position(token: &str) -> Result<String, OssError> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| {
-            bad_argument(
+            OssError::bad_argument(
                 "continuation-token",
                 token,
                 "is not a token this server gave",
@@ -340,7 +311,7 @@ fn token_position(token: &str) -> Result<String, OssError> {
 /// ListObjectVersions on a bucket without versioning: `key-marker` pages (the one version of
 /// a key is `null`, so `version-id-marker` moves nothing further).
 fn versions(store: &Store, bucket: &str, query: &Query) -> Result<Response, OssError> {
-    let key_marker = name_argument(query, "key-marker")?;
+    let key_marker = query.name_argument("key-marker")?;
     let version_marker = query.value("version-id-marker").unwrap_or("");
     let mut listing = Listing::new(store, bucket, query, "ListVersionsResult", key_marker)?;
     listing.name("KeyMarker", key_marker);
@@ -368,9 +339,9 @@ fn versions(store: &Store, bucket: &str, query: &Query) -> Result<Response, OssE
 /// when the list is complete).
 fn multipart_uploads(bucket: &str, query: &Query) -> Result<Response, OssError> {
     let scope = Scope::from_query(query)?;
-    let key_marker = name_argument(query, "key-marker")?;
+    let key_marker = query.name_argument("key-marker")?;
     let upload_marker = query.value("upload-id-marker").unwrap_or("");
-    let max = limit(query, "max-uploads", MAX_KEYS)?;
+    let max = query.page_size("max-uploads", DEFAULT_UPLOADS)?;
     let names = scope.names;
     let mut w = Writer::default();
     w.open("ListMultipartUploadsResult")

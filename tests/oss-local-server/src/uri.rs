@@ -4,7 +4,13 @@
 //! `requests`, which encodes a space so (a listing's `marker=a+b` means `a b`), and clients
 //! that mean `+` send `%2B`.
 
+use crate::error::OssError;
 use std::borrow::Cow;
+
+/// The largest page a listing gives (ListObjects reference).
+const MAX_PAGE: usize = 1000;
+/// Prefix, Marker and Delimiter "must be shorter than 1024 bytes" (ListObjects reference).
+const MAX_NAME_ARGUMENT: usize = 1023;
 
 /// `None` when the decoded bytes are not UTF-8.
 pub fn decode(text: &str) -> Option<String> {
@@ -62,6 +68,35 @@ impl Query {
                 .cloned()
                 .collect(),
         )
+    }
+
+    /// A page size (`max-keys`, `max-uploads`): 1 to 1000, `default` when absent. The
+    /// message is the one OSS answers a ListBuckets with `max-keys=100000`.
+    pub fn page_size(&self, name: &str, default: usize) -> Result<usize, OssError> {
+        if !self.has(name) {
+            return Ok(default);
+        }
+        let value = self.value(name).unwrap_or("");
+        value
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                OssError::bad_argument(name, value, "must be an integer between 1 and 1000")
+            })
+    }
+
+    /// A prefix, marker or delimiter: empty when absent.
+    pub fn name_argument(&self, name: &str) -> Result<&str, OssError> {
+        let value = self.value(name).unwrap_or("");
+        if value.len() > MAX_NAME_ARGUMENT {
+            return Err(OssError::bad_argument(
+                name,
+                value,
+                "must be shorter than 1024 bytes",
+            ));
+        }
+        Ok(value)
     }
 
     /// Whether every parameter is one of `names`.
