@@ -528,10 +528,10 @@ const CREATE_HEADERS: &[&str] = &[
     "x-oss-tagging",
 ];
 
-/// The attributes an object is created with, validated as OSS does. The tags are checked
+/// Checks the attributes an object would be created with, as OSS does. The tags are checked
 /// only when the request `creates` the object: OSS ignores a later append's, even invalid
 /// ones (oss2's `test_append_object_with_tagging_wrong_num`).
-fn create_attributes(head: &Head, creates: bool) -> Result<Attributes, OssError> {
+fn check_attributes(head: &Head, creates: bool) -> Result<(), OssError> {
     let allowed = |name: &str, values: &[&str]| match head.header(name) {
         Some(v) if !values.contains(&v) => Err(OssError::invalid_argument(
             "0016-00000102",
@@ -548,6 +548,12 @@ fn create_attributes(head: &Head, creates: bool) -> Result<Attributes, OssError>
     if let Some(tags) = head.header("x-oss-tagging").filter(|_| creates) {
         tagging::check(tags)?;
     }
+    Ok(())
+}
+
+/// The attributes of an object this request creates, as [`check_attributes`] took them. Made
+/// only for a request that does create one: it settles the encryption (a KMS key id made).
+fn new_attributes(head: &Head) -> Attributes {
     let mut headers = Vec::new();
     for (name, value) in &head.headers {
         let lower = name.to_ascii_lowercase();
@@ -556,7 +562,7 @@ fn create_attributes(head: &Head, creates: bool) -> Result<Attributes, OssError>
         }
     }
     headers.extend(encryption::settle(head));
-    Ok(Attributes { headers })
+    Attributes { headers }
 }
 
 /// An appendable object never takes the coldest classes, whatever the bucket allows: OSS
@@ -605,7 +611,7 @@ fn append(
         Err(e) if e.code == "NoSuchKey" => None,
         Err(e) => return Err(e),
     };
-    let attributes = create_attributes(ex.head, current.is_none())?;
+    check_attributes(ex.head, current.is_none())?;
     appendable_storage_class(ex.head)?;
     let announced = match ex.framing {
         Some(Framing::Length(len)) => len,
@@ -621,9 +627,10 @@ fn append(
     let Some(body) = read_body(ex, corrupt, false, existing, limit)? else {
         return Ok(Reply::Drop);
     };
-    let shared = ex.shared;
+    let (shared, head) = (ex.shared, ex.head);
     let apply = || {
         applied(fault, || {
+            let attributes = || new_attributes(head);
             let meta =
                 shared
                     .store
@@ -650,7 +657,8 @@ fn put(
     fault: Option<Action>,
 ) -> Result<Reply, OssError> {
     let limit = TrafficLimit::of(ex.head, &req.query)?;
-    let attributes = create_attributes(ex.head, true)?;
+    check_attributes(ex.head, true)?;
+    let attributes = new_attributes(ex.head);
     let max = ex.shared.store.max_object_size();
     match ex.framing {
         Some(Framing::Length(len)) if len > max => {

@@ -395,14 +395,14 @@ impl Store {
     }
 
     /// AppendObject into `bucket`, found when the request began (so a DeleteBucket since
-    /// makes it NoSuchBucket).
+    /// makes it NoSuchBucket); `attributes` are made only if the append creates the object.
     pub fn append(
         &self,
         bucket: &BucketRef,
         key: &str,
         position: u64,
         body: Ingest,
-        attributes: Attributes,
+        attributes: impl FnOnce() -> Attributes,
         now: SystemTime,
     ) -> Result<ObjectMeta, OssError> {
         bucket.with(|objects| {
@@ -414,7 +414,7 @@ impl Store {
                     crc: 0,
                     etag: String::new(),
                     last_modified: whole_seconds(now),
-                    attributes,
+                    attributes: attributes(),
                     sealed: None,
                 },
                 data: Vec::new(),
