@@ -2029,16 +2029,31 @@ fn an_object_created_unencrypted_stays_so_whatever_later_appends_ask() {
 fn encryption_and_its_key_id_survive_a_restart() {
     let (config, dir) = data_dir_config("sse");
     let server = start(config.clone());
-    let reply = send(
-        &server,
-        &Request::append("kept", 0, b"abc").header(ENCRYPTION, "KMS"),
+    let owned = |reply: &Reply| encryption(reply).map(|v| v.map(String::from));
+    // A key id the server made, and one named with an SM4 data algorithm.
+    let made = Request::append("made", 0, b"abc").header(ENCRYPTION, "KMS");
+    let named = Request::append("named", 0, b"abc")
+        .header(ENCRYPTION, "KMS")
+        .header(DATA_ENCRYPTION, "SM4")
+        .header(KEY_ID, "my-cmk");
+    let before = [owned(&send(&server, &made)), owned(&send(&server, &named))];
+    assert!(before[0][2].is_some(), "{before:?}");
+    assert_eq!(
+        before[1],
+        [Some("KMS"), Some("SM4"), Some("my-cmk")].map(|v| v.map(String::from))
     );
-    let before = encryption(&reply).map(|v| v.map(String::from));
-    assert!(before[2].is_some(), "{reply:?}");
     server.stop();
     let server = start(config);
-    let reply = send(&server, &Request::append("kept", 3, b"d"));
-    assert_eq!(encryption(&reply).map(|v| v.map(String::from)), before);
+    for (key, before) in ["made", "named"].into_iter().zip(&before) {
+        assert_eq!(&owned(&head(&server, key)), before, "{key}");
+        assert_eq!(
+            &owned(&send(&server, &Request::new("GET", key))),
+            before,
+            "{key}"
+        );
+        let later = Request::append(key, 3, b"d").header(ENCRYPTION, "AES256");
+        assert_eq!(&owned(&send(&server, &later)), before, "{key}");
+    }
     server.stop();
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -2188,6 +2203,37 @@ fn a_traffic_limit_in_the_query_paces_as_the_header_does_and_not_both() {
     let mut bad = Request::new("GET", "q");
     bad.query = vec![("x-oss-traffic-limit", Some("8".into()))];
     assert_eq!(ec(&send(&server, &bad)), "0004-00000502");
+}
+
+#[test]
+fn a_paced_upload_under_way_does_not_hold_up_a_head_of_its_object() {
+    let server = start(config());
+    assert_eq!(
+        send(&server, &Request::append("paced", 0, b"first")).status,
+        200
+    );
+    let body = vec![7u8; 20_480];
+    let mut conn = Connection::open(&server);
+    let bytes = Request::append("paced", 5, &body)
+        .header("x-oss-traffic-limit", SLOWEST)
+        .bytes(&conn.host);
+    // The head and half the body: the append cannot finish until the rest is sent.
+    let (sent, rest) = bytes.split_at(bytes.len() - body.len() / 2);
+    conn.write(sent);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.requests_received(Op::Append) < 2 {
+        assert!(Instant::now() < deadline, "the paced append never arrived");
+        std::thread::yield_now();
+    }
+    let reply = head(&server, "paced");
+    assert_eq!(reply.u64("content-length"), 5, "{reply:?}");
+    conn.write(rest);
+    let reply = conn.read_reply(false).unwrap();
+    assert_eq!(
+        (reply.status, reply.u64("x-oss-next-append-position")),
+        (200, 5 + body.len() as u64),
+        "{reply:?}"
+    );
 }
 
 #[test]
