@@ -37,8 +37,10 @@ def test_a_seal_answers_its_time_and_head_and_get_carry_it(sdk, server):
 def test_a_sealed_object_takes_no_more_appends(sdk, server):
     sdk.append("obj", 0, b"abc")
     seal(sdk, "obj", 3)
-    # 409 as OSS's SealAppendObject reference lists the code; alibabacloud-oss-v2's own seal
-    # test (skipped upstream) expects 400. oss2, which has no seal call, appends too.
+    # The 409 follows OSS's SealAppendObject API reference, whose error table lists
+    # AppendSealedObjectNotAllowed with 409; alibabacloud-oss-v2's own test_seal_append_object
+    # expects 400, but is skipped upstream, so it was never run against OSS. oss2, which has
+    # no seal call, appends too.
     for appender in (sdk, FLAVOURS["oss2-v1"](server)):
         failure = appender.failure(lambda: appender.append("obj", 3, b"d"))
         assert (failure.status, failure.code) == (409, "AppendSealedObjectNotAllowed")
