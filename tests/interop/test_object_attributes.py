@@ -116,7 +116,7 @@ def test_oss2s_own_traffic_limited_append_takes_its_time(server):
 
 
 def test_a_traffic_limit_paces_appends_puts_and_gets(sdk):
-    data = bytes(range(256)) * 800  # 2 s at the limit
+    data = bytes(range(256)) * 120  # 0.3 s at the limit
     least = len(data) * 8 / SLOWEST
     for call in (lambda: sdk.append("slow", 0, data, create={"traffic_limit": SLOWEST}),
                  lambda: sdk.put("slow-put", data, traffic_limit=SLOWEST),
