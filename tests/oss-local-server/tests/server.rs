@@ -1383,6 +1383,11 @@ const VERSIONS: [Version; 2] = [Version::V1, Version::V4];
 
 /// A presigned URL, made as the official SDKs make them (oss2's `sign_url`, the Go SDK v2's
 /// `authQuery`): the operation's parameters, then the signing ones.
+///
+/// These tests sign with `oss_protocol`'s signer, the one the server verifies with, so a
+/// canonicalisation bug the two shared would pass here. What catches one is elsewhere: the
+/// Python referees (tests/interop/test_presign.py, where oss2 and alibabacloud-oss-v2 sign the
+/// URLs) and the official Go SDK v2's signing vectors in oss-protocol's own tests.
 struct Presign<'a> {
     version: Version,
     method: &'a str,
