@@ -3,11 +3,11 @@
 //! and DeleteObject with `versionId=null`, with their errors, faults and counters. Requests
 //! are signed with V1 (server.rs signs V4), path style, each on a connection of its own.
 
+mod common;
+
+use common::{target, unsigned, Connection, Reply};
 use oss_local_server::{Action, Config, Fault, Op, Server};
-use oss_protocol::signer::{self, v1, v4};
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use oss_protocol::signer::{self, v1};
 use std::time::Duration;
 
 const AK: &str = "bucket-ak";
@@ -25,42 +25,6 @@ fn start_with(keys: &[&str]) -> Server {
         put_object(&server, key);
     }
     server
-}
-
-struct Answer {
-    status: u16,
-    /// By lowercased name.
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-
-    /// The text of every `<tag>` element, in document order.
-    fn all(&self, tag: &str) -> Vec<&str> {
-        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-        self.body
-            .split(open.as_str())
-            .skip(1)
-            .filter_map(|rest| rest.split_once(close.as_str()).map(|(text, _)| text))
-            .collect()
-    }
-
-    fn one(&self, tag: &str) -> Option<&str> {
-        self.all(tag).first().copied()
-    }
-
-    /// Status, error code and EC.
-    fn error(&self) -> (u16, &str, &str) {
-        (
-            self.status,
-            self.one("Code").unwrap_or(""),
-            self.one("EC").unwrap_or(""),
-        )
-    }
 }
 
 /// One V1-signed request, path style.
@@ -130,24 +94,19 @@ impl<'a> Call<'a> {
         self
     }
 
-    fn send(&self, server: &Server) -> Answer {
-        read_answer(&self.exchange(server).expect("an answer"))
+    fn send(&self, server: &Server) -> Reply {
+        self.exchange(server).expect("an answer")
     }
 
     /// The answer, which must be a success.
-    fn ok(&self, server: &Server) -> Answer {
+    fn ok(&self, server: &Server) -> Reply {
         let answer = self.send(server);
-        assert!(
-            answer.status / 100 == 2,
-            "{} {}",
-            answer.status,
-            answer.body
-        );
+        assert!(answer.status / 100 == 2, "{answer:?}");
         answer
     }
 
-    /// What the server sent back, to the end of the connection.
-    fn exchange(&self, server: &Server) -> std::io::Result<Vec<u8>> {
+    /// The request on a connection of its own, and its answer.
+    fn exchange(&self, server: &Server) -> std::io::Result<Reply> {
         let mut headers = self.headers.clone();
         headers.push((
             "Date",
@@ -165,30 +124,12 @@ impl<'a> Call<'a> {
             };
             headers.push(("Authorization", v1::authorization(AK, SK.as_bytes(), &view)));
         }
-        let path = match self.bucket {
-            Some(bucket) => format!("/{bucket}/{}", v4::uri_encode(self.key, true)),
-            None => "/".to_string(),
-        };
-        let query: Vec<String> = self
-            .query
-            .iter()
-            .map(|(name, value)| match value {
-                Some(value) => format!(
-                    "{}={}",
-                    v4::uri_encode(name, false),
-                    v4::uri_encode(value, false)
-                ),
-                None => v4::uri_encode(name, false).into_owned(),
-            })
-            .collect();
-        let target = match query.is_empty() {
-            true => path,
-            false => format!("{path}?{}", query.join("&")),
-        };
+        let mut conn = Connection::open(server);
         let mut request = format!(
-            "{} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{} {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
             self.method,
-            server.addr(),
+            target(self.bucket, self.key, &self.query),
+            conn.host,
             self.body.len()
         );
         for (name, value) in &headers {
@@ -197,49 +138,7 @@ impl<'a> Call<'a> {
         request.push_str("\r\n");
         let mut bytes = request.into_bytes();
         bytes.extend_from_slice(&self.body);
-        exchange(server, &bytes)
-    }
-}
-
-/// `request` on a connection of its own; what came back before the server closed it.
-fn exchange(server: &Server, request: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut stream = TcpStream::connect(server.addr())?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    stream.write_all(request)?;
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// An unsigned request to the server's control endpoints.
-fn control(server: &Server, method: &str, path: &str) -> Answer {
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-        server.addr()
-    );
-    read_answer(&exchange(server, request.as_bytes()).unwrap())
-}
-
-fn read_answer(bytes: &[u8]) -> Answer {
-    let mut parsed = [httparse::EMPTY_HEADER; 64];
-    let mut response = httparse::Response::new(&mut parsed);
-    let httparse::Status::Complete(head_len) = response.parse(bytes).expect("an HTTP answer")
-    else {
-        panic!("a whole head in {:?}", String::from_utf8_lossy(bytes));
-    };
-    Answer {
-        status: response.code.unwrap(),
-        headers: response
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_ascii_lowercase(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect(),
-        body: String::from_utf8(bytes[head_len..].to_vec()).expect("a UTF-8 body"),
+        conn.exchange(&bytes, self.method == "HEAD")
     }
 }
 
@@ -252,14 +151,14 @@ fn put_object_in(server: &Server, bucket: &str, key: &str) {
         .key(key)
         .body(key)
         .send(server);
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.status, 200, "{answer:?}");
 }
 
-fn put_bucket(server: &Server, bucket: &str) -> Answer {
+fn put_bucket(server: &Server, bucket: &str) -> Reply {
     Call::new("PUT", Some(bucket)).send(server)
 }
 
-fn bucket_names(answer: &Answer) -> Vec<&str> {
+fn bucket_names(answer: &Reply) -> Vec<&str> {
     answer.all("Name")
 }
 
@@ -309,12 +208,9 @@ fn a_created_bucket_is_listed_with_its_storage_class_and_creating_it_again_keeps
         refused.error(),
         (409, "BucketAlreadyExists", "0015-00000201")
     );
-    assert!(
-        refused
-            .body
-            .contains("Cannot modify existing bucket&apos;s storage class."),
-        "{}",
-        refused.body
+    assert_eq!(
+        refused.one("Message"),
+        Some("Cannot modify existing bucket's storage class.")
     );
     let after = Call::new("GET", None).ok(&server);
     assert_eq!(after.all("StorageClass"), ["Standard", "IA"]);
@@ -528,7 +424,7 @@ fn an_append_in_flight_into_a_bucket_deleted_meanwhile_is_no_such_bucket() {
             });
             assert!(server.wait_held(Duration::from_secs(30), |waiting, _| waiting == 1));
             let deleted = Call::new("DELETE", Some("doomed")).send(&server);
-            assert_eq!(deleted.status, 204, "{}", deleted.body);
+            assert_eq!(deleted.status, 204, "{deleted:?}");
             if remade {
                 assert_eq!(put_bucket(&server, "doomed").status, 200);
             }
@@ -558,21 +454,13 @@ fn an_append_in_flight_into_a_bucket_deleted_meanwhile_is_no_such_bucket() {
 
 // Listings.
 
-fn keys(answer: &Answer) -> Vec<&str> {
+fn keys(answer: &Reply) -> Vec<&str> {
     answer.all("Key")
 }
 
 /// The `Prefix` of each CommonPrefixes entry.
-fn common_prefixes(answer: &Answer) -> Vec<&str> {
-    answer
-        .all("CommonPrefixes")
-        .into_iter()
-        .map(|entry| {
-            entry
-                .trim_start_matches("<Prefix>")
-                .trim_end_matches("</Prefix>")
-        })
-        .collect()
+fn common_prefixes(answer: &Reply) -> Vec<&str> {
+    answer.all("CommonPrefixes/Prefix")
 }
 
 #[test]
@@ -586,7 +474,7 @@ fn list_objects_describes_each_object() {
         .send(&server);
     assert_eq!(appended.status, 200);
     let list = Call::home("GET").ok(&server);
-    assert!(list.body.starts_with(
+    assert!(list.text().starts_with(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult><Name>home-bucket</Name>\
          <Prefix></Prefix><Marker></Marker><MaxKeys>100</MaxKeys><Delimiter></Delimiter>\
          <IsTruncated>false</IsTruncated><Contents><Key>appendable</Key>"
@@ -595,10 +483,10 @@ fn list_objects_describes_each_object() {
     assert_eq!(list.all("Type"), ["Appendable", "Normal"]);
     assert_eq!(list.all("Size"), ["5", "6"]);
     assert_eq!(list.all("ID"), ["local", "local"]);
-    // The ETag as HeadObject gives it, quotes escaped.
+    // The ETag as HeadObject gives it (its quotes escaped in the XML).
     let head = Call::home("HEAD").key("normal").send(&server);
-    let etag = head.header("etag").unwrap().replace('"', "&quot;");
-    assert_eq!(list.all("ETag")[1], etag);
+    assert_eq!(Some(list.all("ETag")[1]), head.header("etag"));
+    assert!(list.text().contains("<ETag>&quot;"), "{list:?}");
     let modified = list.all("LastModified")[1];
     let since_epoch = httpdate::parse_http_date(head.header("last-modified").unwrap()).unwrap();
     let expected = oss_protocol::signer::v4::format_datetime(
@@ -758,9 +646,8 @@ fn an_unversioned_bucket_lists_each_object_once_as_its_null_version() {
         .flag("versions")
         .param("max-keys", "2")
         .ok(&server);
-    assert!(first
-        .body
-        .contains("<ListVersionsResult><Name>home-bucket</Name>"));
+    assert_eq!(first.names_in("ListVersionsResult").first(), Some(&"Name"));
+    assert_eq!(first.one("ListVersionsResult/Name"), Some("home-bucket"));
     assert_eq!(keys(&first), ["v/1", "v/2"]);
     assert_eq!(first.all("VersionId"), ["null", "null"]);
     assert_eq!(first.all("IsLatest"), ["true", "true"]);
@@ -784,7 +671,7 @@ fn multipart_uploads_list_empty_and_whole() {
         .param("encoding-type", "url")
         .ok(&server);
     assert_eq!(
-        answer.body,
+        answer.text(),
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult>\
          <Bucket>home-bucket</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>\
          <NextKeyMarker></NextKeyMarker><NextUploadIdMarker></NextUploadIdMarker>\
@@ -831,7 +718,7 @@ fn a_quiet_batch_delete_answers_without_a_body() {
         .flag("delete")
         .document(&delete_document(true, &["quiet"]))
         .send(&server);
-    assert_eq!((answer.status, answer.body.as_str()), (200, ""));
+    assert_eq!((answer.status, answer.body.as_slice()), (200, &b""[..]));
     assert!(!stored(&server, "quiet"));
 }
 
@@ -916,7 +803,7 @@ fn a_refused_batch_delete_deletes_nothing() {
     ];
     for (call, code, ec) in cases {
         let answer = call.send(&server);
-        assert_eq!(answer.error(), (400, code, ec), "{}", answer.body);
+        assert_eq!(answer.error(), (400, code, ec), "{answer:?}");
         assert!(stored(&server, "kept"));
     }
     let answer = Call::new("POST", Some("no-such-bucket"))
@@ -952,8 +839,7 @@ fn a_delete_naming_the_null_version_is_a_plain_delete() {
         assert_eq!(
             answer.error(),
             (501, "NotImplemented", "0000-00000001"),
-            "{}",
-            answer.body
+            "{answer:?}"
         );
         assert!(stored(&server, "versioned"));
     }
@@ -1003,21 +889,22 @@ fn the_new_operations_are_counted_and_faulted_by_name() {
         .flag("delete")
         .document(&delete_document(false, &["lost-answer"]))
         .exchange(&server);
-    assert!(lost.map_or(true, |bytes| bytes.is_empty()));
+    // The connection is reset: no answer at all.
+    assert!(lost.is_err(), "{lost:?}");
     assert!(!stored(&server, "lost-answer"));
 
     // Faults are scripted by the new names over HTTP too.
-    let scripted = control(
+    let scripted = unsigned(
         &server,
         "POST",
         "/-/faults?action=error&status=500&op=list-buckets",
     );
-    assert_eq!(scripted.status, 200, "{}", scripted.body);
+    assert_eq!(scripted.status, 200, "{scripted:?}");
     assert_eq!(
         Call::new("GET", None).send(&server).error().1,
         "InternalError"
     );
     assert_eq!(Call::new("GET", None).send(&server).status, 200);
-    let stats = control(&server, "GET", "/-/stats");
-    assert!(stats.body.contains("\nlist-buckets 3\n"), "{}", stats.body);
+    let stats = unsigned(&server, "GET", "/-/stats");
+    assert!(stats.text().contains("\nlist-buckets 3\n"), "{stats:?}");
 }
