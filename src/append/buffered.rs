@@ -8,13 +8,18 @@
 //! is kept, returned once by the next write, flush or close, and the upload resumes after
 //! that call (a close that failed can simply be called again).
 //!
+//! Rolling ([`crate::RollOptions`]), the caller's thread decides where each object ends, at
+//! its write boundaries, and records those cuts beside the bytes; the upload thread writes
+//! through a [`RollingAppender`], never sends a request across a cut, and rolls on at each.
+//!
 //! With a spool ([`crate::SpoolOptions`]) the buffer is a run of files instead of memory
 //! (see `spool`): a write returns once its bytes are in the file, the upload thread reads a
 //! request at a time from it, and an open first settles what an earlier owner left there.
 
 use super::chunks::{for_each_chunk, try_buffer};
 use super::direct::{check_options, look_up, DirectAppender};
-use super::options::{AppendOptions, BufferOptions, Progress, SpoolOptions};
+use super::options::{AppendOptions, BufferOptions, Progress, RollCallback, SpoolOptions};
+use super::roll::{Limits, RollingAppender, Step};
 use super::spool::{self, Piece, Spool};
 use crate::client::Client;
 use crate::config::LogLevel;
@@ -31,8 +36,11 @@ use std::time::{Duration, Instant, SystemTime};
 /// One thread uses it at a time (`&mut self`); many may exist on one [`Client`].
 pub(crate) struct BufferedAppender {
     shared: Arc<Shared>,
-    /// The caller's progress callback, as the upload thread reaches it.
-    progress: Arc<ProgressSlot>,
+    /// The caller's callbacks, as the upload thread reaches them.
+    progress: Arc<Slot<Progress>>,
+    rolled: Arc<Slot<RollCallback>>,
+    /// Rolling: where the caller's writes end objects.
+    roll: Option<Cutter>,
     worker: Option<JoinHandle<()>>,
     /// The upload thread's id: callbacks run there, and a call from them must not wait for
     /// the thread it is on.
@@ -48,7 +56,7 @@ struct Shared {
     work: Condvar,
     /// Wakes callers: bytes stored (room, flush progress) or an error.
     stored: Condvar,
-    appender: Mutex<DirectAppender>,
+    appender: Mutex<Target>,
     /// Logs an upload error that is kept for the caller.
     log_error: ErrorLog,
 }
@@ -56,13 +64,151 @@ struct Shared {
 /// Logs an upload error and how many bytes stay buffered.
 type ErrorLog = Box<dyn Fn(&Error, usize) + Send + Sync>;
 
-/// Where the upload thread finds the caller's progress callback. Drop empties it, waiting
+/// Where the upload thread finds one of the caller's callbacks. Drop empties it, waiting
 /// out a call under way; dropped from that very call (a callback that frees its own
 /// appender) it cannot wait, and marks it abandoned instead.
-#[derive(Default)]
-struct ProgressSlot {
-    callback: Mutex<Option<Progress>>,
+struct Slot<F> {
+    callback: Mutex<Option<F>>,
     abandoned: AtomicBool,
+}
+
+impl<F> Slot<F> {
+    fn new(callback: Option<F>) -> Arc<Slot<F>> {
+        Arc::new(Slot {
+            callback: Mutex::new(callback),
+            abandoned: AtomicBool::new(false),
+        })
+    }
+
+    /// Calls the callback, unless it was let go of: then returns `otherwise`.
+    fn call<R>(&self, call: impl FnOnce(&mut F) -> R, otherwise: R) -> R {
+        if self.abandoned.load(Ordering::Acquire) {
+            return otherwise;
+        }
+        match lock(&self.callback).as_mut() {
+            Some(callback) => call(callback),
+            None => otherwise,
+        }
+    }
+
+    /// Lets go of the callback: it is never called again once this returns, but from the
+    /// thread it runs on (`wait` false) a call under way cannot be waited for.
+    fn let_go(&self, wait: bool) {
+        self.abandoned.store(true, Ordering::Release);
+        if wait {
+            lock(&self.callback).take();
+        }
+    }
+}
+
+/// What the upload thread writes through: one object, or a rolling stream's current one.
+enum Target {
+    Object(DirectAppender),
+    Stream(Box<RollingAppender>),
+}
+
+impl Target {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            Target::Object(object) => object.write(data),
+            Target::Stream(stream) => stream.write_here(data),
+        }
+    }
+
+    /// Rolls on to the next object, to start at `at` in the stream.
+    fn roll_at(&mut self, at: u64) -> Result<()> {
+        match self {
+            Target::Object(_) => Err(Error::new(
+                ErrorKind::Internal,
+                "a cut in the buffer of an appender that does not roll (please report it)",
+            )),
+            Target::Stream(stream) => stream.roll_at(at),
+        }
+    }
+
+    /// Where the next byte goes: in the stream when rolling, else in the object.
+    fn stream_position(&self) -> u64 {
+        match self {
+            Target::Object(object) => object.position(),
+            Target::Stream(stream) => stream.stream_position(),
+        }
+    }
+
+    /// Where in the stream the current object starts.
+    fn object_start(&self) -> u64 {
+        match self {
+            Target::Object(_) => 0,
+            Target::Stream(stream) => stream.object_start(),
+        }
+    }
+
+    fn key(&self) -> String {
+        match self {
+            Target::Object(object) => object.key().to_string(),
+            Target::Stream(stream) => stream.key(),
+        }
+    }
+
+    fn crc64(&self) -> u64 {
+        match self {
+            Target::Object(object) => object.crc64(),
+            Target::Stream(stream) => stream.crc64(),
+        }
+    }
+
+    fn stat(&self) -> Result<ObjectInfo> {
+        match self {
+            Target::Object(object) => object.stat(),
+            Target::Stream(stream) => stream.stat(),
+        }
+    }
+
+    fn seal(&mut self) -> Result<SystemTime> {
+        match self {
+            Target::Object(object) => object.seal(),
+            Target::Stream(stream) => stream.seal(),
+        }
+    }
+
+    fn close(&mut self) -> Result<()> {
+        match self {
+            Target::Object(object) => object.close(),
+            Target::Stream(stream) => stream.close(),
+        }
+    }
+
+    fn error_log(&self) -> ErrorLog {
+        match self {
+            Target::Object(object) => Box::new(object.error_log()),
+            Target::Stream(stream) => Box::new(stream.error_log()),
+        }
+    }
+}
+
+/// Where a rolling stream's writes end objects, decided on the caller's thread.
+struct Cutter {
+    limits: Limits,
+    /// Where the object the next write goes to starts in the stream.
+    start: u64,
+    /// When the first write to that object came.
+    first_write: Option<Instant>,
+}
+
+impl Cutter {
+    /// For `len` bytes left of a write, the stream `accepted` bytes long: whether the
+    /// current object ends before them, and how many of them the object they go to takes.
+    fn place(&self, accepted: u64, len: usize) -> (bool, usize) {
+        match self
+            .limits
+            .step(accepted - self.start, self.first_write, len as u64)
+        {
+            Step::Take(take) => (false, take as usize),
+            Step::Roll => {
+                let whole = usize::try_from(self.limits.max_object_size).unwrap_or(usize::MAX);
+                (true, len.min(whole))
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,11 +226,15 @@ struct State {
     /// Buffered bytes that make a full request.
     threshold: usize,
     max_delay: Duration,
-    /// The object's length once everything accepted is stored.
+    /// The object's length once everything accepted is stored (rolling: the stream's).
     accepted: u64,
-    /// The object's length and CRC-64 as stored.
+    /// The object's length as stored (rolling: the stream's), and the object's CRC-64.
     durable: u64,
     crc: u64,
+    /// Rolling: where in the stream objects start that the upload has not reached, in order.
+    cuts: VecDeque<u64>,
+    /// The key of the object the upload writes to.
+    key: String,
     /// When the oldest buffered byte came (at least as old as any byte still buffered).
     oldest: Option<Instant>,
     /// Send partial requests until `durable` reaches this (a flush).
@@ -114,8 +264,9 @@ struct Chunks {
 
 /// The request the upload thread sends next.
 enum Request {
-    /// A chunk taken out of memory, put back (what is left of it) unless stored.
-    Chunk(Vec<u8>),
+    /// A chunk taken out of memory, of which this many bytes are sent (up to a cut); put
+    /// back (what is left of it) unless stored.
+    Chunk(Vec<u8>, usize),
     /// Where in the spool its bytes are, and how many.
     Spooled(Vec<Piece>, usize),
 }
@@ -132,43 +283,61 @@ impl BufferedAppender {
         client: &Client,
         bucket: &str,
         key: &str,
-        options: AppendOptions,
+        mut options: AppendOptions,
         buffer: BufferOptions,
     ) -> Result<BufferedAppender> {
         buffer.validate()?;
         let threshold = options.request_size.min(buffer.capacity);
-        // The upload thread calls the caller's progress callback through this slot, which
-        // drop empties: the thread may outlive the handle by a request, the callback may not.
-        let had_progress = options.progress.is_some();
-        let progress = Arc::new(ProgressSlot {
-            callback: Mutex::new(options.progress),
-            abandoned: AtomicBool::new(false),
-        });
+        // The upload thread calls the caller's callbacks through slots, which drop empties:
+        // the thread may outlive the handle by a request, the callbacks may not.
+        let mut roll = options.roll.take();
+        let progress = Slot::new(options.progress.take());
+        let rolled = Slot::new(roll.as_mut().and_then(|r| r.on_roll.take()));
+        if let Some(roll) = &mut roll {
+            let slot = rolled.clone();
+            roll.on_roll = Some(Box::new(move |key, length, crc| {
+                slot.call(|report| report(key, length, crc), ())
+            }));
+        }
+        let had_progress = lock(&progress.callback).is_some();
         let slot = progress.clone();
         let options = AppendOptions {
             progress: had_progress.then(|| -> Progress {
                 Box::new(move |increment, transferred, total| {
-                    if slot.abandoned.load(Ordering::Acquire) {
-                        return true;
-                    }
-                    match lock(&slot.callback).as_mut() {
-                        Some(report) => report(increment, transferred, total),
-                        None => true,
-                    }
+                    slot.call(|report| report(increment, transferred, total), true)
                 })
             }),
             ..options
         };
-        let (appender, store) = match &buffer.spool {
-            None => (
-                DirectAppender::open(client, bucket, key, options)?,
+        let (appender, store) = match (&buffer.spool, roll) {
+            (None, None) => (
+                Target::Object(DirectAppender::open(client, bucket, key, options)?),
                 Store::Memory(Chunks::default()),
             ),
-            Some(spool) => {
+            (None, Some(roll)) => (
+                Target::Stream(Box::new(RollingAppender::open(
+                    client, bucket, key, options, roll,
+                )?)),
+                Store::Memory(Chunks::default()),
+            ),
+            (Some(spool), None) => {
                 let (appender, spool) =
                     open_spooled(client, bucket, key, options, spool, threshold)?;
-                (appender, Store::Spool(Box::new(spool)))
+                (Target::Object(appender), Store::Spool(Box::new(spool)))
             }
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid_argument(
+                    "options: a rolling stream cannot be spooled yet (choose one)",
+                ))
+            }
+        };
+        let roll = match &appender {
+            Target::Stream(stream) => Some(Cutter {
+                limits: stream.limits(),
+                start: stream.object_start(),
+                first_write: None,
+            }),
+            Target::Object(_) => None,
         };
         // The upload thread reads spooled requests into one buffer, had here or refused.
         let scratch = match store {
@@ -179,7 +348,7 @@ impl BufferedAppender {
             }
             Store::Memory(_) => Vec::new(),
         };
-        let (position, crc) = (appender.position(), appender.crc64());
+        let (position, crc) = (appender.stream_position(), appender.crc64());
         let accepted = match &store {
             Store::Spool(spool) => spool.end(),
             Store::Memory(_) => position,
@@ -198,10 +367,12 @@ impl BufferedAppender {
                 error: None,
                 stop: Stop::Run,
                 in_flight: false,
+                cuts: VecDeque::new(),
+                key: appender.key(),
             }),
             work: Condvar::new(),
             stored: Condvar::new(),
-            log_error: Box::new(appender.error_log()),
+            log_error: appender.error_log(),
             appender: Mutex::new(appender),
         });
         let worker = {
@@ -219,6 +390,8 @@ impl BufferedAppender {
         Ok(BufferedAppender {
             shared,
             progress,
+            rolled,
+            roll,
             upload_thread: worker.thread().id(),
             worker: Some(worker),
             options: buffer,
@@ -229,7 +402,19 @@ impl BufferedAppender {
 
     /// Where the next byte goes: the object's length once everything written is stored.
     pub(crate) fn position(&self) -> u64 {
+        let start = self.roll.as_ref().map_or(0, |roll| roll.start);
+        lock(&self.shared.state).accepted - start
+    }
+
+    /// The stream's length once everything written is stored (not rolling: the object's).
+    pub(crate) fn stream_position(&self) -> u64 {
         lock(&self.shared.state).accepted
+    }
+
+    /// The key of the object the upload writes to (rolling, it rolls on as the upload
+    /// reaches the end of each object).
+    pub(crate) fn key(&self) -> String {
+        lock(&self.shared.state).key.clone()
     }
 
     /// CRC-64 of the object's stored bytes (as of [`BufferedAppender::pending`] bytes ago).
@@ -335,12 +520,20 @@ impl BufferedAppender {
             (result, _) => result,
         };
         take_error(&mut state)?;
-        check_size(state.accepted, data.len() as u64)?;
+        if self.roll.is_none() {
+            check_size(state.accepted, data.len() as u64)?;
+        }
         let mut rest = data;
         while !rest.is_empty() {
+            // Rolling, how much of the rest the current object takes, and whether the
+            // object before it ends first.
+            let (cut, limit) = match &self.roll {
+                None => (false, rest.len()),
+                Some(roll) => roll.place(state.accepted, rest.len()),
+            };
             // A spool an earlier owner left may hold more than this capacity.
             let room = capacity.saturating_sub(state.held());
-            let needed = rest.len().min(capacity);
+            let needed = limit.min(capacity);
             if room < needed {
                 let from_upload = self.on_upload_thread();
                 if !block || from_upload {
@@ -369,10 +562,17 @@ impl BufferedAppender {
                 take_error(&mut state)?;
                 continue;
             }
-            let (taken, later) = rest.split_at(room.min(rest.len()));
+            let (taken, later) = rest.split_at(room.min(limit));
             let was_empty = state.held() == 0;
             let full_before = state.full();
             state.push(taken)?;
+            if let Some(roll) = &mut self.roll {
+                if cut {
+                    roll.start = state.cut();
+                    roll.first_write = None;
+                }
+                roll.first_write.get_or_insert_with(Instant::now);
+            }
             state.accepted += taken.len() as u64;
             state.oldest.get_or_insert_with(Instant::now);
             // Wake the upload thread only when it has something new to do: start timing
@@ -397,6 +597,7 @@ impl BufferedAppender {
 
     /// Flushes, then seals the object as [`DirectAppender::seal`] does; later writes fail with
     /// [`ErrorKind::ObjectNotAppendable`]. A failed flush or seal leaves the handle as it was.
+    /// Rolling, the sealed object is finished and the next write starts the next one.
     pub(crate) fn seal(&mut self) -> Result<SystemTime> {
         self.check_open()?;
         self.check_not_upload_thread("seal")?;
@@ -406,7 +607,16 @@ impl BufferedAppender {
         }
         flush(&self.shared, None)?;
         let time = lock(&self.shared.appender).seal()?;
-        self.sealed = true;
+        match &mut self.roll {
+            None => self.sealed = true,
+            Some(roll) => {
+                let mut state = lock(&self.shared.state);
+                if roll.start < state.accepted {
+                    roll.start = state.cut();
+                    roll.first_write = None;
+                }
+            }
+        }
         Ok(time)
     }
 
@@ -472,8 +682,8 @@ impl BufferedAppender {
 impl Drop for BufferedAppender {
     /// Without a close, unsent bytes are dropped (the caller chose to; `pending` said how
     /// many). The thread is not waited for: it ends after the request in flight. The
-    /// progress callback is: once this returns, it is never called again (a call under way
-    /// finishes first), so the caller may free what it uses. Dropped on the upload thread
+    /// callbacks (progress, roll) are: once this returns, they are never called again (a
+    /// call under way finishes first), so the caller may free what they use. Dropped on the upload thread
     /// itself (by one of its callbacks), there is nothing to wait for: the thread ends when
     /// the callback returns.
     ///
@@ -483,10 +693,12 @@ impl Drop for BufferedAppender {
     fn drop(&mut self) {
         lock(&self.shared.state).stop = Stop::Abandon;
         self.shared.work.notify_one();
-        self.progress.abandoned.store(true, Ordering::Release);
-        if !self.on_upload_thread() {
-            // The upload thread may hold the slot, in a callback: wait for it to return.
-            lock(&self.progress.callback).take();
+        // The upload thread may be in a callback: wait for it to return, unless this is
+        // that callback.
+        let wait = !self.on_upload_thread();
+        self.rolled.let_go(wait);
+        self.progress.let_go(wait);
+        if wait {
             if let (Some(worker), Some(_)) = (self.worker.take(), &self.options.spool) {
                 let _ = worker.join();
             }
@@ -509,15 +721,29 @@ impl State {
         (self.accepted - self.durable) as usize
     }
 
-    /// Whether a full request waits.
+    /// Whether a full request waits: a request's worth, or the last bytes of an object
+    /// (rolling: a cut after them), or a front chunk no later write adds to.
     fn full(&self) -> bool {
+        if self.cuts.iter().any(|&cut| cut > self.durable) {
+            return true;
+        }
         match &self.store {
-            Store::Memory(chunks) => chunks
-                .queue
-                .front()
-                .is_some_and(|c| c.len() >= self.threshold),
+            Store::Memory(chunks) => {
+                chunks.queue.len() > 1
+                    || chunks
+                        .queue
+                        .front()
+                        .is_some_and(|c| c.len() >= self.threshold)
+            }
             Store::Spool(_) => self.held() >= self.threshold,
         }
+    }
+
+    /// Ends the current object of a rolling stream where the bytes accepted end; returns
+    /// where the next one starts.
+    fn cut(&mut self) -> u64 {
+        self.cuts.push_back(self.accepted);
+        self.accepted
     }
 
     /// Takes `data` after what is held, whole or (with an error) not at all.
@@ -532,11 +758,21 @@ impl State {
         }
     }
 
-    /// The request to send next: at most a request's worth from the front.
+    /// The request to send next: at most a request's worth from the front, and never
+    /// past the next cut (rolling: a request goes to one object).
     fn next_request(&mut self) -> Request {
-        let len = self.held().min(self.threshold);
+        let to_cut = self
+            .cuts
+            .iter()
+            .find(|&&cut| cut > self.durable)
+            .map_or(usize::MAX, |&cut| (cut - self.durable) as usize);
+        let len = self.held().min(self.threshold).min(to_cut);
         match &mut self.store {
-            Store::Memory(chunks) => Request::Chunk(chunks.queue.pop_front().expect("data held")),
+            Store::Memory(chunks) => {
+                let chunk = chunks.queue.pop_front().expect("data held");
+                let len = chunk.len().min(to_cut);
+                Request::Chunk(chunk, len)
+            }
             Store::Spool(spool) => Request::Spooled(spool.locate(self.durable, len), len),
         }
     }
@@ -544,7 +780,7 @@ impl State {
     /// After `request` was sent and `stored` bytes of it were stored (`durable` moved on).
     fn sent(&mut self, request: Request, stored: u64) {
         match (&mut self.store, request) {
-            (Store::Memory(chunks), Request::Chunk(mut chunk)) => {
+            (Store::Memory(chunks), Request::Chunk(mut chunk, _)) => {
                 // One chunk is one write, so at most all of it was stored.
                 let stored = (stored as usize).min(chunk.len());
                 if stored == chunk.len() {
@@ -553,7 +789,8 @@ impl State {
                         chunks.spare.push(chunk);
                     }
                 } else {
-                    // Not (all) stored: what is left goes back to the front, in order.
+                    // Not (all) stored, or sent up to a cut: what is left goes back to the
+                    // front, in order.
                     chunk.drain(..stored);
                     chunks.queue.push_front(chunk);
                 }
@@ -719,25 +956,36 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
                 }
             }
         }
+        // Rolling, the request after a cut goes to the next object.
+        let roll_at = state.cuts.front().copied().filter(|&at| at == state.durable);
         let request = state.next_request();
         state.in_flight = true;
         drop(state);
 
         let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let data = match &request {
-                Request::Chunk(chunk) => &chunk[..],
+                Request::Chunk(chunk, len) => &chunk[..*len],
                 Request::Spooled(pieces, len) => {
                     spool::read(pieces, &mut scratch[..*len])?;
                     &scratch[..*len]
                 }
             };
-            lock(&shared.appender).write(data)
+            let mut target = lock(&shared.appender);
+            if let Some(at) = roll_at {
+                target.roll_at(at)?;
+            }
+            target.write(data)
         }));
         // What is stored is the appender's account, also after a panic in a callback it ran
         // (a piece may have landed before it): anything else would send those bytes again.
-        let (position, crc) = {
-            let appender = lock(&shared.appender);
-            (appender.position(), appender.crc64())
+        let (position, crc, rolled_to) = {
+            let target = lock(&shared.appender);
+            let rolled = roll_at.filter(|&at| target.object_start() == at);
+            (
+                target.stream_position(),
+                target.crc64(),
+                rolled.map(|_| target.key()),
+            )
         };
         let result = sent.unwrap_or_else(|_| {
             Err(Error::new(
@@ -747,6 +995,10 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
         });
         state = lock(&shared.state);
         state.in_flight = false;
+        if let Some(key) = rolled_to {
+            state.cuts.pop_front();
+            state.key = key;
+        }
         let stored = position - state.durable;
         state.durable = position;
         state.crc = crc;

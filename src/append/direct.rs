@@ -134,6 +134,10 @@ impl DirectAppender {
         })
     }
 
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
     /// The object's length as far as this handle knows: where the next write goes.
     pub(crate) fn position(&self) -> u64 {
         self.position
@@ -300,15 +304,7 @@ impl DirectAppender {
     /// Logs an error a background upload keeps for the caller, through a logger of its own
     /// (called with no lock held, so it may itself write to the appender).
     pub(crate) fn error_log(&self) -> impl Fn(&Error, usize) + Send + Sync + 'static {
-        let (client, name) = (
-            self.client.clone(),
-            format!("oss://{}/{}", self.bucket, self.key),
-        );
-        move |error, buffered| {
-            client.log(LogLevel::Error, || {
-                format!("upload to {name} failed: {error}; {buffered} bytes stay buffered")
-            })
-        }
+        upload_error_log(&self.client, &self.bucket, &self.key)
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -560,6 +556,21 @@ impl DirectAppender {
 }
 
 /// Checks what an open is given, so a bad parameter fails at open, not at the first write.
+/// Logs an error a background upload to `key` keeps for the caller, and how many bytes stay
+/// buffered.
+pub(crate) fn upload_error_log(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> impl Fn(&Error, usize) + Send + Sync + 'static {
+    let (client, name) = (client.clone(), format!("oss://{bucket}/{key}"));
+    move |error, buffered| {
+        client.log(LogLevel::Error, || {
+            format!("upload to {name} failed: {error}; {buffered} bytes stay buffered")
+        })
+    }
+}
+
 pub(crate) fn check_options(bucket: &str, key: &str, options: &AppendOptions) -> Result<()> {
     validate_bucket(bucket)?;
     validate_key(key)?;

@@ -27,7 +27,7 @@ pub use options::{
 };
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::object::ObjectInfo;
 use buffered::BufferedAppender;
 use chunks::with_file;
@@ -66,21 +66,21 @@ impl Appender {
         key: &str,
         mut options: AppendOptions,
     ) -> Result<Appender> {
+        // Buffered, the buffer's upload thread writes the objects, rolling or not.
         let engine = match (options.buffer.take(), options.roll.take()) {
             (None, None) => Engine::Direct(Box::new(DirectAppender::open(
                 client, bucket, key, options,
             )?)),
-            (Some(buffer), None) => Engine::Buffered(BufferedAppender::open(
-                client, bucket, key, options, buffer,
+            (Some(buffer), roll) => Engine::Buffered(BufferedAppender::open(
+                client,
+                bucket,
+                key,
+                AppendOptions { roll, ..options },
+                buffer,
             )?),
             (None, Some(roll)) => Engine::Rolling(Box::new(RollingAppender::open(
                 client, bucket, key, options, roll,
             )?)),
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid_argument(
-                    "options: rolling is not available with a buffer yet",
-                ))
-            }
         };
         Ok(Appender {
             engine,
@@ -159,11 +159,13 @@ impl Appender {
     }
 
     /// The key of the object being written: the key given at open, or for a rolling stream
-    /// its current object's.
+    /// its current object's (buffered: the object the upload is at, which moves on as the
+    /// upload reaches the end of each object).
     pub fn key(&self) -> String {
         match &self.engine {
+            Engine::Direct(_) => self.key.clone(),
+            Engine::Buffered(b) => b.key(),
             Engine::Rolling(r) => r.key(),
-            _ => self.key.clone(),
         }
     }
 
@@ -171,8 +173,9 @@ impl Appender {
     /// for a rolling stream the lengths of all its objects.
     pub fn stream_position(&self) -> u64 {
         match &self.engine {
+            Engine::Direct(a) => a.position(),
+            Engine::Buffered(b) => b.stream_position(),
             Engine::Rolling(r) => r.stream_position(),
-            _ => self.position(),
         }
     }
 

@@ -6,18 +6,25 @@
 //!
 //! Where a stream goes on at open: the listing of the template's prefix gives the highest
 //! number; that object is continued when it is appendable, not sealed and below the limit,
-//! and otherwise the next number is started. An object in the way (a Normal one, a sealed
-//! or full one) is never written over: the stream moves past it, and says so in the log.
+//! and otherwise the next number is started. A roll later on starts an object of its own:
+//! one already at the next number with bytes in it (another writer's), a Normal one or a
+//! sealed one is never written over or mixed with: the stream moves past it, and says so
+//! in the log.
+//!
+//! Buffered, the caller's thread decides where objects end ([`Limits::step`], at its write
+//! boundaries) and the upload thread writes each object's bytes with
+//! [`RollingAppender::write_here`] and rolls where told ([`RollingAppender::roll_at`]).
 
 use super::chunks::for_each_chunk;
 use super::direct::DirectAppender;
-use super::options::{report, AppendOptions, Progress, RollOptions};
+use super::direct::upload_error_log;
+use super::options::{report, AppendOptions, Progress, RollCallback, RollOptions};
 use crate::client::Client;
 use crate::config::LogLevel;
 use crate::error::{Error, ErrorKind, Result};
 use crate::object::{validate_key, ObjectInfo, ObjectType, MAX_OBJECT_SIZE};
 use std::io::Read;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The marker a key template holds once.
 const MARKER: &str = "{n}";
@@ -67,6 +74,43 @@ impl KeyTemplate {
     }
 }
 
+/// A rolling stream's limits on each object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_object_size: u64,
+    pub(crate) max_age: Option<Duration>,
+}
+
+/// What to do with the rest of a write.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Finish the current object first; the rest goes to the next one.
+    Roll,
+    /// Put this many of its bytes in the current object.
+    Take(u64),
+}
+
+impl Limits {
+    /// Where the next of `len` bytes left of a write go, for a current object of `length`
+    /// bytes that this appender first wrote to at `first_write`: a write that the object
+    /// cannot take whole goes to the next one (unless no object can: then it fills this
+    /// one), and an object past its age takes nothing more.
+    pub(crate) fn step(&self, length: u64, first_write: Option<Instant>, len: u64) -> Step {
+        let room = self.max_object_size.saturating_sub(length);
+        let fits = len <= room;
+        let whole_fits_an_object = len <= self.max_object_size;
+        let too_old = match (self.max_age, first_write) {
+            (Some(limit), Some(first)) => length > 0 && first.elapsed() >= limit,
+            _ => false,
+        };
+        if (!fits && (whole_fits_an_object || room == 0)) || too_old {
+            Step::Roll
+        } else {
+            Step::Take(len.min(room))
+        }
+    }
+}
+
 pub(crate) struct RollingAppender {
     client: Client,
     bucket: String,
@@ -74,7 +118,8 @@ pub(crate) struct RollingAppender {
     /// What each object is opened with (no progress, no seal on close: both are the
     /// stream's).
     each: AppendOptions,
-    roll: RollOptions,
+    limits: Limits,
+    on_roll: Option<RollCallback>,
     progress: Option<Progress>,
     seal_on_close: bool,
     number: u64,
@@ -107,6 +152,7 @@ impl RollingAppender {
     ) -> Result<RollingAppender> {
         let template = KeyTemplate::parse(template)?;
         roll.validate()?;
+        let limits = roll.limits();
         let progress = options.progress.take();
         let seal_on_close = std::mem::take(&mut options.seal_on_close);
         // The stream's objects so far, from the listing: the highest number, and the
@@ -123,13 +169,16 @@ impl RollingAppender {
             }
         }
         let template_ref = &template;
+        // The last object goes on if it has room; one past it only if it is empty.
         let (number, current) = first_taking_more(
             client,
             bucket,
-            &roll,
             highest.unwrap_or(0),
             |n| template_ref.key(n),
             || options.for_each_object(),
+            |n, length| {
+                length < limits.max_object_size && (length == 0 || Some(n) == highest)
+            },
         )?;
         let before = sizes
             .iter()
@@ -141,7 +190,8 @@ impl RollingAppender {
             bucket: bucket.to_string(),
             template,
             each: options,
-            roll,
+            limits,
+            on_roll: roll.on_roll,
             progress,
             seal_on_close,
             number,
@@ -186,34 +236,94 @@ impl RollingAppender {
         let total = i64::try_from(data.len()).unwrap_or(-1);
         let mut transferred = 0;
         let mut rest = data;
-        loop {
+        while !rest.is_empty() {
             // An earlier write reported failed may have landed since: the room is measured
             // from where the object really ends.
             self.current.settle_unsettled()?;
-            let room = self
-                .roll
-                .max_object_size
-                .saturating_sub(self.current.position());
-            let fits = rest.len() as u64 <= room;
-            let whole_fits_an_object = rest.len() as u64 <= self.roll.max_object_size;
-            let must_roll = !fits && (whole_fits_an_object || room == 0);
-            if must_roll || self.too_old() || self.current.is_sealed() {
-                self.roll_on()?;
-                continue;
-            }
-            let take = rest.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            let step = self.limits.step(
+                self.current.position(),
+                self.first_write,
+                rest.len() as u64,
+            );
+            let take = match step {
+                Step::Take(take) if !self.current.is_sealed() => take as usize,
+                _ => {
+                    self.roll_on()?;
+                    continue;
+                }
+            };
             let (now, later) = rest.split_at(take);
-            for piece in now.chunks(self.each.request_size) {
-                self.first_write.get_or_insert_with(Instant::now);
-                self.current.write(piece)?;
-                transferred += piece.len() as u64;
-                report(&mut self.progress, piece.len() as u64, transferred, total)?;
-            }
+            self.put(now, &mut transferred, total)?;
             rest = later;
-            if rest.is_empty() {
-                return Ok(());
-            }
         }
+        Ok(())
+    }
+
+    /// Appends `data` to the current object, as a buffer's upload thread does: where
+    /// objects end was decided when the bytes were written ([`Limits::step`]), so no roll
+    /// happens here, and bytes the object would not take are an error, never sent.
+    pub(crate) fn write_here(&mut self, data: &[u8]) -> Result<()> {
+        self.check_open()?;
+        let end = self.current.position() + data.len() as u64;
+        if end > self.limits.max_object_size {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "{} would end at {end}, past the stream's object size of {} \
+                     (please report it)",
+                    self.key(),
+                    self.limits.max_object_size
+                ),
+            ));
+        }
+        let total = i64::try_from(data.len()).unwrap_or(-1);
+        self.put(data, &mut 0, total)
+    }
+
+    /// Rolls on so that the current object starts at `offset` in the stream: where the
+    /// object before it ends. Done already (the write after it failed), nothing happens.
+    pub(crate) fn roll_at(&mut self, offset: u64) -> Result<()> {
+        if self.before == offset {
+            return Ok(());
+        }
+        self.roll_on()?;
+        if self.before != offset {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "the buffer ends an object at {offset} in the stream, the objects at {} \
+                     (please report it)",
+                    self.before
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Where the current object starts in the stream.
+    pub(crate) fn object_start(&self) -> u64 {
+        self.before
+    }
+
+    /// Appends `data` to the current object in requests, reporting each.
+    fn put(&mut self, data: &[u8], transferred: &mut u64, total: i64) -> Result<()> {
+        for piece in data.chunks(self.each.request_size) {
+            self.first_write.get_or_insert_with(Instant::now);
+            self.current.write(piece)?;
+            *transferred += piece.len() as u64;
+            report(&mut self.progress, piece.len() as u64, *transferred, total)?;
+        }
+        Ok(())
+    }
+
+    /// Logs an error a buffer's upload keeps for the caller, naming the stream.
+    pub(crate) fn error_log(&self) -> impl Fn(&Error, usize) + Send + Sync + 'static {
+        let template = format!("{}{MARKER}{}", self.template.before, self.template.after);
+        upload_error_log(&self.client, &self.bucket, &template)
     }
 
     /// Streams `reader` to its end in chunks of the request size, each a write of its own.
@@ -251,13 +361,6 @@ impl RollingAppender {
         Ok(())
     }
 
-    fn too_old(&self) -> bool {
-        match (self.roll.max_age, self.first_write) {
-            (Some(limit), Some(first)) => self.current.position() > 0 && first.elapsed() >= limit,
-            _ => false,
-        }
-    }
-
     /// Finishes the current object (sealing it with `seal_on_close`; one sealed already was
     /// reported when it was) and opens the next.
     fn roll_on(&mut self) -> Result<()> {
@@ -279,7 +382,7 @@ impl RollingAppender {
             return;
         }
         self.reported = Some(self.number);
-        if let Some(callback) = &mut self.roll.on_roll {
+        if let Some(callback) = &mut self.on_roll {
             callback(
                 &self.template.key(self.number),
                 self.current.position(),
@@ -295,10 +398,10 @@ impl RollingAppender {
         let (number, next) = first_taking_more(
             &self.client,
             &self.bucket,
-            &self.roll,
             self.number + 1,
             |n| template.key(n),
             || each.for_each_object(),
+            |_, length| length == 0,
         )?;
         self.before += self.current.position();
         (self.number, self.current) = (number, next);
@@ -307,26 +410,28 @@ impl RollingAppender {
     }
 }
 
-/// From number `from` on, the first object that takes more bytes (absent, or appendable,
-/// not sealed and below the size limit), opened; objects in the way are moved past, never
-/// written over, and the log says so.
+/// From number `from` on, the first object the stream may write to (absent, or appendable,
+/// not sealed, and of a length `takes` accepts), opened; objects in the way are moved past,
+/// never written over, and the log says so.
 fn first_taking_more(
     client: &Client,
     bucket: &str,
-    roll: &RollOptions,
     from: u64,
     key: impl Fn(u64) -> String,
     options: impl Fn() -> AppendOptions,
+    takes: impl Fn(u64, u64) -> bool,
 ) -> Result<(u64, DirectAppender)> {
     let mut number = from;
     loop {
         let key = key(number);
         match DirectAppender::open(client, bucket, &key, options()) {
-            Ok(appender) if appender.position() < roll.max_object_size => {
-                return Ok((number, appender))
-            }
-            Ok(_) => client.log(LogLevel::Info, || {
-                format!("oss://{bucket}/{key} is full; the stream goes on after it")
+            Ok(appender) if takes(number, appender.position()) => return Ok((number, appender)),
+            Ok(appender) => client.log(LogLevel::Info, || {
+                format!(
+                    "oss://{bucket}/{key} holds {} bytes that are not this stream's to go on \
+                     from; the stream goes on after it",
+                    appender.position()
+                )
             }),
             Err(e) if skippable(&e) => client.log(LogLevel::Warn, || {
                 format!("oss://{bucket}/{key}: {e}; the stream goes on after it")
@@ -345,7 +450,14 @@ fn skippable(e: &Error) -> bool {
 }
 
 impl RollOptions {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_object_size: self.max_object_size,
+            max_age: self.max_age,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.max_object_size == 0 || self.max_object_size > MAX_OBJECT_SIZE {
             return Err(Error::invalid_argument(format!(
                 "roll size {}: from 1 byte to {MAX_OBJECT_SIZE} (5 GiB)",
