@@ -1,10 +1,13 @@
 //! Rolling streams against the local server: the key is a template, and the stream goes on
 //! in the next numbered object by size or age, continues where it was on reopen, moves past
-//! objects in its way, and under faults at the roll point loses and repeats nothing.
+//! objects in its way, and under faults at the roll point loses and repeats nothing; each
+//! unbuffered and buffered (where the writer decides the cuts and the upload thread rolls).
 
 mod common;
 
-use oss_append::{AppendOptions, Appender, Client, ErrorKind, RetryPolicy, RollOptions};
+use oss_append::{
+    AppendOptions, Appender, BufferOptions, Client, ErrorKind, RetryPolicy, RollOptions,
+};
 use oss_local_server::{Action, Fault, Op, Server};
 use oss_protocol::crc64;
 use std::sync::{Arc, Mutex};
@@ -31,6 +34,33 @@ fn rolling(size: u64, age: Option<Duration>) -> (AppendOptions, Finished) {
         ..AppendOptions::default()
     };
     (options, finished)
+}
+
+/// How a stream is written: unbuffered, or through a buffer.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Direct,
+    Buffered,
+}
+
+const MODES: [Mode; 2] = [Mode::Direct, Mode::Buffered];
+
+impl Mode {
+    fn options(
+        self,
+        (mut options, finished): (AppendOptions, Finished),
+    ) -> (AppendOptions, Finished) {
+        if let Mode::Buffered = self {
+            options.buffer = Some(BufferOptions::default());
+        }
+        (options, finished)
+    }
+}
+
+/// Writes `data` and waits until it is stored (buffered, a flush; unbuffered, the write).
+fn store(stream: &mut Appender, data: &[u8]) -> oss_append::Result<()> {
+    stream.write(data)?;
+    stream.flush(None)
 }
 
 /// The stream's objects in key order, as the server holds them.
@@ -65,9 +95,15 @@ fn writes(count: usize, limit: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_stream_rolls_at_write_boundaries_and_its_objects_concatenate_to_it() {
+    for mode in MODES {
+        rolls_at_write_boundaries(mode);
+    }
+}
+
+fn rolls_at_write_boundaries(mode: Mode) {
     let (server, client) = common::start_with_client(AK, SK, BUCKET);
     let limit = 1000;
-    let (options, finished) = rolling(limit, None);
+    let (options, finished) = mode.options(rolling(limit, None));
     let mut stream = Appender::open(&client, BUCKET, "logs/app-{n}.log", options).unwrap();
     assert_eq!(stream.key(), "logs/app-000000.log");
     let data = writes(120, limit as usize);
@@ -79,13 +115,20 @@ fn a_stream_rolls_at_write_boundaries_and_its_objects_concatenate_to_it() {
     let total = *boundaries.last().unwrap();
     assert_eq!(stream.stream_position(), total);
     stream.close().unwrap();
+    assert_eq!(stream.stream_position(), total);
 
     let stored = objects(&client, &server, "logs/app-");
     let all: Vec<u8> = stored.iter().flat_map(|(_, b)| b.clone()).collect();
     assert_eq!(
         all,
         data.concat(),
-        "the objects in key order are the stream"
+        "{mode:?}: the objects in key order are the stream"
+    );
+    assert_eq!(stream.key(), stored.last().unwrap().0, "{mode:?}");
+    assert_eq!(
+        stream.position(),
+        stored.last().unwrap().1.len() as u64,
+        "{mode:?}"
     );
     let mut offset = 0;
     for (i, (key, bytes)) in stored.iter().enumerate() {
@@ -97,7 +140,7 @@ fn a_stream_rolls_at_write_boundaries_and_its_objects_concatenate_to_it() {
             let inside = boundaries.iter().rposition(|b| *b < offset).unwrap();
             assert!(
                 data[inside].len() as u64 > limit,
-                "{key} ends inside a write of {} bytes, which an object could hold",
+                "{mode:?}: {key} ends inside a write of {} bytes, which an object could hold",
                 data[inside].len()
             );
         }
@@ -108,15 +151,21 @@ fn a_stream_rolls_at_write_boundaries_and_its_objects_concatenate_to_it() {
         .iter()
         .map(|(key, bytes)| (key.clone(), bytes.len() as u64, crc64::checksum(bytes)))
         .collect();
-    assert_eq!(finished, expected);
-    assert!(stored.len() > 10, "{} objects", stored.len());
+    assert_eq!(finished, expected, "{mode:?}");
+    assert!(stored.len() > 10, "{mode:?}: {} objects", stored.len());
 }
 
 #[test]
 fn an_age_limit_rolls_before_the_first_write_after_it() {
+    for mode in MODES {
+        an_age_limit_rolls(mode);
+    }
+}
+
+fn an_age_limit_rolls(mode: Mode) {
     let (server, client) = common::start_with_client(AK, SK, BUCKET);
     // An age of zero: every write after an object's first finds it too old.
-    let (options, finished) = rolling(1 << 20, Some(Duration::ZERO));
+    let (options, finished) = mode.options(rolling(1 << 20, Some(Duration::ZERO)));
     let mut stream = Appender::open(&client, BUCKET, "aged/{n}", options).unwrap();
     for line in ["one\n", "two\n", "three\n"] {
         stream.write(line.as_bytes()).unwrap();
@@ -129,25 +178,32 @@ fn an_age_limit_rolls_before_the_first_write_after_it() {
             ("aged/000000".to_string(), b"one\n".to_vec()),
             ("aged/000001".to_string(), b"two\n".to_vec()),
             ("aged/000002".to_string(), b"three\n".to_vec()),
-        ]
+        ],
+        "{mode:?}"
     );
-    assert_eq!(finished.lock().unwrap().len(), 2);
+    assert_eq!(finished.lock().unwrap().len(), 2, "{mode:?}");
 
     // An age limit not reached keeps one object.
-    let (options, _) = rolling(1 << 20, Some(Duration::from_secs(3600)));
+    let (options, _) = mode.options(rolling(1 << 20, Some(Duration::from_secs(3600))));
     let mut stream = Appender::open(&client, BUCKET, "young/{n}", options).unwrap();
     for line in ["one\n", "two\n"] {
         stream.write(line.as_bytes()).unwrap();
     }
     stream.close().unwrap();
-    assert_eq!(objects(&client, &server, "young/").len(), 1);
+    assert_eq!(objects(&client, &server, "young/").len(), 1, "{mode:?}");
 }
 
 #[test]
 fn a_reopened_stream_continues_its_last_object_or_the_next_number() {
+    for mode in MODES {
+        reopened_stream_continues(mode);
+    }
+}
+
+fn reopened_stream_continues(mode: Mode) {
     let (server, client) = common::start_with_client(AK, SK, BUCKET);
     let open = |template: &str, seal: bool| {
-        let (mut options, _) = rolling(10, None);
+        let (mut options, _) = mode.options(rolling(10, None));
         options.seal_on_close = seal;
         Appender::open(&client, BUCKET, template, options).unwrap()
     };
@@ -186,7 +242,7 @@ fn a_reopened_stream_continues_its_last_object_or_the_next_number() {
     server.put_object(BUCKET, "n/000001", b"normal").unwrap();
     let mut stream = open("n/{n}", false);
     assert_eq!(stream.key(), "n/000002");
-    stream.write(b"x").unwrap();
+    store(&mut stream, b"x").unwrap();
     assert_eq!(server.object_bytes(BUCKET, "n/000000").unwrap(), b"normal");
     assert_eq!(server.object_bytes(BUCKET, "n/000001").unwrap(), b"normal");
 
@@ -216,24 +272,27 @@ fn the_last_object_is_found_past_several_pages_of_listing() {
 
 #[test]
 fn faults_at_the_roll_point_lose_and_repeat_nothing() {
-    for action in [
-        Action::ResetAfterApply,
-        Action::ResetBeforeBody,
-        Action::Error(503),
-        Action::DelayAfterApply(Duration::from_secs(6)),
-    ] {
+    for (mode, action) in MODES.into_iter().flat_map(|mode| {
+        [
+            Action::ResetAfterApply,
+            Action::ResetBeforeBody,
+            Action::Error(503),
+            Action::DelayAfterApply(Duration::from_secs(6)),
+        ]
+        .map(|action| (mode, action))
+    }) {
         let (server, client) = common::start_with_client(AK, SK, BUCKET);
-        let (options, finished) = rolling(100, None);
+        let (options, finished) = mode.options(rolling(100, None));
         let mut stream = Appender::open(&client, BUCKET, "fault/{n}", options).unwrap();
-        stream.write(&[b'a'; 60]).unwrap();
+        store(&mut stream, &[b'a'; 60]).unwrap();
         // The write that rolls, and the one after, meet the fault: their appends are
         // the first ones to the next object.
         server.add_fault(Fault::new(action, Op::Append).count(1));
-        stream.write(&[b'b'; 60]).unwrap();
+        store(&mut stream, &[b'b'; 60]).unwrap();
         server.add_fault(Fault::new(action, Op::Append).count(1));
-        stream.write(&[b'c'; 30]).unwrap();
+        store(&mut stream, &[b'c'; 30]).unwrap();
         stream.close().unwrap();
-        assert_eq!(server.pending_faults(), 0, "{action:?} was met");
+        assert_eq!(server.pending_faults(), 0, "{mode:?}: {action:?} was met");
         let stored = objects(&client, &server, "fault/");
         let expected = vec![
             ("fault/000000".to_string(), vec![b'a'; 60]),
@@ -242,27 +301,33 @@ fn faults_at_the_roll_point_lose_and_repeat_nothing() {
                 [vec![b'b'; 60], vec![b'c'; 30]].concat(),
             ),
         ];
-        assert_eq!(stored, expected, "{action:?}");
-        assert_eq!(finished.lock().unwrap().len(), 1, "{action:?}");
+        assert_eq!(stored, expected, "{mode:?}: {action:?}");
+        assert_eq!(finished.lock().unwrap().len(), 1, "{mode:?}: {action:?}");
     }
 }
 
 #[test]
 fn a_stream_longer_than_the_servers_object_limit_goes_on_in_the_next_object() {
+    for mode in MODES {
+        longer_than_the_servers_limit(mode);
+    }
+}
+
+fn longer_than_the_servers_limit(mode: Mode) {
     let mut config = oss_local_server::Config::new(AK, SK)
         .bucket(BUCKET)
         .faults();
     config.max_object_size = 256;
     let server = Server::start(config).unwrap();
     let client = Client::new(&common::client_config(&server, AK, SK)).unwrap();
-    let (options, finished) = rolling(256, None);
+    let (options, finished) = mode.options(rolling(256, None));
     let mut stream = Appender::open(&client, BUCKET, "big/{n}.bin", options).unwrap();
     let data: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
     stream.write(&data).unwrap();
     stream.close().unwrap();
     let stored = objects(&client, &server, "big/");
-    assert_eq!(stored.len(), 8);
-    assert!(stored.iter().all(|(_, b)| b.len() <= 256));
+    assert_eq!(stored.len(), 8, "{mode:?}");
+    assert!(stored.iter().all(|(_, b)| b.len() <= 256), "{mode:?}");
     assert_eq!(
         stored
             .iter()
@@ -270,11 +335,12 @@ fn a_stream_longer_than_the_servers_object_limit_goes_on_in_the_next_object() {
             .collect::<Vec<_>>(),
         data
     );
-    assert_eq!(finished.lock().unwrap().len(), 7);
+    assert_eq!(finished.lock().unwrap().len(), 7, "{mode:?}");
 
     // Without rolling, the server's limit is an error, as before.
-    let mut plain = Appender::open(&client, BUCKET, "plain", AppendOptions::default()).unwrap();
-    let err = plain.write(&data).unwrap_err();
+    let (plain, _) = mode.options((AppendOptions::default(), Finished::default()));
+    let mut plain = Appender::open(&client, BUCKET, "plain", plain).unwrap();
+    let err = store(&mut plain, &data).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ObjectTooLarge, "{err}");
 }
 
@@ -299,6 +365,12 @@ fn bad_templates_and_limits_fail_at_open_naming_them() {
 /// to its limit, the callback reports its real length, and nothing is stored twice.
 #[test]
 fn a_write_reported_failed_that_lands_later_counts_before_the_next_roll() {
+    for mode in MODES {
+        late_landing_counts_before_the_roll(mode);
+    }
+}
+
+fn late_landing_counts_before_the_roll(mode: Mode) {
     let server = common::start_server(AK, SK, BUCKET);
     let config = common::client_config(&server, AK, SK)
         .request_timeout(Duration::from_millis(500))
@@ -309,11 +381,11 @@ fn a_write_reported_failed_that_lands_later_counts_before_the_next_roll() {
         })
         .unwrap();
     let client = Client::new(&config).unwrap();
-    let (options, finished) = rolling(10, None);
+    let (options, finished) = mode.options(rolling(10, None));
     let mut stream = Appender::open(&client, BUCKET, "late/{n}", options).unwrap();
     server.add_fault(Fault::new(Action::Hold, Op::Append));
-    let err = stream.write(b"aaaaaa").unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    let err = store(&mut stream, b"aaaaaa").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{mode:?}: {err}");
     server.release_held(1);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while server.object_bytes(BUCKET, "late/000000").as_deref() != Some(b"aaaaaa") {
@@ -330,28 +402,42 @@ fn a_write_reported_failed_that_lands_later_counts_before_the_next_roll() {
         [
             ("late/000000".to_string(), b"aaaaaa".to_vec()),
             ("late/000001".to_string(), b"bbbbbb".to_vec()),
-        ]
+        ],
+        "{mode:?}"
     );
     let finished = finished.lock().unwrap().clone();
     assert_eq!(
         finished,
-        [("late/000000".to_string(), 6, crc64::checksum(b"aaaaaa"))]
+        [("late/000000".to_string(), 6, crc64::checksum(b"aaaaaa"))],
+        "{mode:?}"
     );
-    assert_eq!(stream.stream_position(), 12);
+    assert_eq!(stream.stream_position(), 12, "{mode:?}");
 }
 
 /// Each finished object is reported once: a roll whose next open failed, tried again by the
 /// next write, and a second seal report nothing more.
 #[test]
 fn an_object_is_reported_once_whatever_is_tried_again() {
+    for mode in MODES {
+        reported_once(mode);
+    }
+}
+
+fn reported_once(mode: Mode) {
     let (server, client) = common::start_with_client(AK, SK, BUCKET);
-    let (options, finished) = rolling(10, None);
+    let (options, finished) = mode.options(rolling(10, None));
     let mut stream = Appender::open(&client, BUCKET, "once/{n}", options).unwrap();
-    stream.write(b"123456").unwrap();
-    // The next object's HEAD fails at every attempt: the roll fails, and is tried again.
+    store(&mut stream, b"123456").unwrap();
+    // The next object's HEAD fails at every attempt: the roll fails, and is tried again
+    // (unbuffered by the write made again, buffered by the upload thread once the error
+    // was heard of).
     server.add_fault(Fault::new(Action::Error(503), Op::Head).count(3));
-    assert!(stream.write(b"abcdef").is_err());
-    stream.write(b"abcdef").unwrap();
+    let err = store(&mut stream, b"abcdef").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{mode:?}: {err}");
+    match mode {
+        Mode::Direct => stream.write(b"abcdef").unwrap(),
+        Mode::Buffered => stream.flush(None).unwrap(),
+    }
     stream.seal().unwrap();
     stream.seal().unwrap();
     let keys: Vec<String> = finished
@@ -360,27 +446,109 @@ fn an_object_is_reported_once_whatever_is_tried_again() {
         .iter()
         .map(|f| f.0.clone())
         .collect();
-    assert_eq!(keys, ["once/000000", "once/000001"]);
+    assert_eq!(keys, ["once/000000", "once/000001"], "{mode:?}");
+    assert_eq!(
+        server.object_bytes(BUCKET, "once/000001").unwrap(),
+        b"abcdef",
+        "{mode:?}"
+    );
 }
 
 /// Reopened, a stream counts only its own objects: a Normal object it moved past is no part
 /// of its length.
 #[test]
 fn a_reopened_stream_counts_only_its_own_objects() {
+    for mode in MODES {
+        counts_only_its_own(mode);
+    }
+}
+
+fn counts_only_its_own(mode: Mode) {
     let (server, client) = common::start_with_client(AK, SK, BUCKET);
     server
         .put_object(BUCKET, "own/000000", &[b'n'; 1000])
         .unwrap();
-    let (options, _) = rolling(10, None);
+    let (options, _) = mode.options(rolling(10, None));
     let mut stream = Appender::open(&client, BUCKET, "own/{n}", options).unwrap();
     stream.write(b"0123456789").unwrap();
     stream.write(b"ab").unwrap();
-    assert_eq!(stream.stream_position(), 12);
+    assert_eq!(stream.stream_position(), 12, "{mode:?}");
     stream.close().unwrap();
-    let (options, _) = rolling(10, None);
+    let (options, _) = mode.options(rolling(10, None));
     let stream = Appender::open(&client, BUCKET, "own/{n}", options).unwrap();
     assert_eq!(
         (stream.key(), stream.stream_position()),
-        ("own/000002".into(), 12)
+        ("own/000002".into(), 12),
+        "{mode:?}"
     );
+}
+
+/// A roll starts an object of its own: an object at the next number that already holds
+/// bytes (another writer's) is moved past, neither mixed with nor written over.
+#[test]
+fn a_roll_moves_past_an_object_another_writer_started() {
+    for mode in MODES {
+        let (server, client) = common::start_with_client(AK, SK, BUCKET);
+        let (options, finished) = mode.options(rolling(10, None));
+        let mut stream = Appender::open(&client, BUCKET, "mid/{n}", options).unwrap();
+        store(&mut stream, b"12345678").unwrap();
+        client
+            .append_object(BUCKET, "mid/000001", 0, b"other", &Default::default())
+            .unwrap();
+        stream.write(b"abcde").unwrap();
+        stream.close().unwrap();
+        assert_eq!(
+            objects(&client, &server, "mid/"),
+            [
+                ("mid/000000".to_string(), b"12345678".to_vec()),
+                ("mid/000001".to_string(), b"other".to_vec()),
+                ("mid/000002".to_string(), b"abcde".to_vec()),
+            ],
+            "{mode:?}"
+        );
+        assert_eq!(stream.key(), "mid/000002", "{mode:?}");
+        assert_eq!(stream.stream_position(), 13, "{mode:?}");
+        assert_eq!(finished.lock().unwrap().len(), 1, "{mode:?}");
+    }
+}
+
+/// With `seal_on_close`, each object is sealed as the stream rolls past it, and the last one
+/// at close; a seal by the caller finishes the object, and the next write starts the next.
+#[test]
+fn finished_objects_are_sealed_and_a_seal_starts_the_next_object() {
+    for mode in MODES {
+        let (server, client) = common::start_with_client(AK, SK, BUCKET);
+        let (mut options, finished) = mode.options(rolling(10, None));
+        options.seal_on_close = true;
+        let mut stream = Appender::open(&client, BUCKET, "sealed/{n}", options).unwrap();
+        for write in [&b"aaaaaa"[..], b"bbbbbb", b"cc"] {
+            stream.write(write).unwrap();
+        }
+        stream.seal().unwrap();
+        assert_eq!(
+            stream.position(),
+            0,
+            "{mode:?}: the next write starts an object"
+        );
+        stream.write(b"dd").unwrap();
+        stream.close().unwrap();
+        let stored = objects(&client, &server, "sealed/");
+        let bytes: Vec<&[u8]> = stored.iter().map(|(_, b)| &b[..]).collect();
+        assert_eq!(bytes, [&b"aaaaaa"[..], b"bbbbbbcc", b"dd"], "{mode:?}");
+        for (key, _) in &stored {
+            let info = client.head_object(BUCKET, key).unwrap();
+            assert!(info.sealed_time.is_some(), "{mode:?}: {key} is not sealed");
+        }
+        let reported: Vec<String> = finished
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|f| f.0.clone())
+            .collect();
+        assert_eq!(
+            reported,
+            ["sealed/000000", "sealed/000001", "sealed/000002"],
+            "{mode:?}"
+        );
+    }
 }

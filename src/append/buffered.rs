@@ -957,7 +957,11 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
             }
         }
         // Rolling, the request after a cut goes to the next object.
-        let roll_at = state.cuts.front().copied().filter(|&at| at == state.durable);
+        let roll_at = state
+            .cuts
+            .front()
+            .copied()
+            .filter(|&at| at == state.durable);
         let request = state.next_request();
         state.in_flight = true;
         drop(state);

@@ -16,8 +16,8 @@
 //! [`RollingAppender::write_here`] and rolls where told ([`RollingAppender::roll_at`]).
 
 use super::chunks::for_each_chunk;
-use super::direct::DirectAppender;
 use super::direct::upload_error_log;
+use super::direct::DirectAppender;
 use super::options::{report, AppendOptions, Progress, RollCallback, RollOptions};
 use crate::client::Client;
 use crate::config::LogLevel;
@@ -176,9 +176,7 @@ impl RollingAppender {
             highest.unwrap_or(0),
             |n| template_ref.key(n),
             || options.for_each_object(),
-            |n, length| {
-                length < limits.max_object_size && (length == 0 || Some(n) == highest)
-            },
+            |n, length| length < limits.max_object_size && (length == 0 || Some(n) == highest),
         )?;
         let before = sizes
             .iter()
@@ -208,7 +206,12 @@ impl RollingAppender {
         self.template.key(self.number)
     }
 
+    /// Where the next byte goes in the object it goes to: after a seal, the start of the
+    /// next one (which the next write opens).
     pub(crate) fn position(&self) -> u64 {
+        if self.current.is_sealed() {
+            return 0;
+        }
         self.current.position()
     }
 
@@ -240,11 +243,9 @@ impl RollingAppender {
             // An earlier write reported failed may have landed since: the room is measured
             // from where the object really ends.
             self.current.settle_unsettled()?;
-            let step = self.limits.step(
-                self.current.position(),
-                self.first_write,
-                rest.len() as u64,
-            );
+            let step =
+                self.limits
+                    .step(self.current.position(), self.first_write, rest.len() as u64);
             let take = match step {
                 Step::Take(take) if !self.current.is_sealed() => take as usize,
                 _ => {
