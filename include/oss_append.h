@@ -434,7 +434,8 @@ typedef void (*oss_log_fn)(void *user_data,
 
 /**
  * Called when a rolling stream has finished an object, after its last append (and seal,
- * with `seal_on_close`) landed, on the thread that finished it (the writing thread):
+ * with `seal_on_close`) landed, on the thread that finished it (the writing thread, or a
+ * buffered appender's upload thread):
  * `finished_key` (valid during the call only), and the length and CRC-64 the server
  * confirmed. Called once for each object this appender finished.
  */
@@ -1126,9 +1127,13 @@ enum oss_status oss_append_options_set_spool(struct oss_append_options *options,
  * template's prefix and continues its highest-numbered object when that is appendable, not
  * sealed and below the limit, else starts the next number, moving past objects in its way
  * (never writing over them). A template without exactly one "{n}", or making keys OSS
- * does not take, fails at open with `OSS_ERR_INVALID_ARGUMENT`. Not with a buffer yet (open
- * fails, naming it). `oss_append_position` and `oss_append_crc64` then tell of the current
- * object; `oss_append_stream_position` of the whole stream, `oss_append_key` which object.
+ * does not take, fails at open with `OSS_ERR_INVALID_ARGUMENT`. Later rolls start an object
+ * of their own (one at the next number that already holds bytes is moved past). With a
+ * buffer, objects still end at write boundaries (the writing thread decides where, the
+ * upload thread rolls there); not with a spool yet (open fails, naming it).
+ * `oss_append_position` and `oss_append_crc64` then tell of the current object (buffered:
+ * position as written, CRC-64 as stored), `oss_append_stream_position` of the whole stream,
+ * `oss_append_key` which object (buffered: the one the upload is at).
  */
 enum oss_status oss_append_options_set_roll(struct oss_append_options *options,
                                             uint64_t max_object_size,

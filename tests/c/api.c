@@ -490,6 +490,33 @@ int main(int argc, char **argv) {
         CHECK(length == strlen("api/roll-000002.log"));
         EXPECT(OSS_OK, oss_append_close(append, &err));
         oss_append_free(append);
+
+        /* Buffered: the same objects, reported by the upload thread; the position is the
+           current object's as written. Not with a spool. */
+        memset(&rolls, 0, sizeof rolls);
+        EXPECT(OSS_OK, oss_append_options_set_buffer(roll, 4096, 60000, true, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "api/broll-{n}.log", roll, &append, &err));
+        for (int i = 0; i < 3; i++) EXPECT(OSS_OK, oss_append_write(append, data, 6, &err));
+        EXPECT(OSS_OK, oss_append_position(append, &position, &err));
+        CHECK(position == 6);
+        EXPECT(OSS_OK, oss_append_flush(append, 0, &err));
+        CHECK(rolls.calls == 2 && strcmp(rolls.keys[1], "api/broll-000001.log") == 0);
+        CHECK(rolls.lengths[1] == 6 && rolls.crcs[1] == crc_of(data, 6));
+        EXPECT(OSS_OK, oss_append_key(append, NULL, 0, &length, &err));
+        CHECK(length == strlen("api/broll-000002.log"));
+        EXPECT(OSS_OK, oss_append_stream_position(append, &stream, &err));
+        CHECK(stream == 18);
+        EXPECT(OSS_OK, oss_append_close(append, &err));
+        oss_append_free(append);
+        EXPECT(OSS_OK, oss_append_options_set_spool(roll, "target/api-roll-spool",
+                                                    OSS_SPOOL_SYNC_NONE, 0, &err));
+        {
+            oss_error *err = NULL;
+            CHECK(oss_append_open(client, bucket, "api/sroll-{n}.log", roll, &append, &err) ==
+                  OSS_ERR_INVALID_ARGUMENT);
+            CHECK(strstr(oss_error_message(err), "spool") != NULL);
+            oss_error_free(err);
+        }
         oss_append_options_free(roll);
     }
 

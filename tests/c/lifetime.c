@@ -98,16 +98,19 @@ static bool free_in_progress(void *user_data, uint64_t increment, uint64_t trans
     return true;
 }
 
-/* A rolling stream's callback frees its appender at the first object it finishes. */
+/* A rolling stream's callback frees its appender at the first object it finishes (the
+ * stream's first, of 1000 bytes). */
 static void free_in_roll(void *user_data, const char *finished_key, uint64_t length,
                          uint64_t crc64) {
     struct watch *w = user_data;
     (void)crc64;
     if (atomic_load(&w->freed)) atomic_fetch_add(&w->late, 1);
-    if (strcmp(finished_key, "life/roll-000000") != 0 || length != 1000) failures++;
+    const char *number = strrchr(finished_key, '-');
+    if (!number || strcmp(number, "-000000") != 0 || length != 1000) failures++;
     if (atomic_fetch_add(&w->calls, 1) == 0) {
         oss_append_free(w->self);
         atomic_store(&w->freed, 1);
+        sem_post(&w->event);
     }
 }
 
@@ -265,6 +268,25 @@ int main(int argc, char **argv) {
         EXPECT(OSS_OK, oss_append_write(w.self, data, 1000, &err));
         EXPECT(OSS_OK, oss_append_write(w.self, data, 2500, &err));
         CHECK(atomic_load(&w.calls) == 1 && atomic_load(&w.late) == 0);
+    }
+
+    /* Buffered, freed by its roll callback on the upload thread (the second write ends the
+     * first object): the appender is released there, and the upload thread ends. */
+    {
+        struct watch w;
+        watch_init(&w);
+        int before = threads();
+        oss_append_options *options = buffered(1000, 16384);
+        EXPECT(OSS_OK, oss_append_options_set_roll(options, 1000, 0, &err));
+        EXPECT(OSS_OK, oss_append_options_set_roll_callback(options, free_in_roll, &w, &err));
+        EXPECT(OSS_OK, oss_append_open(client, bucket, "life/broll-{n}", options, &w.self, &err));
+        oss_append_options_free(options);
+        EXPECT(OSS_OK, oss_append_write(w.self, data, 1000, &err));
+        EXPECT(OSS_OK, oss_append_write(w.self, data, 1000, &err));
+        sem_wait(&w.event);
+        CHECK(threads_become(before));
+        CHECK(atomic_load(&w.calls) == 1 && atomic_load(&w.late) == 0);
+        sem_destroy(&w.event);
     }
 
     /* Freed by its read callback: the piece read is stored, and no read follows. */
