@@ -189,11 +189,14 @@ bench-server:
 	benches/server_ingest.sh target/release/oss-local-server
 
 # Buffered writes: a million 100-byte writes, fast and with a slow server (issue 6), then
-# spooled to disk under each sync policy and a 4 GiB spooled stream's memory (issue 28).
+# spooled to disk under each sync policy and a 4 GiB spooled stream's memory (issue 28),
+# and what rolling costs, buffered and direct (issue 27).
 bench-buffered:
 	cargo build --release --workspace
 	$(call release_tool,benches/buffered_writes.c,buffered_writes)
-	benches/buffered.sh target/release/oss-local-server $(RELEASE_BIN)/buffered_writes
+	$(call release_tool,benches/roll_bench.c,roll_bench)
+	benches/buffered.sh target/release/oss-local-server $(RELEASE_BIN)/buffered_writes \
+	  $(RELEASE_BIN)/roll_bench
 
 # Issue 7's figures in one table: bulk and small appends beside the loopback limit and the
 # official SDKs, streaming memory, library size (benches/bench.py); then bench-buffered's.

@@ -31,3 +31,11 @@ echo "== spooled to disk, sync every-write"
 # A 4 GiB stream through the spool (256 MiB on disk at most): memory stays a request's worth.
 echo "== spooled to disk, sync none, 4 GiB in 64 KiB writes"
 "$bench" "$url" bench spool-4gib 65536 65536 "$work/spool" none
+[ -n "$roll_bench" ] || exit 0
+# Rolling beside one object (issue 27): buffered, 5 million lines in objects of 8 MiB (59
+# rolls); direct, one append a line, in objects of 64 KiB (a roll every 655 lines, where
+# 8 MiB would roll once in 4 s): what rolling adds is a HEAD per object and a check a write.
+echo "== rolling, buffered, objects of 8 MiB"
+"$roll_bench" "$url" bench buffered 5000000 100 $((8 << 20)) 7
+echo "== rolling, direct, objects of 64 KiB"
+"$roll_bench" "$url" bench direct 20000 100 65536 7

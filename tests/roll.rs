@@ -427,16 +427,26 @@ fn reported_once(mode: Mode) {
     let (server, client) = common::start_with_client(AK, SK, BUCKET);
     let (options, finished) = mode.options(rolling(10, None));
     let mut stream = Appender::open(&client, BUCKET, "once/{n}", options).unwrap();
-    store(&mut stream, b"123456").unwrap();
     // The next object's HEAD fails at every attempt: the roll fails, and is tried again
     // (unbuffered by the write made again, buffered by the upload thread once the error
     // was heard of).
     server.add_fault(Fault::new(Action::Error(503), Op::Head).count(3));
+    stream.write(b"123456").unwrap();
     let err = store(&mut stream, b"abcdef").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{mode:?}: {err}");
     match mode {
         Mode::Direct => stream.write(b"abcdef").unwrap(),
-        Mode::Buffered => stream.flush(None).unwrap(),
+        Mode::Buffered => {
+            // The first object's bytes were sent from the chunk both writes share; the
+            // rest of it is still there to read back.
+            let mut back = [0; 16];
+            assert_eq!(stream.pending(), 6);
+            assert_eq!(stream.read_pending(0, &mut back).unwrap(), 6);
+            assert_eq!(&back[..6], b"abcdef");
+            assert_eq!(stream.read_pending(4, &mut back).unwrap(), 2);
+            assert_eq!(&back[..2], b"ef");
+            stream.flush(None).unwrap()
+        }
     }
     stream.seal().unwrap();
     stream.seal().unwrap();

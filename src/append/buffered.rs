@@ -27,6 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::object::{check_size, ObjectInfo};
 use std::collections::VecDeque;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -260,13 +261,16 @@ struct Chunks {
     queue: VecDeque<Vec<u8>>,
     /// Emptied chunks, kept so steady writing neither allocates nor faults in new pages.
     spare: Vec<Vec<u8>>,
+    /// Bytes at the start of the front chunk that are stored already (it was sent up to a
+    /// cut, or in part): skipped rather than moved out.
+    front_sent: usize,
 }
 
 /// The request the upload thread sends next.
 enum Request {
-    /// A chunk taken out of memory, of which this many bytes are sent (up to a cut); put
-    /// back (what is left of it) unless stored.
-    Chunk(Vec<u8>, usize),
+    /// A chunk taken out of memory, and the bytes of it sent (not those stored already,
+    /// nor past a cut); put back unless all of it is stored.
+    Chunk(Vec<u8>, Range<usize>),
     /// Where in the spool its bytes are, and how many.
     Spooled(Vec<Piece>, usize),
 }
@@ -449,7 +453,7 @@ impl BufferedAppender {
                 return Ok(n);
             }
         };
-        let mut skip = offset;
+        let mut skip = offset + chunks.front_sent as u64;
         let mut copied = 0;
         for chunk in &chunks.queue {
             if copied == buf.len() {
@@ -770,8 +774,9 @@ impl State {
         match &mut self.store {
             Store::Memory(chunks) => {
                 let chunk = chunks.queue.pop_front().expect("data held");
-                let len = chunk.len().min(to_cut);
-                Request::Chunk(chunk, len)
+                let from = std::mem::take(&mut chunks.front_sent);
+                let len = (chunk.len() - from).min(to_cut);
+                Request::Chunk(chunk, from..from + len)
             }
             Store::Spool(spool) => Request::Spooled(spool.locate(self.durable, len), len),
         }
@@ -780,18 +785,18 @@ impl State {
     /// After `request` was sent and `stored` bytes of it were stored (`durable` moved on).
     fn sent(&mut self, request: Request, stored: u64) {
         match (&mut self.store, request) {
-            (Store::Memory(chunks), Request::Chunk(mut chunk, _)) => {
-                // One chunk is one write, so at most all of it was stored.
-                let stored = (stored as usize).min(chunk.len());
-                if stored == chunk.len() {
+            (Store::Memory(chunks), Request::Chunk(mut chunk, sent)) => {
+                // One request is one write, so at most all of it was stored.
+                let end = sent.start + (stored as usize).min(sent.len());
+                if end == chunk.len() {
                     chunk.clear();
                     if chunks.spare.len() < 2 {
                         chunks.spare.push(chunk);
                     }
                 } else {
-                    // Not (all) stored, or sent up to a cut: what is left goes back to the
+                    // Not (all) stored, or sent up to a cut: the rest goes back to the
                     // front, in order.
-                    chunk.drain(..stored);
+                    chunks.front_sent = end;
                     chunks.queue.push_front(chunk);
                 }
             }
@@ -968,7 +973,7 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
 
         let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let data = match &request {
-                Request::Chunk(chunk, len) => &chunk[..*len],
+                Request::Chunk(chunk, sent) => &chunk[sent.clone()],
                 Request::Spooled(pieces, len) => {
                     spool::read(pieces, &mut scratch[..*len])?;
                     &scratch[..*len]
