@@ -104,7 +104,7 @@ impl<F> Slot<F> {
 
 /// What the upload thread writes through: one object, or a rolling stream's current one.
 enum Target {
-    Object(DirectAppender),
+    Object(Box<DirectAppender>),
     Stream(Box<RollingAppender>),
 }
 
@@ -315,7 +315,9 @@ impl BufferedAppender {
         };
         let (appender, store) = match (&buffer.spool, roll) {
             (None, None) => (
-                Target::Object(DirectAppender::open(client, bucket, key, options)?),
+                Target::Object(Box::new(DirectAppender::open(
+                    client, bucket, key, options,
+                )?)),
                 Store::Memory(Chunks::default()),
             ),
             (None, Some(roll)) => (
@@ -327,7 +329,10 @@ impl BufferedAppender {
             (Some(spool), None) => {
                 let (appender, spool) =
                     open_spooled(client, bucket, key, options, spool, threshold)?;
-                (Target::Object(appender), Store::Spool(Box::new(spool)))
+                (
+                    Target::Object(Box::new(appender)),
+                    Store::Spool(Box::new(spool)),
+                )
             }
             (Some(_), Some(_)) => {
                 return Err(Error::invalid_argument(
