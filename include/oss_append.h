@@ -1146,7 +1146,8 @@ enum oss_status oss_append_options_set_roll(struct oss_append_options *options,
  * is open; the library does not free it. Once `oss_append_close` succeeds or
  * `oss_append_free` returns, the callback is not called again. The callback may free its
  * own appender (it is released once the call under way returns); calling anything else on
- * it from the callback is refused. Pass a NULL callback to remove it.
+ * it from the callback is refused. Pass a NULL callback to remove it. Without
+ * `oss_append_options_set_roll`, an open with these options fails, naming it.
  */
 enum oss_status oss_append_options_set_roll_callback(struct oss_append_options *options,
                                                      oss_roll_fn callback,

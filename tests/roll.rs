@@ -562,3 +562,26 @@ fn finished_objects_are_sealed_and_a_seal_starts_the_next_object() {
         );
     }
 }
+
+/// Past 999999 the numbers outgrow six digits, and the listing's order (by key) is no
+/// longer the stream's: the highest number is still the one continued, and the stream's
+/// length still counts every object before it.
+#[test]
+fn the_highest_number_is_continued_past_six_digits() {
+    let (_server, client) = common::start_with_client(AK, SK, BUCKET);
+    for (key, bytes) in [
+        ("wide/999998", &b"a"[..]),
+        ("wide/999999", b"bb"),
+        ("wide/1000000", b"ccc"),
+    ] {
+        client
+            .append_object(BUCKET, key, 0, bytes, &Default::default())
+            .unwrap();
+    }
+    let (options, _) = rolling(100, None);
+    let stream = Appender::open(&client, BUCKET, "wide/{n}", options).unwrap();
+    assert_eq!(
+        (stream.key(), stream.position(), stream.stream_position()),
+        ("wide/1000000".into(), 3, 6)
+    );
+}

@@ -156,16 +156,24 @@ impl RollingAppender {
         let progress = options.progress.take();
         let seal_on_close = std::mem::take(&mut options.seal_on_close);
         // The stream's objects so far, from the listing: the highest number, and the
-        // lengths of all before it.
-        let (mut highest, mut sizes) = (None, Vec::new());
+        // lengths of its objects (the highest one's apart: it is the current one if
+        // continued), summed as they come, so that a long stream costs no memory here.
+        let (mut highest, mut total, mut highest_size) = (None, 0u64, 0);
         for object in client.list_objects(bucket, &template.before) {
             let object = object?;
-            if let Some(n) = template.number(&object.key) {
-                highest = highest.max(Some(n));
-                // Objects the stream moved past (Normal ones) are not its bytes.
-                if object.object_type == ObjectType::Appendable {
-                    sizes.push((n, object.size));
-                }
+            let Some(n) = template.number(&object.key) else {
+                continue;
+            };
+            // Objects the stream moved past (Normal ones) are not its bytes.
+            let size = match object.object_type {
+                ObjectType::Appendable => object.size,
+                _ => 0,
+            };
+            if highest.is_none_or(|h| n > h) {
+                total += highest_size;
+                (highest, highest_size) = (Some(n), size);
+            } else {
+                total += size;
             }
         }
         let template_ref = &template;
@@ -178,11 +186,10 @@ impl RollingAppender {
             || options.for_each_object(),
             |n, length| length < limits.max_object_size && (length == 0 || Some(n) == highest),
         )?;
-        let before = sizes
-            .iter()
-            .filter(|(n, _)| *n < number)
-            .map(|(_, size)| size)
-            .sum();
+        let before = match highest {
+            Some(h) if h < number => total + highest_size,
+            _ => total,
+        };
         Ok(RollingAppender {
             client: client.clone(),
             bucket: bucket.to_string(),

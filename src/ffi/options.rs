@@ -143,6 +143,12 @@ impl oss_append_options {
                 ))
             }
         };
+        if o.roll.is_none() && o.roll_callback.is_some() {
+            return Err(Error::invalid_argument(
+                "options: a roll callback is set without rolling; only a rolling stream \
+                 finishes objects (oss_append_options_set_roll)",
+            ));
+        }
         Ok(AppendOptions {
             create: o.create,
             request: o.request,
@@ -615,7 +621,8 @@ pub unsafe extern "C" fn oss_append_options_set_roll(
 /// is open; the library does not free it. Once `oss_append_close` succeeds or
 /// `oss_append_free` returns, the callback is not called again. The callback may free its
 /// own appender (it is released once the call under way returns); calling anything else on
-/// it from the callback is refused. Pass a NULL callback to remove it.
+/// it from the callback is refused. Pass a NULL callback to remove it. Without
+/// `oss_append_options_set_roll`, an open with these options fails, naming it.
 #[no_mangle]
 pub unsafe extern "C" fn oss_append_options_set_roll_callback(
     options: *mut oss_append_options,

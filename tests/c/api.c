@@ -518,6 +518,18 @@ int main(int argc, char **argv) {
             oss_error_free(err);
         }
         oss_append_options_free(roll);
+
+        /* A roll callback without rolling finishes nothing: the open says so. */
+        oss_append_options *callback_only = oss_append_options_new();
+        EXPECT(OSS_OK, oss_append_options_set_roll_callback(callback_only, on_roll, &rolls, &err));
+        {
+            oss_error *err = NULL;
+            CHECK(oss_append_open(client, bucket, "api/no-roll", callback_only, &append, &err) ==
+                  OSS_ERR_INVALID_ARGUMENT);
+            CHECK(strstr(oss_error_message(err), "oss_append_options_set_roll") != NULL);
+            oss_error_free(err);
+        }
+        oss_append_options_free(callback_only);
     }
 
     /* An appender outlives its client; user_data is released once both are gone. */
