@@ -754,10 +754,27 @@ func rollInto(finished *[]finishedObject) ossappend.Option {
 }
 
 func TestARollingStreamGoesOnInNumberedObjects(t *testing.T) {
+	rollsInNumberedObjects(t, "roll")
+}
+
+// Buffered, the upload thread rolls (and calls the callback) where the writes ended objects.
+func TestABufferedRollingStreamEndsObjectsAtWriteBoundaries(t *testing.T) {
+	rollsInNumberedObjects(t, "broll", ossappend.WithBuffer(1<<20, time.Second, true))
+}
+
+func rollsInNumberedObjects(t *testing.T, prefix string, options ...ossappend.Option) {
 	client := newClient(t, nil)
-	var finished []finishedObject
-	a, err := client.OpenAppend(context.Background(), bucket, "roll/part-{n}.log",
-		ossappend.WithRoll(10, time.Hour), rollInto(&finished))
+	// Guarded: buffered, the upload thread calls the callback.
+	var mu sync.Mutex
+	var recorded []finishedObject
+	record := ossappend.WithRollCallback(func(key string, length, crc64 uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		recorded = append(recorded, finishedObject{key, length, crc64})
+	})
+	key := func(n int) string { return fmt.Sprintf("%s/part-%06d.log", prefix, n) }
+	options = append(options, ossappend.WithRoll(10, time.Hour), record)
+	a, err := client.OpenAppend(context.Background(), bucket, prefix+"/part-{n}.log", options...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -769,6 +786,12 @@ func TestARollingStreamGoesOnInNumberedObjects(t *testing.T) {
 		}
 		at += size
 	}
+	if err := a.Flush(0); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	finished := append([]finishedObject(nil), recorded...)
+	mu.Unlock()
 	// Whole writes to each object, but for the one of 25 bytes, larger than an object.
 	lengths := []uint64{9, 5, 10, 10, 10}
 	if len(finished) != len(lengths) {
@@ -776,23 +799,26 @@ func TestARollingStreamGoesOnInNumberedObjects(t *testing.T) {
 	}
 	var stream []byte
 	for i, f := range finished {
-		stored := object(t, fmt.Sprintf("roll/part-%06d.log", i))
-		if f.key != fmt.Sprintf("roll/part-%06d.log", i) || f.length != lengths[i] ||
+		stored := object(t, key(i))
+		if f.key != key(i) || f.length != lengths[i] ||
 			uint64(len(stored)) != f.length || f.crc64 != crc64.Checksum(stored, ecma) {
 			t.Fatalf("finished[%d] %+v; the server holds %d bytes", i, f, len(stored))
 		}
 		stream = append(stream, stored...)
 	}
-	if a.Key() != "roll/part-000005.log" || a.Position() != 7 || a.StreamPosition() != 51 {
+	if a.Key() != key(5) || a.Position() != 7 || a.StreamPosition() != 51 {
 		t.Fatalf("key %q, position %d, stream position %d", a.Key(), a.Position(), a.StreamPosition())
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if a.Key() != "roll/part-000005.log" || a.StreamPosition() != 51 || len(finished) != 5 {
-		t.Fatalf("after Close: key %q, stream position %d, %d finished", a.Key(), a.StreamPosition(), len(finished))
+	mu.Lock()
+	count := len(recorded)
+	mu.Unlock()
+	if a.Key() != key(5) || a.StreamPosition() != 51 || count != 5 {
+		t.Fatalf("after Close: key %q, stream position %d, %d finished", a.Key(), a.StreamPosition(), count)
 	}
-	if stream = append(stream, object(t, "roll/part-000005.log")...); !bytes.Equal(stream, data) {
+	if stream = append(stream, object(t, key(5))...); !bytes.Equal(stream, data) {
 		t.Fatalf("the objects hold %v, want %v", stream, data)
 	}
 }
