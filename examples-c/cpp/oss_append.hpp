@@ -97,6 +97,8 @@ using AppendResultPtr = std::unique_ptr<oss_append_result, detail::AppendResultF
 // with seal_on_close) landed: its key, and the length and CRC-64 the server confirmed. It runs
 // on the writing thread, inside the call that finished the object (write, write_file, seal,
 // close), which throws what it throws once done, or nests it in its Error should it fail.
+// Buffered (oss_append_options_set_buffer through Options::get()), it runs on the upload
+// thread, inside no call of the caller's: there what it throws is caught and dropped.
 using RollCallback =
     std::function<void(const std::string &key, std::uint64_t length, std::uint64_t crc64)>;
 
@@ -125,7 +127,7 @@ public:
     // Rolling (oss_append_options_set_roll): the key is then a template holding "{n}" once,
     // and the stream goes on in the next numbered object before a write that would take the
     // current one past max_object_size, or once it was written to for max_age (0: no limit).
-    // Unbuffered only for now. A template without one "{n}" makes the Appender throw.
+    // Buffered too (see RollCallback). A template without one "{n}" makes the Appender throw.
     Options &roll(std::uint64_t max_object_size,
                   std::chrono::milliseconds max_age = std::chrono::milliseconds::zero()) {
         if (max_age.count() < 0) {

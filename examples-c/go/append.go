@@ -31,7 +31,19 @@ type appendState struct {
 	ctx      context.Context
 	progress Progress
 	rolled   RollCallback
+	// Buffered, callbacks run on the upload thread: what they panic with is kept under mu
+	// for the writing goroutine's next call.
+	mu       sync.Mutex
 	panicked interface{}
+}
+
+// keepPanic keeps p unless a panic is kept already (one call may finish several objects).
+func (s *appendState) keepPanic(p interface{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.panicked == nil {
+		s.panicked = p
+	}
 }
 
 // OpenAppend opens bucket/key for appending: an absent object is created by the first
@@ -89,8 +101,11 @@ func (a *Appender) stored(before uint64) uint64 {
 
 // rethrow re-raises, on the caller's goroutine, a panic caught in a callback.
 func (a *Appender) rethrow() {
-	if p := a.state.panicked; p != nil {
-		a.state.panicked = nil
+	a.state.mu.Lock()
+	p := a.state.panicked
+	a.state.panicked = nil
+	a.state.mu.Unlock()
+	if p != nil {
 		panic(p)
 	}
 }
@@ -288,6 +303,8 @@ func (a *Appender) Flush(timeout time.Duration) error {
 	if a.a == nil {
 		return errClosed
 	}
+	// Buffered, the upload thread may have finished a rolling stream's object meanwhile.
+	defer a.rethrow()
 	var err *C.oss_error
 	if status := C.oss_append_flush(a.a, C.uint64_t(timeout.Milliseconds()), &err); status != C.OSS_OK {
 		return a.fail(status, err, nil)

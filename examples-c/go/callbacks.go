@@ -23,7 +23,8 @@ func ossappendProgress(userData unsafe.Pointer, increment, transferred C.uint64_
 	// A panic must not unwind through C: it is re-raised on the writing goroutine.
 	defer func() {
 		if p := recover(); p != nil {
-			state.panicked, keepGoing = p, false
+			state.keepPanic(p)
+			keepGoing = false
 		}
 	}()
 	keepGoing = true
@@ -37,11 +38,11 @@ func ossappendProgress(userData unsafe.Pointer, increment, transferred C.uint64_
 //export ossappendRoll
 func ossappendRoll(userData unsafe.Pointer, finishedKey *C.char, length, crc64 C.uint64_t) {
 	state := handleValue(userData).(*appendState)
-	// Re-raised on the writing goroutine once the call returns; the first panic is the one
-	// kept, as later objects may be finished in the same call.
+	// Re-raised on the writing goroutine once the call returns (buffered: by its next
+	// call); the first panic is the one kept, as later objects may be finished in one call.
 	defer func() {
-		if p := recover(); p != nil && state.panicked == nil {
-			state.panicked = p
+		if p := recover(); p != nil {
+			state.keepPanic(p)
 		}
 	}()
 	state.rolled(C.GoString(finishedKey), uint64(length), uint64(crc64))

@@ -204,9 +204,11 @@ func WithProgress(p Progress) Option {
 // maxObjectSize (1 byte to 5 GiB; only a write larger than that is split), and before the
 // first write after the current object was written to for maxAge (0: no age limit). Open
 // continues the highest-numbered object when it takes more, else starts the next number;
-// a template without exactly one "{n}" fails it with StatusInvalidArgument. Unbuffered only
-// for now (with WithBuffer, open fails). Position, CRC64 and Stat then tell of the current
-// object, Key which one it is, StreamPosition of the whole stream.
+// a template without exactly one "{n}" fails it with StatusInvalidArgument. With WithBuffer
+// objects still end at write boundaries, and the upload thread rolls (and calls the
+// RollCallback; a panic there is re-raised by the next call); not with WithSpool. Position,
+// CRC64 and Stat then tell of the current object, Key which one it is (buffered: the one
+// the upload is at), StreamPosition of the whole stream.
 func WithRoll(maxObjectSize uint64, maxAge time.Duration) Option {
 	return func(o *optionSet) error {
 		if maxAge < 0 {

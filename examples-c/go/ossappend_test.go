@@ -903,6 +903,32 @@ func TestAPanicInTheRollCallbackIsReRaisedByTheCallThatFinishedTheObject(t *test
 	}
 }
 
+// Buffered, the upload thread finishes the object: its callback's panic is kept, and raised
+// by the writing goroutine's next call (here the flush that waits for the roll).
+func TestAPanicInABufferedRollCallbackIsReRaisedByTheNextCall(t *testing.T) {
+	client := newClient(t, nil)
+	a, err := client.OpenAppend(context.Background(), bucket, "broll-panic/{n}", ossappend.WithRoll(4, 0),
+		ossappend.WithBuffer(1<<20, time.Second, true),
+		ossappend.WithRollCallback(func(key string, _, _ uint64) { panic(key) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"abc", "def"} {
+		if _, err := io.WriteString(a, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := panicked(func() { _ = a.Flush(0) }); p != "broll-panic/000000" {
+		t.Fatalf("the flush's panic: %v", p)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if string(object(t, "broll-panic/000000")) != "abc" || string(object(t, "broll-panic/000001")) != "def" {
+		t.Fatal("the objects do not hold the writes")
+	}
+}
+
 // panicked is what f panicked with, nil if it returned.
 func panicked(f func()) (p interface{}) {
 	defer func() { p = recover() }()

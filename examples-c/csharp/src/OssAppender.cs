@@ -117,16 +117,21 @@ namespace OssAppend
         /// before a write that would take the current one past this many bytes (up to 5 GiB; only
         /// a write larger than that is split). Open continues the highest-numbered object when it
         /// takes more, else starts the next number; a template without exactly one "{n}" throws
-        /// OssException (InvalidArgument). Unbuffered only for now. Position, Crc64 and Stat then
-        /// tell of the current object, <see cref="OssAppender.Key"/> which one it is, and
-        /// <see cref="OssAppender.StreamPosition"/> of the whole stream.
+        /// OssException (InvalidArgument). Buffered too (objects still end at write boundaries),
+        /// but not spooled. Position, Crc64 and Stat then tell of the current object,
+        /// <see cref="OssAppender.Key"/> which one it is (buffered: the one the upload is at),
+        /// and <see cref="OssAppender.StreamPosition"/> of the whole stream.
         /// </summary>
         public ulong RollMaxObjectSize { get; set; }
 
         /// <summary>Rolling: the stream also goes on in the next object before the first write after the current one was written to for this long; zero (the default) for no age limit.</summary>
         public TimeSpan RollMaxAge { get; set; }
 
-        /// <summary>Rolling: called for each object finished (see <see cref="OssObjectFinished"/>).</summary>
+        /// <summary>
+        /// Rolling: called for each object finished (see <see cref="OssObjectFinished"/>), on the
+        /// writing thread. Unbuffered only in this binding, as Progress is: a buffered stream
+        /// would call it on the library's upload thread.
+        /// </summary>
         public OssObjectFinished ObjectFinished { get; set; }
 
         /// <summary>Native options with these settings; `callbacks` is the user_data of the progress and roll callbacks.</summary>
@@ -135,6 +140,10 @@ namespace OssAppend
             if (Progress != null && BufferCapacity > 0)
             {
                 throw new ArgumentException("Progress is for unbuffered appenders (BufferCapacity 0)");
+            }
+            if (ObjectFinished != null && BufferCapacity > 0)
+            {
+                throw new ArgumentException("ObjectFinished is for unbuffered appenders (BufferCapacity 0)");
             }
             var options = new OptionsHandle();
             try

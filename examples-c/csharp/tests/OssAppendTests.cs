@@ -81,6 +81,7 @@ internal static class OssAppendTests
             { "the finalizer releases an appender never disposed", FinalizerReleasesAppender },
             { "a rolling stream goes on in numbered objects, each reported once", RollingStream },
             { "a rolling stream rolls by age", RollingByAge },
+            { "a buffered rolling stream ends its objects at write boundaries", BufferedRollingStream },
             { "a bad key template is refused at open", BadKeyTemplateIsRefused },
             { "ObjectFinished's exception is thrown by the call that finished the object", ThrowingObjectFinished },
         };
@@ -730,6 +731,35 @@ internal static class OssAppendTests
             Same(data, Concat(stream, Get("roll/part-000005.log")), "the objects, in key order");
         }
         Equal(5, finished.Count, "objects finished once closed");
+    }
+
+    private static void BufferedRollingStream()
+    {
+        var data = Pattern(24, 3);
+        using (var client = NewClient())
+        {
+            var options = new OssAppendOptions { RollMaxObjectSize = 10, BufferCapacity = 4096 };
+            using (var log = client.OpenAppend(Bucket, "broll/part-{n}.log", options))
+            {
+                for (var at = 0; at < data.Length; at += 6)
+                {
+                    log.Write(data, at, 6);
+                }
+                log.Flush(TimeSpan.Zero);
+                Equal("broll/part-000003.log", log.Key, "the current key");
+                Equal(24L, log.StreamPosition, "the stream position");
+            }
+            var stream = new byte[0];
+            for (var i = 0; i < 4; i++)
+            {
+                var stored = Get(string.Format("broll/part-{0:D6}.log", i));
+                Equal(6, stored.Length, "object " + i + "'s length: whole writes only");
+                stream = Concat(stream, stored);
+            }
+            Same(data, stream, "the objects, in key order");
+            options.ObjectFinished = (key, length, crc64) => { };
+            Throws<ArgumentException>(() => client.OpenAppend(Bucket, "broll/cb-{n}", options));
+        }
     }
 
     private static void RollingByAge()
