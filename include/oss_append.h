@@ -1133,7 +1133,9 @@ enum oss_status oss_append_options_set_spool(struct oss_append_options *options,
  * upload thread rolls there); not with a spool yet (open fails, naming it).
  * `oss_append_position` and `oss_append_crc64` then tell of the current object (buffered:
  * position as written, CRC-64 as stored), `oss_append_stream_position` of the whole stream,
- * `oss_append_key` which object (buffered: the one the upload is at).
+ * `oss_append_key` which object (buffered: the one the upload is at). `oss_append_seal`
+ * finishes the current object even when it fails: the seal is tried again before the
+ * stream goes on.
  */
 enum oss_status oss_append_options_set_roll(struct oss_append_options *options,
                                             uint64_t max_object_size,

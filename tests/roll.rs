@@ -585,3 +585,157 @@ fn the_highest_number_is_continued_past_six_digits() {
         ("wide/1000000".into(), 3, 6)
     );
 }
+
+fn small_buffer(capacity: usize, block_when_full: bool) -> BufferOptions {
+    BufferOptions {
+        capacity,
+        max_delay: Duration::from_millis(1),
+        block_when_full,
+        spool: None,
+    }
+}
+
+/// A buffered write that fits the buffer is taken whole or not at all, also when it ends an
+/// object and starts the next: a write refused (a full buffer, a kept error) took nothing,
+/// so the caller making it again stores it once.
+#[test]
+fn a_buffered_write_across_objects_is_taken_whole_or_not_at_all() {
+    for block_when_full in [false, true] {
+        let server = common::start_server(AK, SK, BUCKET);
+        let config = common::client_config(&server, AK, SK)
+            .request_timeout(Duration::from_millis(300))
+            .unwrap()
+            .retry(RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            })
+            .unwrap();
+        let client = Client::new(&config).unwrap();
+        let (mut options, _) = rolling(50, None);
+        options.buffer = Some(small_buffer(100, block_when_full));
+        let mut stream = Appender::open(&client, BUCKET, "whole/{n}", options).unwrap();
+        server.add_fault(Fault::new(Action::Hold, Op::Append).count(1));
+        stream.write(&[b'a'; 45]).unwrap();
+        assert!(server.wait_held(Duration::from_secs(10), |waiting, _| waiting == 1));
+        // 60 bytes, more than an object takes: it fills this one (5) and the next, and
+        // starts a third.
+        let err = stream.write(&[b'b'; 60]).unwrap_err();
+        let want = if block_when_full {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::WouldBlock
+        };
+        assert_eq!(err.kind(), want, "{err}");
+        assert_eq!(
+            stream.stream_position(),
+            45,
+            "{err}: the refused write took bytes"
+        );
+        server.release_held(1);
+        while stream.flush(None).is_err() {}
+        stream.write(&[b'b'; 60]).unwrap();
+        stream.close().unwrap();
+        let sizes: Vec<usize> = objects(&client, &server, "whole/")
+            .iter()
+            .map(|(_, b)| b.len())
+            .collect();
+        assert_eq!(sizes, [50, 50, 5], "blocking {block_when_full}");
+    }
+}
+
+/// Where a buffered write goes is decided once, as it comes: a write split by a small
+/// buffer fills objects as it would unbuffered, and a wait for room past the age limit
+/// does not cut it.
+#[test]
+fn a_buffered_write_through_a_small_buffer_is_placed_once() {
+    let mut layouts = Vec::new();
+    for mode in MODES {
+        let (server, client) = common::start_with_client(AK, SK, BUCKET);
+        let (mut options, _) = mode.options(rolling(100, None));
+        if let Mode::Buffered = mode {
+            options.buffer = Some(small_buffer(30, true));
+        }
+        let mut stream = Appender::open(&client, BUCKET, "big/{n}", options).unwrap();
+        stream.write(&[b'x'; 150]).unwrap();
+        stream.close().unwrap();
+        layouts.push(
+            objects(&client, &server, "big/")
+                .iter()
+                .map(|(_, b)| b.len())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(layouts, [[100, 50], [100, 50]]);
+
+    // The upload is slowed (each request's progress waits) until the write has waited for
+    // room longer than the age limit.
+    let (server, client) = common::start_with_client(AK, SK, BUCKET);
+    let (mut options, _) = rolling(1000, Some(Duration::from_millis(200)));
+    options.buffer = Some(small_buffer(10, true));
+    let started = std::time::Instant::now();
+    options.progress = Some(Box::new(move |_, _, _| {
+        while started.elapsed() < Duration::from_millis(250) {
+            std::thread::yield_now();
+        }
+        true
+    }));
+    let mut stream = Appender::open(&client, BUCKET, "slow/{n}", options).unwrap();
+    stream.write(&[b'x'; 40]).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    stream.close().unwrap();
+    let sizes: Vec<usize> = objects(&client, &server, "slow/")
+        .iter()
+        .map(|(_, b)| b.len())
+        .collect();
+    assert_eq!(sizes, [40], "one write, one object");
+}
+
+/// A seal that landed though reported failed (its answer lost, the HEAD after it failing)
+/// still finishes the object: the stream seals it again before it goes on, and the next
+/// write starts the next object, unbuffered and buffered alike.
+#[test]
+fn a_seal_reported_failed_still_finishes_the_object() {
+    for mode in MODES {
+        let (server, client) = common::start_with_client(AK, SK, BUCKET);
+        let (options, finished) = mode.options(rolling(100, None));
+        let mut stream = Appender::open(&client, BUCKET, "sf/{n}", options).unwrap();
+        store(&mut stream, b"first").unwrap();
+        server.add_fault(Fault::new(Action::ResetAfterApply, Op::Seal).count(1));
+        server.add_fault(Fault::new(Action::Error(503), Op::Head).count(10));
+        stream.seal().unwrap_err();
+        // The seal landed: HEADs (using up the faults left) say so.
+        let info = loop {
+            if let Ok(info) = client.head_object(BUCKET, "sf/000000") {
+                break info;
+            }
+        };
+        assert_eq!(server.pending_faults(), 0);
+        assert!(info.sealed_time.is_some(), "{mode:?}");
+        assert_eq!(
+            stream.position(),
+            0,
+            "{mode:?}: the next write starts an object"
+        );
+        let mut more = store(&mut stream, b"more");
+        for _ in 0..10 {
+            if more.is_ok() {
+                break;
+            }
+            more = stream.flush(None);
+        }
+        more.unwrap();
+        stream.close().unwrap();
+        let stored = objects(&client, &server, "sf/");
+        assert_eq!(
+            stored,
+            [
+                ("sf/000000".to_string(), b"first".to_vec()),
+                ("sf/000001".to_string(), b"more".to_vec()),
+            ],
+            "{mode:?}"
+        );
+        let info = client.head_object(BUCKET, "sf/000000").unwrap();
+        assert!(info.sealed_time.is_some(), "{mode:?}");
+        assert_eq!(finished.lock().unwrap().len(), 1, "{mode:?}");
+    }
+}

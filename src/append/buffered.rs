@@ -204,11 +204,13 @@ impl Cutter {
             .step(accepted - self.start, self.first_write, len as u64)
         {
             Step::Take(take) => (false, take as usize),
-            Step::Roll => {
-                let whole = usize::try_from(self.limits.max_object_size).unwrap_or(usize::MAX);
-                (true, len.min(whole))
-            }
+            Step::Roll => (true, len.min(self.whole())),
         }
+    }
+
+    /// The most bytes an object takes.
+    fn whole(&self) -> usize {
+        usize::try_from(self.limits.max_object_size).unwrap_or(usize::MAX)
     }
 }
 
@@ -532,17 +534,25 @@ impl BufferedAppender {
         if self.roll.is_none() {
             check_size(state.accepted, data.len() as u64)?;
         }
+        // Rolling, where the write goes is decided once, as the write comes (a wait for
+        // room changes nothing of it): whether the object before it ends first, and how
+        // many bytes the object it goes to takes; only a write larger than an object has
+        // more pieces, each the start of an object.
+        let (mut cut, mut piece) = match &self.roll {
+            None => (false, data.len()),
+            Some(roll) => roll.place(state.accepted, data.len()),
+        };
         let mut rest = data;
         while !rest.is_empty() {
-            // Rolling, how much of the rest the current object takes, and whether the
-            // object before it ends first.
-            let (cut, limit) = match &self.roll {
-                None => (false, rest.len()),
-                Some(roll) => roll.place(state.accepted, rest.len()),
-            };
-            // A spool an earlier owner left may hold more than this capacity.
+            if piece == 0 {
+                let whole = self.roll.as_ref().map_or(usize::MAX, Cutter::whole);
+                (cut, piece) = (true, rest.len().min(whole));
+            }
+            // A spool an earlier owner left may hold more than this capacity. A write that
+            // fits the buffer waits for room for all of it, so it is taken whole, or (an
+            // error, a full buffer) not at all.
             let room = capacity.saturating_sub(state.held());
-            let needed = limit.min(capacity);
+            let needed = rest.len().min(capacity);
             if room < needed {
                 let from_upload = self.on_upload_thread();
                 if !block || from_upload {
@@ -571,17 +581,18 @@ impl BufferedAppender {
                 take_error(&mut state)?;
                 continue;
             }
-            let (taken, later) = rest.split_at(room.min(limit));
+            let (taken, later) = rest.split_at(room.min(piece));
             let was_empty = state.held() == 0;
             let full_before = state.full();
             state.push(taken)?;
             if let Some(roll) = &mut self.roll {
-                if cut {
+                if std::mem::take(&mut cut) {
                     roll.start = state.cut();
                     roll.first_write = None;
                 }
                 roll.first_write.get_or_insert_with(Instant::now);
             }
+            piece -= taken.len();
             state.accepted += taken.len() as u64;
             state.oldest.get_or_insert_with(Instant::now);
             // Wake the upload thread only when it has something new to do: start timing
@@ -606,7 +617,9 @@ impl BufferedAppender {
 
     /// Flushes, then seals the object as [`DirectAppender::seal`] does; later writes fail with
     /// [`ErrorKind::ObjectNotAppendable`]. A failed flush or seal leaves the handle as it was.
-    /// Rolling, the sealed object is finished and the next write starts the next one.
+    /// Rolling, the sealed object is finished and the next write starts the next one, also
+    /// after a failed seal (the stream seals it before it goes on: see
+    /// [`RollingAppender::seal`]).
     pub(crate) fn seal(&mut self) -> Result<SystemTime> {
         self.check_open()?;
         self.check_not_upload_thread("seal")?;
@@ -615,9 +628,9 @@ impl BufferedAppender {
             return lock(&self.shared.appender).seal();
         }
         flush(&self.shared, None)?;
-        let time = lock(&self.shared.appender).seal()?;
+        let sealed = lock(&self.shared.appender).seal();
         match &mut self.roll {
-            None => self.sealed = true,
+            None => self.sealed = sealed.is_ok(),
             Some(roll) => {
                 let mut state = lock(&self.shared.state);
                 if roll.start < state.accepted {
@@ -626,7 +639,7 @@ impl BufferedAppender {
                 }
             }
         }
-        Ok(time)
+        sealed
     }
 
     /// Flushes, then ends the upload thread; later writes fail with [`ErrorKind::Closed`].

@@ -122,6 +122,10 @@ pub(crate) struct RollingAppender {
     on_roll: Option<RollCallback>,
     progress: Option<Progress>,
     seal_on_close: bool,
+    /// The caller sealed the current object, which is then finished even should that seal
+    /// have failed: it is tried again before the stream goes on (a seal that landed though
+    /// reported failed would otherwise leave the stream writing to a sealed object).
+    seal_asked: bool,
     number: u64,
     current: DirectAppender,
     /// The number of the last object reported finished.
@@ -199,6 +203,7 @@ impl RollingAppender {
             on_roll: roll.on_roll,
             progress,
             seal_on_close,
+            seal_asked: false,
             number,
             current,
             reported: None,
@@ -216,7 +221,7 @@ impl RollingAppender {
     /// Where the next byte goes in the object it goes to: after a seal, the start of the
     /// next one (which the next write opens).
     pub(crate) fn position(&self) -> u64 {
-        if self.current.is_sealed() {
+        if self.finishing() {
             return 0;
         }
         self.current.position()
@@ -254,7 +259,7 @@ impl RollingAppender {
                 self.limits
                     .step(self.current.position(), self.first_write, rest.len() as u64);
             let take = match step {
-                Step::Take(take) if !self.current.is_sealed() => take as usize,
+                Step::Take(take) if !self.finishing() => take as usize,
                 _ => {
                     self.roll_on()?;
                     continue;
@@ -312,6 +317,11 @@ impl RollingAppender {
         self.limits
     }
 
+    /// Whether the current object takes no more bytes: sealed, or a seal was asked for.
+    fn finishing(&self) -> bool {
+        self.current.is_sealed() || self.seal_asked
+    }
+
     /// Where the current object starts in the stream.
     pub(crate) fn object_start(&self) -> u64 {
         self.before
@@ -348,7 +358,10 @@ impl RollingAppender {
     }
 
     /// Seals the current object, which finishes it: the next write starts the next number.
+    /// Should the seal fail, the object is finished all the same, and sealed by the next
+    /// seal, roll or close before the stream goes on.
     pub(crate) fn seal(&mut self) -> Result<SystemTime> {
+        self.seal_asked = true;
         self.current.settle_unsettled()?;
         let time = self.current.seal()?;
         self.finished();
@@ -361,7 +374,8 @@ impl RollingAppender {
         if self.closed {
             return Ok(());
         }
-        if self.seal_on_close && self.current.position() > 0 && !self.current.is_sealed() {
+        let sealing = self.seal_on_close || self.seal_asked;
+        if sealing && self.current.position() > 0 && !self.current.is_sealed() {
             self.seal()?;
         }
         self.current.close()?;
@@ -375,7 +389,7 @@ impl RollingAppender {
         // Its length as reported must include a write reported failed that landed after all.
         self.current.settle_unsettled()?;
         if !self.current.is_sealed() {
-            if self.seal_on_close {
+            if self.seal_on_close || self.seal_asked {
                 self.current.seal()?;
             }
             self.finished();
@@ -414,6 +428,7 @@ impl RollingAppender {
         self.before += self.current.position();
         (self.number, self.current) = (number, next);
         self.first_write = None;
+        self.seal_asked = false;
         Ok(())
     }
 }
