@@ -204,6 +204,8 @@ impl Appender {
     /// [`ErrorKind::ObjectNotAppendable`](crate::ErrorKind::ObjectNotAppendable)), and its HEAD and
     /// GET carry the sealed time, which this returns. Sealing again returns the same time. A seal
     /// whose outcome is unknown is settled with a HEAD before it is sent again, as an append is.
+    /// Rolling, it finishes the current object and the next write starts the next one, also
+    /// when it fails: the seal is then tried again before the stream goes on.
     pub fn seal(&mut self) -> Result<SystemTime> {
         match &mut self.engine {
             Engine::Direct(a) => a.seal(),
