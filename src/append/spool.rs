@@ -6,16 +6,28 @@
 //! then raw bytes, named `<stream>-<start>.seg`: `<stream>` is 32 hex digits of SHA-256 of
 //! bucket and key, so one directory holds many objects' spools; `<start>` is 16 hex digits
 //! of the object position of the segment's first byte, so names sort in the object's order.
-//! Writes go to the last segment, and a new one starts once it holds a request's worth, so
-//! the upload thread reads one request from disk at a time and a segment whose bytes the
-//! server has all confirmed can be deleted. `<stream>.lock`, locked by the owner, gives one
+//! Writes go to the last segment, and a new one starts once it holds a request's worth (or
+//! a write does not fit), so the upload thread reads one request from disk at a time and a
+//! segment whose bytes the server has all confirmed can be deleted. The last segment is
+//! mapped shared: a write is a copy into the page cache and then a store of the committed
+//! length, no system call, and survives the process at once. Its file is given blocks
+//! ahead (`fallocate`, a MiB at a time), so a full disk fails a write that takes nothing,
+//! never a page fault; pages written are let go of from memory as the file grows, and a
+//! finished segment is unmapped and cut to its data. `<stream>.lock`, locked by the owner, gives one
 //! owner at a time.
 //!
 //! Header, little-endian: magic `OSSSPOOL`, format version (u32), header length (u32), the
 //! start position and the object's CRC-64 up to it (u64 each), bucket and key (u32 length
 //! and UTF-8 each), the create parameters as the headers of the append that makes the
-//! object (a u32 count of name and value texts; only a segment at 0 has any), and a CRC-64
-//! of all that (u64).
+//! object (a u32 count of name and value texts; only a segment at 0 has any), the boot id
+//! of the boot that made it (text), and a CRC-64 of all that (u64). Then, 8-aligned, two
+//! u64 words outside the checksum: the committed length (how many data bytes are whole
+//! writes, stored after each write's copy) and the synced length (how many are on disk:
+//! stored after an `fdatasync` with a sync policy, with each write under `None`); then the
+//! data. A read in the boot that wrote the segment takes the committed length, a read after
+//! a reboot the synced one (the committed word may reach the disk before its bytes); bytes
+//! past it, such as a write a crash cut, are not the spool's. Version 1 (no words, the
+//! data the rest of the file) is another version: set aside.
 //!
 //! A segment is made under a temporary name (`.seg.tmp`) and renamed once its header is
 //! written, so a crash leaves no segment or one with a whole header; a temporary file left
@@ -32,14 +44,22 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
 
+use rustix::mm::{self, MapFlags, ProtFlags};
+
 const MAGIC: &[u8; 8] = b"OSSSPOOL";
-const VERSION: u32 = 1;
+/// 2: the data follows two length words that say how much of it is the spool's (1: the data
+/// was the rest of the file).
+const VERSION: u32 = 2;
 /// Magic, version and header length: what a header is known by before its length is.
 const PREAMBLE: usize = 16;
-/// The shortest header: preamble, start and CRC, empty bucket, key and parameters, checksum.
-const MIN_HEADER: usize = PREAMBLE + 16 + 12 + 8;
+/// The shortest header: preamble, start and CRC, empty bucket, key, parameters and boot,
+/// checksum.
+const MIN_HEADER: usize = PREAMBLE + 16 + 16 + 8;
 /// The longest header read. Bucket, key and create parameters take far less (OSS limits
 /// a request's headers to a few KiB), so a longer length is damage, never an allocation.
 const MAX_HEADER: usize = 1 << 20;
@@ -68,17 +88,15 @@ pub(crate) struct Spool {
     segment_size: u64,
     /// Oldest first; contiguous.
     segments: VecDeque<Segment>,
-    /// The last segment, open for appending.
-    writer: Option<File>,
-    /// Where the spool ends, and the object's CRC-64 up to there.
+    /// The last segment, mapped for writing; none after an open (a recovered segment takes
+    /// no writes: new ones start a segment of their own).
+    writer: Option<Writer>,
+    /// Where the spool ends, and the object's CRC-64 up to there (fed a write at a time).
     end: u64,
-    end_crc: u64,
+    end_crc: Crc64,
     /// When the last `fdatasync` was, and whether a write came since (`Interval`).
     synced_at: Instant,
     unsynced: bool,
-    /// Set when a failed write could not be taken back: its bytes may be in the last
-    /// segment, so no later write may follow them.
-    broken: Option<String>,
     /// Held while this spool is owned: the lock goes with the file.
     _lock: File,
     lock_path: PathBuf,
@@ -89,8 +107,9 @@ struct Segment {
     /// The object's CRC-64 up to `start`.
     start_crc: u64,
     path: PathBuf,
-    header_len: u64,
-    /// Bytes after the header.
+    /// Where its data starts: after the header and the two length words.
+    data_offset: u64,
+    /// Bytes of data (its committed length, see [`read_header`]).
     len: u64,
 }
 
@@ -114,8 +133,10 @@ struct Header {
     bucket: String,
     key: String,
     create: Vec<(String, String)>,
-    len: u64,
-    /// The bytes after it.
+    /// The boot (Linux's boot id) in which the segment was made.
+    boot: String,
+    /// Where the data starts, and how much of it is the spool's.
+    data_offset: u64,
     data_len: u64,
 }
 
@@ -172,10 +193,9 @@ impl Spool {
             segments: VecDeque::new(),
             writer: None,
             end: 0,
-            end_crc: 0,
+            end_crc: Crc64::new(),
             synced_at: Instant::now(),
             unsynced: false,
-            broken: None,
             _lock: lock,
             lock_path,
         };
@@ -251,7 +271,7 @@ impl Spool {
             self.segments.push_back(Segment {
                 start,
                 start_crc: header.start_crc,
-                header_len: header.len,
+                data_offset: header.data_offset,
                 len: header.data_len,
                 path,
             });
@@ -259,11 +279,6 @@ impl Spool {
         bad.extend(self.check_chain()?);
         if !bad.is_empty() {
             return Err(set_aside(bad, &self.object));
-        }
-        if let Some(last) = self.segments.back() {
-            let opened = OpenOptions::new().append(true).open(&last.path);
-            self.writer =
-                Some(opened.map_err(|e| io_error(format!("opening {}", last.path.display()), e))?);
         }
         Ok(())
     }
@@ -307,15 +322,15 @@ impl Spool {
                 );
                 return Ok(bad);
             }
-            let data = checksum_file(&segment.path, segment.header_len, segment.len)
+            let data = checksum_file(&segment.path, segment.data_offset, segment.len)
                 .map_err(|e| io_error(format!("reading {}", segment.path.display()), e))?;
             ends.push((
                 segment.end(),
                 crc64::combine(segment.start_crc, data, segment.len),
             ));
         }
-        if let Some(&end) = ends.last() {
-            (self.end, self.end_crc) = end;
+        if let Some(&(end, crc)) = ends.last() {
+            (self.end, self.end_crc) = (end, Crc64::resume(crc));
         }
         Ok(Vec::new())
     }
@@ -333,7 +348,7 @@ impl Spool {
                 Some(info) => appendable_state(info, &self.key)?,
                 None => (0, 0),
             };
-            (self.end, self.end_crc) = object;
+            (self.end, self.end_crc) = (object.0, Crc64::resume(object.1));
             return Ok(object);
         };
         let spooled = (first.start, first.start_crc);
@@ -356,7 +371,7 @@ impl Spool {
             return Err(self.conflict(&what, object, spooled));
         }
         if length > self.end {
-            return Err(self.conflict(&what, object, (self.end, self.end_crc)));
+            return Err(self.conflict(&what, object, (self.end, self.end_crc.value())));
         }
         let expected = self.crc_at(length)?;
         if crc != expected {
@@ -370,7 +385,7 @@ impl Spool {
         let (start, start_crc) = self
             .segments
             .front()
-            .map_or((self.end, self.end_crc), |s| (s.start, s.start_crc));
+            .map_or((self.end, self.end_crc.value()), |s| (s.start, s.start_crc));
         Error::new(
             ErrorKind::Conflict,
             format!(
@@ -394,7 +409,7 @@ impl Spool {
             .find(|s| s.start <= position)
             .expect("a position within the spool");
         let len = position - segment.start;
-        let data = checksum_file(&segment.path, segment.header_len, len)
+        let data = checksum_file(&segment.path, segment.data_offset, len)
             .map_err(|e| io_error(format!("reading {}", segment.path.display()), e))?;
         Ok(crc64::combine(segment.start_crc, data, len))
     }
@@ -416,106 +431,128 @@ impl Spool {
     }
 
     /// Appends `data` to the spool, synced as the policy says; taken whole or not at all.
-    /// A write never splits over segments: one that finds the last segment full starts a new
-    /// one, so a failed write is taken back by cutting one file to its old length.
+    /// A write never splits over segments: one that does not fit in the last segment starts
+    /// a new one (a request's worth, or the write's size if larger). The bytes are copied
+    /// into the segment's mapping, then its committed length moves past them, so a crash at
+    /// any moment leaves the write there whole or not at all; a write that fails is taken
+    /// back by leaving the committed length where it was.
     pub(crate) fn append(&mut self, data: &[u8]) -> Result<()> {
-        if let Some(why) = &self.broken {
-            return Err(Error::new(ErrorKind::SpoolIo, why.clone()));
-        }
-        if self.writer.is_none()
-            || self
-                .segments
-                .back()
-                .is_some_and(|s| s.len >= self.segment_size)
-        {
-            self.start_segment()?;
+        let len = data.len() as u64;
+        let fits = match (&self.writer, self.segments.back()) {
+            (Some(writer), Some(last)) => {
+                last.len < self.segment_size && last.len + len <= writer.capacity
+            }
+            _ => false,
+        };
+        if !fits {
+            self.start_segment(len)?;
         }
         let (Some(writer), Some(segment)) = (&mut self.writer, self.segments.back_mut()) else {
             unreachable!("a segment was just started");
         };
-        let written = writer.write_all(data).and_then(|()| match self.sync {
-            SpoolSync::EveryWrite => writer.sync_data(),
-            SpoolSync::Interval(interval) if self.synced_at.elapsed() >= interval => {
-                writer.sync_data()?;
-                self.synced_at = Instant::now();
-                self.unsynced = false;
-                Ok(())
+        let (from, to) = (segment.len, segment.len + len);
+        let written = writer.reserve(from, to).and_then(|()| {
+            writer.copy(from, data);
+            match self.sync {
+                SpoolSync::EveryWrite => {
+                    writer.commit(to, false);
+                    writer.sync(to)
+                }
+                SpoolSync::Interval(interval) => {
+                    writer.commit(to, false);
+                    if self.synced_at.elapsed() >= interval {
+                        writer.sync(to)?;
+                        self.synced_at = Instant::now();
+                        self.unsynced = false;
+                    } else {
+                        self.unsynced = true;
+                    }
+                    Ok(())
+                }
+                // Nothing is synced, so what the system writes back is taken after a
+                // reboot too (see `read_header`).
+                SpoolSync::None => {
+                    writer.commit(to, true);
+                    Ok(())
+                }
             }
-            SpoolSync::Interval(_) => {
-                self.unsynced = true;
-                Ok(())
-            }
-            SpoolSync::None => Ok(()),
         });
         if let Err(e) = written {
-            let what = format!(
-                "spooling {} bytes to {} (the write was not taken)",
-                data.len(),
-                segment.path.display()
-            );
             // Not acknowledged, so not kept: a write made again must not find part of it
             // stored already.
-            if let Err(undo) = writer.set_len(segment.header_len + segment.len) {
-                self.broken = Some(format!(
-                    "{} could not be cut back to its length after a failed write ({undo}), \
-                     so it takes no more",
+            writer.take_back(from);
+            return Err(io_error(
+                format!(
+                    "spooling {} bytes to {} (the write was not taken)",
+                    data.len(),
                     segment.path.display()
-                ));
-            }
-            return Err(io_error(what, e));
+                ),
+                e,
+            ));
         }
-        segment.len += data.len() as u64;
-        self.end += data.len() as u64;
-        self.end_crc = crc64::combine(self.end_crc, crc64::checksum(data), data.len() as u64);
+        segment.len = to;
+        self.end += len;
+        self.end_crc.update(data);
         Ok(())
     }
 
-    /// Starts a segment at the spool's end: written under a temporary name and renamed once
-    /// whole (both synced unless the policy is [`SpoolSync::None`]). The segment before is
-    /// synced first, so an interval's sync of the new one covers everything written.
-    fn start_segment(&mut self) -> Result<()> {
+    /// Starts a segment at the spool's end, with room for `first` bytes at least: written
+    /// under a temporary name and renamed once whole (both synced unless the policy is
+    /// [`SpoolSync::None`]). The segment before is synced first, so an interval's sync of
+    /// the new one covers everything written, then unmapped and cut to its data.
+    fn start_segment(&mut self, first: u64) -> Result<()> {
         let syncs = self.sync != SpoolSync::None;
-        if let (Some(writer), true) = (&self.writer, syncs && self.unsynced) {
-            let last = self.segments.back().map(|s| s.path.display().to_string());
+        if let (Some(writer), Some(last), true) =
+            (&self.writer, self.segments.back(), syncs && self.unsynced)
+        {
             writer
-                .sync_data()
-                .map_err(|e| io_error(format!("syncing {}", last.unwrap_or_default()), e))?;
+                .sync(last.len)
+                .map_err(|e| io_error(format!("syncing {}", last.path.display()), e))?;
             self.synced_at = Instant::now();
             self.unsynced = false;
+        }
+        if let (Some(writer), Some(last)) = (self.writer.take(), self.segments.back()) {
+            writer.finish(last.len);
         }
         let start = self.end;
         let name = format!("{}-{start:0START_DIGITS$x}", self.stream);
         let path = self.dir.join(format!("{name}{SEGMENT}"));
         let temporary = self.dir.join(format!("{name}{TEMPORARY}"));
-        let header = self.header()?;
+        let mut prefix = self.header()?;
+        // The two length words (committed, synced), at 0, after the header's padding.
+        let data_offset = words_at(prefix.len() as u64) + WORDS;
+        prefix.resize(data_offset as usize, 0);
+        let capacity = self.segment_size.max(first);
         let made = (|| {
             let mut file = OpenOptions::new()
-                .append(true)
+                .read(true)
+                .write(true)
                 .create(true)
+                .truncate(true)
                 .open(&temporary)?;
-            file.set_len(0)?;
-            file.write_all(&header)?;
+            file.write_all(&prefix)?;
+            let writer = Writer::new(file, data_offset, capacity)?;
             if syncs {
-                file.sync_data()?;
+                writer.file.sync_data()?;
             }
             fs::rename(&temporary, &path)?;
             if syncs {
                 sync_dir(&self.dir)?;
             }
-            Ok(file)
+            Ok(writer)
         })();
-        let file = made.map_err(|e| {
+        let writer = made.map_err(|e| {
             let _ = fs::remove_file(&temporary);
             io_error(format!("making the spool file {}", path.display()), e)
         })?;
         self.segments.push_back(Segment {
             start,
-            start_crc: self.end_crc,
+            start_crc: self.end_crc.value(),
             path,
-            header_len: header.len() as u64,
+            data_offset,
             len: 0,
         });
-        self.writer = Some(file);
+        self.writer = Some(writer);
         Ok(())
     }
 
@@ -527,7 +564,7 @@ impl Spool {
         // The length, set below.
         out.extend_from_slice(&[0; 4]);
         out.extend_from_slice(&self.end.to_le_bytes());
-        out.extend_from_slice(&self.end_crc.to_le_bytes());
+        out.extend_from_slice(&self.end_crc.value().to_le_bytes());
         put_text(&mut out, &self.bucket);
         put_text(&mut out, &self.key);
         let create = if self.end == 0 {
@@ -540,6 +577,7 @@ impl Spool {
             put_text(&mut out, name);
             put_text(&mut out, value);
         }
+        put_text(&mut out, boot_id());
         let len = out.len() + 8;
         if len > MAX_HEADER {
             return Err(Error::invalid_argument(format!(
@@ -563,9 +601,11 @@ impl Spool {
 
     /// Syncs writes the interval policy has not synced yet.
     pub(crate) fn sync(&mut self) -> Result<()> {
-        if let (Some(writer), true) = (&self.writer, self.unsynced) {
+        if let (Some(writer), Some(segment), true) =
+            (&self.writer, self.segments.back(), self.unsynced)
+        {
             writer
-                .sync_data()
+                .sync(segment.len)
                 .map_err(|e| io_error(format!("syncing the spool of {}", self.object), e))?;
         }
         self.synced_at = Instant::now();
@@ -581,7 +621,10 @@ impl Spool {
             let last = self.segments.len() == 1;
             let stored = match self.segments.get(1) {
                 Some(next) => next.start <= position,
-                None => first.end() <= position && first.len >= self.segment_size,
+                None => {
+                    first.end() <= position
+                        && (self.writer.is_none() || first.len >= self.segment_size)
+                }
             };
             if !stored || fs::remove_file(&first.path).is_err() {
                 return;
@@ -606,7 +649,7 @@ impl Spool {
             let n = len.min(usize::try_from(segment.end() - at).unwrap_or(usize::MAX));
             pieces.push(Piece {
                 path: segment.path.clone(),
-                offset: segment.header_len + (at - segment.start),
+                offset: segment.data_offset + (at - segment.start),
                 len: n,
             });
             at += n as u64;
@@ -627,8 +670,21 @@ impl Spool {
     }
 }
 
-/// Reads the spooled bytes `pieces` locate into `out`, as long as they are together.
+/// Reads the spooled bytes `pieces` locate into `out`, which they must fill exactly.
 pub(crate) fn read(pieces: &[Piece], out: &mut [u8]) -> Result<()> {
+    let located = pieces
+        .iter()
+        .try_fold(0usize, |sum, piece| sum.checked_add(piece.len));
+    if located != Some(out.len()) {
+        return Err(Error::new(
+            ErrorKind::SpoolIo,
+            format!(
+                "the spool holds {} of the {} bytes to read (it lost bytes it had taken)",
+                located.map_or_else(|| "more than".into(), |n| n.to_string()),
+                out.len()
+            ),
+        ));
+    }
     let mut filled = 0;
     for piece in pieces {
         let into = &mut out[filled..filled + piece.len];
@@ -827,13 +883,31 @@ fn read_header(path: &Path) -> std::result::Result<Header, Unreadable> {
     if Fields(checksum).u64() != Some(crc64::checksum(body)) {
         return Err(bad("a damaged header (its CRC-64)"));
     }
-    let data_len = file.metadata()?.len() - len as u64;
-    parse_header(Fields(&body[PREAMBLE..]), len as u64, data_len)
-        .ok_or_else(|| bad("a damaged header"))
+    let mut header = parse_header(Fields(&body[PREAMBLE..]), len as u64)
+        .ok_or_else(|| bad("a damaged header"))?;
+    let mut words = [0; WORDS as usize];
+    file.seek(SeekFrom::Start(words_at(len as u64)))?;
+    if read_full(&mut file, &mut words)? < words.len() {
+        return Err(bad("cut inside its header (its length words)"));
+    }
+    let mut words = Fields(&words);
+    let (Some(committed), Some(synced)) = (words.u64(), words.u64()) else {
+        unreachable!("the words were read whole");
+    };
+    // In the boot that wrote it, the file is as the writer left it (the page cache outlives
+    // the process): the committed length holds. After a reboot the length word may have
+    // reached the disk before the bytes it counts; the synced length was stored only once
+    // they were on disk.
+    let same_boot = !header.boot.is_empty() && header.boot == boot_id();
+    let counted = if same_boot { committed } else { synced };
+    // A file cut short (by hand, or a file system that lost its end) holds what it holds.
+    let held = file.metadata()?.len().saturating_sub(header.data_offset);
+    header.data_len = counted.min(held);
+    Ok(header)
 }
 
 /// The fields after the preamble of a header whose checksum is right.
-fn parse_header(mut fields: Fields<'_>, len: u64, data_len: u64) -> Option<Header> {
+fn parse_header(mut fields: Fields<'_>, len: u64) -> Option<Header> {
     let start = fields.u64()?;
     let start_crc = fields.u64()?;
     let bucket = fields.text()?;
@@ -842,14 +916,16 @@ fn parse_header(mut fields: Fields<'_>, len: u64, data_len: u64) -> Option<Heade
     for _ in 0..fields.u32()? {
         create.push((fields.text()?, fields.text()?));
     }
+    let boot = fields.text()?;
     fields.0.is_empty().then_some(Header {
         start,
         start_crc,
         bucket,
         key,
         create,
-        len,
-        data_len,
+        boot,
+        data_offset: words_at(len) + WORDS,
+        data_len: 0,
     })
 }
 
@@ -984,4 +1060,238 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn sync_dir(_: &Path) -> io::Result<()> {
     Ok(())
+}
+
+/// The two length words after a header of `header_len` bytes are at this offset (8-aligned).
+fn words_at(header_len: u64) -> u64 {
+    header_len.next_multiple_of(8)
+}
+
+/// The committed length (u64) and the synced length (u64).
+const WORDS: u64 = 16;
+/// A segment's file grows this much at a time (its last step to the segment's size).
+const GROW: u64 = 1 << 20;
+
+/// This boot's id (empty where unknown: every segment is then read as from another boot).
+fn boot_id() -> &'static str {
+    static BOOT: OnceLock<String> = OnceLock::new();
+    BOOT.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|id| id.trim().to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// The last segment, taking writes through a shared mapping of its file: a write is a copy
+/// into the page cache, no system call, and outlives the process the moment it is made.
+struct Writer {
+    file: File,
+    map: Map,
+    data_offset: u64,
+    /// Data bytes the mapping holds: the segment's size.
+    capacity: u64,
+    /// Data bytes the file has blocks for. The mapping is never written past them: the file
+    /// ends there, and a page past a file's end is SIGBUS; space is taken (or refused, disk
+    /// full) by `fallocate` before a write, never by a page fault.
+    allocated: u64,
+    /// Data bytes before this were let go of from this process's memory.
+    released: u64,
+    /// What the synced length word says.
+    synced: u64,
+}
+
+impl Writer {
+    /// Maps the segment file whose first `data_offset` bytes (header, length words) are
+    /// written, with room for `capacity` data bytes.
+    fn new(file: File, data_offset: u64, capacity: u64) -> io::Result<Writer> {
+        let len = data_offset
+            .checked_add(capacity)
+            .and_then(|len| usize::try_from(len).ok())
+            .ok_or_else(|| io::Error::other("a segment larger than the address space"))?;
+        let map = Map::new(&file, len)?;
+        Ok(Writer {
+            file,
+            map,
+            data_offset,
+            capacity,
+            allocated: 0,
+            released: 0,
+            synced: 0,
+        })
+    }
+
+    /// Makes room in the file for data up to `to` (the data ends at `from`): a step of
+    /// [`GROW`] at a time, or just what is needed when a step does not fit. The pages
+    /// written before `from` are let go of on the way, so memory stays a step's worth.
+    fn reserve(&mut self, from: u64, to: u64) -> io::Result<()> {
+        if to <= self.allocated {
+            return Ok(());
+        }
+        let step = to.max(self.allocated + GROW).min(self.capacity);
+        let at = self.data_offset + self.allocated;
+        if preallocate(&self.file, at, step - self.allocated).is_err() {
+            preallocate(&self.file, at, to - self.allocated)?;
+            self.allocated = to;
+        } else {
+            self.allocated = step;
+        }
+        let (start, end) = (self.data_offset + self.released, self.data_offset + from);
+        self.map.release(start as usize, end as usize);
+        self.released = from;
+        Ok(())
+    }
+
+    /// Copies `data` to data offset `at`, within what is reserved.
+    fn copy(&mut self, at: u64, data: &[u8]) {
+        assert!(
+            at + data.len() as u64 <= self.allocated,
+            "a copy past the reserved"
+        );
+        self.map.write((self.data_offset + at) as usize, data);
+    }
+
+    /// Says the data is `len` long (and, with `synced`, that it is synced that far).
+    fn commit(&mut self, len: u64, synced: bool) {
+        self.map.store((self.data_offset - WORDS) as usize, len);
+        if synced {
+            self.map.store((self.data_offset - WORDS / 2) as usize, len);
+            self.synced = len;
+        }
+    }
+
+    /// Takes back a write after `len`: the lengths say `len` at most again.
+    fn take_back(&mut self, len: u64) {
+        self.commit(len, self.synced > len);
+    }
+
+    /// Syncs the data up to `len` (committed), then the synced length that says so: the
+    /// synced length on disk never counts bytes that are not.
+    fn sync(&self, len: u64) -> io::Result<()> {
+        self.file.sync_data()?;
+        // `&self`: the word is atomic, and the caller holds the spool.
+        self.map.store((self.data_offset - WORDS / 2) as usize, len);
+        self.file.sync_data()
+    }
+
+    /// Unmaps a segment that takes no more writes, and cuts the room it did not use.
+    fn finish(self, len: u64) {
+        let Writer { file, map, .. } = self;
+        drop(map);
+        let _ = file.set_len(self.data_offset + len);
+    }
+}
+
+/// A file mapped shared, read and write, of which this process holds the only mapping.
+/// No Rust reference is ever made into it: bytes go in by copies, words by atomic stores.
+struct Map {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a Map is a mapping its owner alone writes (the spool, behind the buffered
+// appender's mutex); nothing in it is tied to the thread that made it.
+unsafe impl Send for Map {}
+
+impl Map {
+    fn new(file: &File, len: usize) -> io::Result<Map> {
+        let (prot, flags) = (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED);
+        // SAFETY: a new mapping at an address the kernel picks, so it replaces nothing; the
+        // file is open for reading and writing.
+        let ptr = unsafe { mm::mmap(std::ptr::null_mut(), len, prot, flags, file, 0) }?;
+        let ptr = NonNull::new(ptr.cast()).ok_or_else(|| io::Error::other("mmap gave NULL"))?;
+        Ok(Map { ptr, len })
+    }
+
+    fn write(&mut self, at: usize, data: &[u8]) {
+        assert!(at
+            .checked_add(data.len())
+            .is_some_and(|end| end <= self.len));
+        // SAFETY: the range is inside the mapping (checked above), which no reference
+        // points into, so `data` cannot overlap it.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(at), data.len())
+        }
+    }
+
+    /// Stores `value` (little-endian) in the 8-byte word at `at`, with release ordering: a
+    /// length stored after a copy counts bytes that are there.
+    fn store(&self, at: usize, value: u64) {
+        assert!(at.is_multiple_of(8) && at + 8 <= self.len);
+        // SAFETY: inside the mapping and 8-aligned (checked above; a mapping starts on a
+        // page), and the word is only ever accessed atomically while mapped.
+        let word = unsafe { AtomicU64::from_ptr(self.ptr.as_ptr().add(at).cast()) };
+        word.store(value.to_le(), Ordering::Release);
+    }
+
+    /// Lets go of the whole pages between `from` and `to` from this process's memory: their
+    /// bytes stay in the file (the page cache writes them back as before).
+    fn release(&mut self, from: usize, to: usize) {
+        let page = rustix::param::page_size();
+        let (from, to) = (from.next_multiple_of(page), to / page * page);
+        if from >= to || to > self.len {
+            return;
+        }
+        // SAFETY: whole pages inside the mapping; for a shared file mapping DONTNEED only
+        // unmaps them (dirty ones stay dirty in the page cache), and a later access maps
+        // them again. An error leaves them mapped, which costs memory only.
+        let _ = unsafe {
+            mm::madvise(
+                self.ptr.as_ptr().add(from).cast(),
+                to - from,
+                mm::Advice::LinuxDontNeed,
+            )
+        };
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: the mapping this Map made, unmapped once, with nothing pointing into it.
+        let _ = unsafe { mm::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Gives `file` blocks for `len` bytes at `offset` (and that size), or fails (a full disk,
+/// a file size limit) taking none.
+fn preallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), offset, len) {
+        Err(rustix::io::Errno::OPNOTSUPP) => {}
+        done => return done.map_err(io::Error::from),
+    }
+    // A file system that cannot allocate ahead: zeros written take the blocks as well.
+    use std::os::unix::fs::FileExt;
+    let zeros = vec![0; READ_CHUNK];
+    let mut at = offset;
+    while at < offset + len {
+        let n = zeros.len().min((offset + len - at) as usize);
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_refuses_pieces_that_do_not_fill_the_buffer() {
+        let path = std::env::temp_dir().join(format!("oss-append-read-{}", std::process::id()));
+        fs::write(&path, b"0123456789").unwrap();
+        let piece = |offset, len| Piece {
+            path: path.clone(),
+            offset,
+            len,
+        };
+        let mut out = [0; 6];
+        read(&[piece(0, 2), piece(4, 4)], &mut out).unwrap();
+        assert_eq!(&out, b"014567");
+        for pieces in [vec![piece(0, 4)], vec![piece(0, 4), piece(0, 4)], vec![]] {
+            let mut out = [7; 6];
+            let error = read(&pieces, &mut out).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::SpoolIo, "{error}");
+            assert_eq!(out, [7; 6], "nothing read");
+        }
+        fs::remove_file(&path).unwrap();
+    }
 }
