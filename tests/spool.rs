@@ -510,6 +510,8 @@ fn spooled_writes_are_stored_in_order_and_the_spool_goes_on_close() {
             );
         }
         // The next append fails past its retries: the upload then waits for the caller.
+        // (Added once the first append is held, so that it is the next one's.)
+        assert!(server.wait_held(Duration::from_secs(10), |waiting, _| waiting == 1));
         server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
         server.release_held(1);
         errors
