@@ -796,7 +796,10 @@ impl State {
                 let len = (chunk.len() - from).min(to_cut);
                 Request::Chunk(chunk, from..from + len)
             }
-            Store::Spool(spool) => Request::Spooled(spool.locate(self.durable, len), len),
+            Store::Spool(spool) => {
+                let len = len.min((spool.sendable_end() - self.durable) as usize);
+                Request::Spooled(spool.locate(self.durable, len), len)
+            }
         }
     }
 
@@ -944,16 +947,12 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
                 Some(t) if state.error.is_none() => state.max_delay.saturating_sub(t.elapsed()),
                 _ => Duration::from_secs(3600),
             };
-            let fields = &mut *state;
-            if let (Store::Spool(spool), None) = (&mut fields.store, &fields.error) {
-                // The interval policy's sync of writes that no later write synced.
+            if let (Store::Spool(spool), None) = (&state.store, &state.error) {
+                // The interval policy's sync of the writes since the last one.
                 if let Some(at) = spool.sync_due() {
                     let left = at.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        if let Err(error) = spool.sync() {
-                            fields.error = Some(error);
-                            shared.stored.notify_all();
-                        }
+                        state = sync_spool(shared, state);
                         continue;
                     }
                     wait = wait.min(left);
@@ -966,17 +965,12 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
                 .0;
             continue;
         }
-        let fields = &mut *state;
-        if let Store::Spool(spool) = &mut fields.store {
-            // Under the interval policy, bytes go to OSS only once they are on disk: else a
-            // power cut could leave the object longer than its spool, which the next open
-            // could only take for another writer's change.
-            if spool.sync_due().is_some() {
-                if let Err(error) = spool.sync() {
-                    fields.error = Some(error);
-                    shared.stored.notify_all();
-                    continue;
-                }
+        if let Store::Spool(spool) = &state.store {
+            // Under the interval policy, bytes go to OSS only once they are on disk (see
+            // `Spool::sendable_end`): with none such, a sync first.
+            if spool.sendable_end() <= state.durable {
+                state = sync_spool(shared, state);
+                continue;
             }
         }
         // Rolling, the request after a cut goes to the next object.
@@ -1049,6 +1043,38 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
         }
         shared.stored.notify_all();
     }
+}
+
+/// Runs the interval policy's sync of the spool with the state lock let go of, so writes
+/// never wait on the disk: the data, then (under the lock) the synced length that counts it,
+/// then that length. A failure is kept for the caller, as an upload error is.
+fn sync_spool<'a>(shared: &'a Shared, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    let Store::Spool(spool) = &mut state.store else {
+        return state;
+    };
+    let Some(job) = spool.begin_sync() else {
+        return state;
+    };
+    drop(state);
+    let ran = job.run();
+    let mut state = lock(&shared.state);
+    let Store::Spool(spool) = &mut state.store else {
+        unreachable!("a spool stays a spool")
+    };
+    let mut result = spool.data_synced(&job, ran);
+    if result.is_ok() {
+        drop(state);
+        let ran = job.run();
+        state = lock(&shared.state);
+        if let Store::Spool(spool) = &mut state.store {
+            result = spool.sync_ended(&job, ran);
+        }
+    }
+    if let Err(error) = result {
+        state.error = Some(error);
+        shared.stored.notify_all();
+    }
+    state
 }
 
 /// Opens the object through its spool, which is first settled with the object: what an

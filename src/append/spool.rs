@@ -46,7 +46,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rustix::mm::{self, MapFlags, ProtFlags};
@@ -93,10 +93,12 @@ pub(crate) struct Spool {
     writer: Option<Writer>,
     /// Where the spool ends, and the object's CRC-64 up to there (fed a write at a time).
     end: u64,
-    end_crc: Crc64,
+    end_crc: StagedCrc,
     /// When the last `fdatasync` was, and whether a write came since (`Interval`).
     synced_at: Instant,
     unsynced: bool,
+    /// Where the bytes known to be on disk end (the interval policy sends no byte past it).
+    synced_end: u64,
     /// Held while this spool is owned: the lock goes with the file.
     _lock: File,
     lock_path: PathBuf,
@@ -193,9 +195,10 @@ impl Spool {
             segments: VecDeque::new(),
             writer: None,
             end: 0,
-            end_crc: Crc64::new(),
+            end_crc: StagedCrc::resume(0),
             synced_at: Instant::now(),
             unsynced: false,
+            synced_end: 0,
             _lock: lock,
             lock_path,
         };
@@ -330,7 +333,7 @@ impl Spool {
             ));
         }
         if let Some(&(end, crc)) = ends.last() {
-            (self.end, self.end_crc) = (end, Crc64::resume(crc));
+            (self.end, self.end_crc) = (end, StagedCrc::resume(crc));
         }
         Ok(Vec::new())
     }
@@ -348,7 +351,7 @@ impl Spool {
                 Some(info) => appendable_state(info, &self.key)?,
                 None => (0, 0),
             };
-            (self.end, self.end_crc) = (object.0, Crc64::resume(object.1));
+            (self.end, self.end_crc) = (object.0, StagedCrc::resume(object.1));
             return Ok(object);
         };
         let spooled = (first.start, first.start_crc);
@@ -458,15 +461,10 @@ impl Spool {
                     writer.commit(to, false);
                     writer.sync(to)
                 }
-                SpoolSync::Interval(interval) => {
+                // Synced by the upload thread, which the writer never waits for.
+                SpoolSync::Interval(_) => {
                     writer.commit(to, false);
-                    if self.synced_at.elapsed() >= interval {
-                        writer.sync(to)?;
-                        self.synced_at = Instant::now();
-                        self.unsynced = false;
-                    } else {
-                        self.unsynced = true;
-                    }
+                    self.unsynced = true;
                     Ok(())
                 }
                 // Nothing is synced, so what the system writes back is taken after a
@@ -502,14 +500,17 @@ impl Spool {
     /// the new one covers everything written, then unmapped and cut to its data.
     fn start_segment(&mut self, first: u64) -> Result<()> {
         let syncs = self.sync != SpoolSync::None;
-        if let (Some(writer), Some(last), true) =
-            (&self.writer, self.segments.back(), syncs && self.unsynced)
-        {
-            writer
-                .sync(last.len)
-                .map_err(|e| io_error(format!("syncing {}", last.path.display()), e))?;
-            self.synced_at = Instant::now();
-            self.unsynced = false;
+        // Synced whether or not a sync of the upload thread is under way: its synced length
+        // would no longer reach this segment's word once the segment is finished.
+        if let (Some(writer), Some(last), true) = (&mut self.writer, self.segments.back(), syncs) {
+            if writer.synced < last.len {
+                writer
+                    .sync(last.len)
+                    .map_err(|e| io_error(format!("syncing {}", last.path.display()), e))?;
+                self.synced_at = Instant::now();
+                self.unsynced = false;
+            }
+            self.synced_end = self.end;
         }
         if let (Some(writer), Some(last)) = (self.writer.take(), self.segments.back()) {
             writer.finish(last.len);
@@ -599,18 +600,62 @@ impl Spool {
         }
     }
 
-    /// Syncs writes the interval policy has not synced yet.
-    pub(crate) fn sync(&mut self) -> Result<()> {
-        if let (Some(writer), Some(segment), true) =
+    /// Starts the interval policy's sync of what is not synced yet, for the upload thread to
+    /// run without the spool's lock ([`SyncJob::run`], so writes never wait on the disk)
+    /// and end with [`Spool::synced`]. `None`: everything is on disk.
+    pub(crate) fn begin_sync(&mut self) -> Option<SyncJob> {
+        let (Some(writer), Some(segment), true) =
             (&self.writer, self.segments.back(), self.unsynced)
-        {
-            writer
-                .sync(segment.len)
-                .map_err(|e| io_error(format!("syncing the spool of {}", self.object), e))?;
-        }
-        self.synced_at = Instant::now();
+        else {
+            self.synced_end = self.end;
+            return None;
+        };
         self.unsynced = false;
+        self.synced_at = Instant::now();
+        Some(SyncJob {
+            file: writer.file.clone(),
+            segment: segment.start,
+            len: segment.len,
+            end: self.end,
+        })
+    }
+
+    /// Goes on with a sync begun by [`Spool::begin_sync`] once its data `ran` to disk (or
+    /// not): the synced length then counts it, and a second run of the job puts that on
+    /// disk, which [`Spool::sync_ended`] hears of.
+    pub(crate) fn data_synced(&mut self, job: &SyncJob, ran: io::Result<()>) -> Result<()> {
+        self.check_synced(ran)?;
+        if let (Some(writer), Some(segment)) = (&mut self.writer, self.segments.back()) {
+            // A segment finished since was synced whole when it was.
+            if segment.start == job.segment && writer.synced < job.len {
+                writer.mark_synced(job.len);
+            }
+        }
         Ok(())
+    }
+
+    /// Ends a sync whose synced length `ran` to disk: its bytes may be sent from now on.
+    pub(crate) fn sync_ended(&mut self, job: &SyncJob, ran: io::Result<()>) -> Result<()> {
+        self.check_synced(ran)?;
+        self.synced_end = self.synced_end.max(job.end);
+        Ok(())
+    }
+
+    fn check_synced(&mut self, ran: io::Result<()>) -> Result<()> {
+        ran.map_err(|e| {
+            self.unsynced = true;
+            io_error(format!("syncing the spool of {}", self.object), e)
+        })
+    }
+
+    /// Where the bytes that may be sent end: under the interval policy, those on disk (a
+    /// power cut could otherwise leave the object longer than its spool, which the next
+    /// open could only take for another writer's change); else all of them.
+    pub(crate) fn sendable_end(&self) -> u64 {
+        match self.sync {
+            SpoolSync::Interval(_) => self.synced_end,
+            _ => self.end,
+        }
     }
 
     /// Deletes the segments whose bytes are all stored (the object is `position` long),
@@ -1082,10 +1127,69 @@ fn boot_id() -> &'static str {
     })
 }
 
+/// The CRC-64 of the spool's bytes, fed writes of any size but computed a few KiB at a
+/// time: a write of a log line is then a copy here, and the checksum takes the fast path
+/// of long inputs.
+#[derive(Clone)]
+struct StagedCrc {
+    crc: Crc64,
+    staged: Vec<u8>,
+}
+
+impl StagedCrc {
+    const STAGE: usize = 4 << 10;
+
+    fn resume(crc: u64) -> StagedCrc {
+        StagedCrc {
+            crc: Crc64::resume(crc),
+            staged: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        if self.staged.len() + data.len() > Self::STAGE {
+            self.crc.update(&self.staged);
+            self.staged.clear();
+            if data.len() > Self::STAGE {
+                self.crc.update(data);
+                return;
+            }
+        }
+        if self.staged.capacity() == 0 {
+            // At most STAGE bytes: a size of our own, never a caller's.
+            self.staged.reserve_exact(Self::STAGE);
+        }
+        self.staged.extend_from_slice(data);
+    }
+
+    fn value(&self) -> u64 {
+        let mut crc = self.crc.clone();
+        crc.update(&self.staged);
+        crc.value()
+    }
+}
+
+/// A sync of the last segment's data, run without the spool's lock (see
+/// [`Spool::begin_sync`]): its file, and what it covers.
+pub(crate) struct SyncJob {
+    file: Arc<File>,
+    /// The segment's start, and its length and the spool's end when the sync began.
+    segment: u64,
+    len: u64,
+    end: u64,
+}
+
+impl SyncJob {
+    pub(crate) fn run(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
 /// The last segment, taking writes through a shared mapping of its file: a write is a copy
 /// into the page cache, no system call, and outlives the process the moment it is made.
 struct Writer {
-    file: File,
+    /// Shared with a sync the upload thread runs without the spool's lock.
+    file: Arc<File>,
     map: Map,
     data_offset: u64,
     /// Data bytes the mapping holds: the segment's size.
@@ -1110,7 +1214,7 @@ impl Writer {
             .ok_or_else(|| io::Error::other("a segment larger than the address space"))?;
         let map = Map::new(&file, len)?;
         Ok(Writer {
-            file,
+            file: Arc::new(file),
             map,
             data_offset,
             capacity,
@@ -1135,6 +1239,10 @@ impl Writer {
         } else {
             self.allocated = step;
         }
+        // The pages just taken, mapped in one call rather than one fault a page (a fault
+        // every 41 log lines was a writer's slowest step).
+        self.map
+            .populate(at as usize, (self.data_offset + self.allocated) as usize);
         let (start, end) = (self.data_offset + self.released, self.data_offset + from);
         self.map.release(start as usize, end as usize);
         self.released = from;
@@ -1166,11 +1274,16 @@ impl Writer {
 
     /// Syncs the data up to `len` (committed), then the synced length that says so: the
     /// synced length on disk never counts bytes that are not.
-    fn sync(&self, len: u64) -> io::Result<()> {
+    fn sync(&mut self, len: u64) -> io::Result<()> {
         self.file.sync_data()?;
-        // `&self`: the word is atomic, and the caller holds the spool.
-        self.map.store((self.data_offset - WORDS / 2) as usize, len);
+        self.mark_synced(len);
         self.file.sync_data()
+    }
+
+    /// Says the data is synced up to `len` (which the next sync puts on disk).
+    fn mark_synced(&mut self, len: u64) {
+        self.map.store((self.data_offset - WORDS / 2) as usize, len);
+        self.synced = len;
     }
 
     /// Unmaps a segment that takes no more writes, and cuts the room it did not use.
@@ -1221,6 +1334,25 @@ impl Map {
         // page), and the word is only ever accessed atomically while mapped.
         let word = unsafe { AtomicU64::from_ptr(self.ptr.as_ptr().add(at).cast()) };
         word.store(value.to_le(), Ordering::Release);
+    }
+
+    /// Maps the pages between `from` and `to` in ahead of the writes to them. An error (a
+    /// kernel without MADV_POPULATE_WRITE) leaves them to be faulted in as written.
+    fn populate(&mut self, from: usize, to: usize) {
+        let page = rustix::param::page_size();
+        let (from, to) = (from / page * page, to.min(self.len));
+        if from >= to {
+            return;
+        }
+        // SAFETY: a range inside the mapping, whose file has blocks for it (reserved just
+        // before); populating writes nothing to it.
+        let _ = unsafe {
+            mm::madvise(
+                self.ptr.as_ptr().add(from).cast(),
+                to - from,
+                mm::Advice::LinuxPopulateWrite,
+            )
+        };
     }
 
     /// Lets go of the whole pages between `from` and `to` from this process's memory: their
