@@ -28,6 +28,7 @@ use crate::object::{check_size, ObjectInfo};
 use std::collections::VecDeque;
 use std::io::Read;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -803,8 +804,9 @@ impl State {
         }
     }
 
-    /// After `request` was sent and `stored` bytes of it were stored (`durable` moved on).
-    fn sent(&mut self, request: Request, stored: u64) {
+    /// After `request` was sent and `stored` bytes of it were stored (`durable` moved on);
+    /// returns the spool files no longer needed, to delete with the lock let go of.
+    fn sent(&mut self, request: Request, stored: u64) -> Vec<PathBuf> {
         match (&mut self.store, request) {
             (Store::Memory(chunks), Request::Chunk(mut chunk, sent)) => {
                 // One request is one write, so at most all of it was stored.
@@ -820,6 +822,7 @@ impl State {
                     chunks.front_sent = end;
                     chunks.queue.push_front(chunk);
                 }
+                Vec::new()
             }
             (Store::Spool(spool), _) => spool.discard_to(self.durable),
             (Store::Memory(_), Request::Spooled(..)) => unreachable!("a spooled request"),
@@ -1023,7 +1026,14 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
         let stored = position - state.durable;
         state.durable = position;
         state.crc = crc;
-        state.sent(request, stored);
+        let stored_files = state.sent(request, stored);
+        if !stored_files.is_empty() {
+            drop(state);
+            for path in stored_files {
+                let _ = std::fs::remove_file(path);
+            }
+            state = lock(&shared.state);
+        }
         if state.held() == 0 {
             state.oldest = None;
         }

@@ -91,6 +91,10 @@ pub(crate) struct Spool {
     /// The last segment, mapped for writing; none after an open (a recovered segment takes
     /// no writes: new ones start a segment of their own).
     writer: Option<Writer>,
+    /// Segments finished under the interval policy and not yet synced, by start: the upload
+    /// thread's next sync covers them, then unmaps them and cuts them to their data (the
+    /// writer never waits for that disk).
+    closing: Vec<(u64, Writer, u64)>,
     /// Where the spool ends, and the object's CRC-64 up to there (fed a write at a time).
     end: u64,
     end_crc: StagedCrc,
@@ -194,6 +198,7 @@ impl Spool {
             segment_size: segment_size as u64,
             segments: VecDeque::new(),
             writer: None,
+            closing: Vec::new(),
             end: 0,
             end_crc: StagedCrc::resume(0),
             synced_at: Instant::now(),
@@ -380,7 +385,9 @@ impl Spool {
         if crc != expected {
             return Err(self.conflict(&what, object, (length, expected)));
         }
-        self.discard_to(length);
+        for path in self.discard_to(length) {
+            let _ = fs::remove_file(path);
+        }
         Ok(object)
     }
 
@@ -496,24 +503,17 @@ impl Spool {
 
     /// Starts a segment at the spool's end, with room for `first` bytes at least: written
     /// under a temporary name and renamed once whole (both synced unless the policy is
-    /// [`SpoolSync::None`]). The segment before is synced first, so an interval's sync of
-    /// the new one covers everything written, then unmapped and cut to its data.
+    /// [`SpoolSync::None`]). The segment before is unmapped and cut to its data, once
+    /// synced under the interval policy (by the upload thread's next sync, see `closing`).
     fn start_segment(&mut self, first: u64) -> Result<()> {
         let syncs = self.sync != SpoolSync::None;
-        // Synced whether or not a sync of the upload thread is under way: its synced length
-        // would no longer reach this segment's word once the segment is finished.
-        if let (Some(writer), Some(last), true) = (&mut self.writer, self.segments.back(), syncs) {
-            if writer.synced < last.len {
-                writer
-                    .sync(last.len)
-                    .map_err(|e| io_error(format!("syncing {}", last.path.display()), e))?;
-                self.synced_at = Instant::now();
-                self.unsynced = false;
-            }
-            self.synced_end = self.end;
-        }
         if let (Some(writer), Some(last)) = (self.writer.take(), self.segments.back()) {
-            writer.finish(last.len);
+            if matches!(self.sync, SpoolSync::Interval(_)) && writer.synced < last.len {
+                // For the upload thread's next sync, which needs its synced-length word.
+                self.closing.push((last.start, writer, last.len));
+            } else {
+                writer.finish(last.len);
+            }
         }
         let start = self.end;
         let name = format!("{}-{start:0START_DIGITS$x}", self.stream);
@@ -604,18 +604,22 @@ impl Spool {
     /// run without the spool's lock ([`SyncJob::run`], so writes never wait on the disk)
     /// and end with [`Spool::synced`]. `None`: everything is on disk.
     pub(crate) fn begin_sync(&mut self) -> Option<SyncJob> {
-        let (Some(writer), Some(segment), true) =
-            (&self.writer, self.segments.back(), self.unsynced)
-        else {
+        if !self.unsynced {
             self.synced_end = self.end;
             return None;
-        };
+        }
         self.unsynced = false;
         self.synced_at = Instant::now();
+        let mut files: Vec<_> = self
+            .closing
+            .iter()
+            .map(|(start, writer, len)| (writer.file.clone(), *start, *len))
+            .collect();
+        if let (Some(writer), Some(segment)) = (&self.writer, self.segments.back()) {
+            files.push((writer.file.clone(), segment.start, segment.len));
+        }
         Some(SyncJob {
-            file: writer.file.clone(),
-            segment: segment.start,
-            len: segment.len,
+            files,
             end: self.end,
         })
     }
@@ -625,10 +629,14 @@ impl Spool {
     /// disk, which [`Spool::sync_ended`] hears of.
     pub(crate) fn data_synced(&mut self, job: &SyncJob, ran: io::Result<()>) -> Result<()> {
         self.check_synced(ran)?;
-        if let (Some(writer), Some(segment)) = (&mut self.writer, self.segments.back()) {
-            // A segment finished since was synced whole when it was.
-            if segment.start == job.segment && writer.synced < job.len {
-                writer.mark_synced(job.len);
+        let current = self.segments.back().map(|s| s.start);
+        for &(_, start, len) in &job.files {
+            let writer = match self.closing.iter_mut().find(|(s, ..)| *s == start) {
+                Some((_, writer, _)) => Some(writer),
+                None => self.writer.as_mut().filter(|_| current == Some(start)),
+            };
+            if let Some(writer) = writer.filter(|w| w.synced < len) {
+                writer.mark_synced(len);
             }
         }
         Ok(())
@@ -637,6 +645,15 @@ impl Spool {
     /// Ends a sync whose synced length `ran` to disk: its bytes may be sent from now on.
     pub(crate) fn sync_ended(&mut self, job: &SyncJob, ran: io::Result<()>) -> Result<()> {
         self.check_synced(ran)?;
+        // The finished segments it covered are done with: unmapped, cut to their data.
+        let covered = |start: u64| job.files.iter().any(|f| f.1 == start);
+        for (start, writer, len) in std::mem::take(&mut self.closing) {
+            if covered(start) && writer.synced == len {
+                writer.finish(len);
+            } else {
+                self.closing.push((start, writer, len));
+            }
+        }
         self.synced_end = self.synced_end.max(job.end);
         Ok(())
     }
@@ -658,10 +675,13 @@ impl Spool {
         }
     }
 
-    /// Deletes the segments whose bytes are all stored (the object is `position` long),
-    /// but for a last one that still takes writes. A segment that cannot be deleted is kept:
-    /// its bytes are the object's, which a later open sees.
-    pub(crate) fn discard_to(&mut self, position: u64) {
+    /// Lets go of the segments whose bytes are all stored (the object is `position` long),
+    /// but for a last one that still takes writes, and returns their files for the caller
+    /// to delete with no lock held (unlinking a file of many pages takes a while). A file
+    /// left undeleted (a crash first, an error) holds bytes the object has, which a later
+    /// open sees as such.
+    pub(crate) fn discard_to(&mut self, position: u64) -> Vec<PathBuf> {
+        let mut done = Vec::new();
         while let Some(first) = self.segments.front() {
             let last = self.segments.len() == 1;
             let stored = match self.segments.get(1) {
@@ -671,14 +691,15 @@ impl Spool {
                         && (self.writer.is_none() || first.len >= self.segment_size)
                 }
             };
-            if !stored || fs::remove_file(&first.path).is_err() {
-                return;
+            if !stored {
+                break;
             }
-            self.segments.pop_front();
+            done.extend(self.segments.pop_front().map(|s| s.path));
             if last {
                 self.writer = None;
             }
         }
+        done
     }
 
     /// Where the `len` spooled bytes from object position `at` are.
@@ -710,6 +731,7 @@ impl Spool {
             let _ = fs::remove_file(&segment.path);
         }
         self.writer = None;
+        self.closing.clear();
         // Still held until this spool is dropped; a new owner makes a new one.
         let _ = fs::remove_file(&self.lock_path);
     }
@@ -1172,16 +1194,17 @@ impl StagedCrc {
 /// A sync of the last segment's data, run without the spool's lock (see
 /// [`Spool::begin_sync`]): its file, and what it covers.
 pub(crate) struct SyncJob {
-    file: Arc<File>,
-    /// The segment's start, and its length and the spool's end when the sync began.
-    segment: u64,
-    len: u64,
+    /// The segments' files, with each one's start and length when the sync began.
+    files: Vec<(Arc<File>, u64, u64)>,
+    /// The spool's end then.
     end: u64,
 }
 
 impl SyncJob {
     pub(crate) fn run(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.files
+            .iter()
+            .try_for_each(|(file, ..)| file.sync_data())
     }
 }
 
