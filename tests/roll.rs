@@ -429,8 +429,12 @@ fn reported_once(mode: Mode) {
     let mut stream = Appender::open(&client, BUCKET, "once/{n}", options).unwrap();
     // The next object's HEAD fails at every attempt: the roll fails, and is tried again
     // (unbuffered by the write made again, buffered by the upload thread once the error
-    // was heard of).
-    server.add_fault(Fault::new(Action::Error(503), Op::Head).count(3));
+    // was heard of, so there the HEADs fail until the buffer has been looked at).
+    let heads = match mode {
+        Mode::Direct => 3,
+        Mode::Buffered => u32::MAX,
+    };
+    server.add_fault(Fault::new(Action::Error(503), Op::Head).count(heads));
     stream.write(b"123456").unwrap();
     let err = store(&mut stream, b"abcdef").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{mode:?}: {err}");
@@ -445,7 +449,11 @@ fn reported_once(mode: Mode) {
             assert_eq!(&back[..6], b"abcdef");
             assert_eq!(stream.read_pending(4, &mut back).unwrap(), 2);
             assert_eq!(&back[..2], b"ef");
-            stream.flush(None).unwrap()
+            server.clear_faults();
+            // An attempt begun before the faults went may still report its 503, once.
+            if stream.flush(None).is_err() {
+                stream.flush(None).unwrap()
+            }
         }
     }
     stream.seal().unwrap();

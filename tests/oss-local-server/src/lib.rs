@@ -193,7 +193,13 @@ impl Server {
         }
     }
 
-    /// Requests still to be faulted by the scripted rules.
+    /// Drops every scripted fault not yet used up.
+    pub fn clear_faults(&self) {
+        if let Some(faults) = &self.shared.faults {
+            faults.clear();
+        }
+    }
+
     /// Lets `count` requests held by a `hold` fault (now or to come) go on.
     pub fn release_held(&self, count: u64) {
         if let Some(faults) = &self.shared.faults {
@@ -210,6 +216,7 @@ impl Server {
             .is_some_and(|faults| faults.wait_held(limit, done))
     }
 
+    /// Requests still to be faulted by the scripted rules.
     pub fn pending_faults(&self) -> u64 {
         self.shared.faults.as_ref().map_or(0, |f| f.pending())
     }
