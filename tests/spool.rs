@@ -600,6 +600,69 @@ fn an_unclosed_appenders_spool_is_uploaded_by_the_next_open_before_new_writes() 
 }
 
 #[test]
+fn a_stored_segments_file_holds_the_next_segment_and_its_old_bytes_are_never_uploaded() {
+    let server = common::start_server(AK, SK, BUCKET);
+    let (client, errors) = logged_client(&server);
+    let dir = Dir::new("spare");
+    let options = spooled(&dir.0, SpoolSync::EveryWrite, 10, Duration::from_millis(5));
+    let mut log = open(&client, BUCKET, "spare", options).unwrap();
+    log.write(b"0123456789").unwrap();
+    log.flush(None).unwrap();
+    // Once stored, the segment's file is kept (as a temporary) for the next segment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let spare = loop {
+        if let Some(name) = dir
+            .files()
+            .into_iter()
+            .find(|f| f.ends_with("-spare.seg.tmp"))
+        {
+            break dir.0.join(name);
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", dir.files());
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let inode =
+        |path: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap());
+    let kept = inode(&spare);
+    // Its appends fail, so what comes next stays spooled, in that file.
+    server.add_fault(Fault::new(Action::Error(503), Op::Append).count(3));
+    log.write(b"abcde").unwrap();
+    let segments = dir.segments();
+    assert_eq!(segments.len(), 1, "{:?}", dir.files());
+    assert_eq!(inode(&segments[0]), kept);
+    errors
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the upload error logged");
+    drop(log);
+    // The file still holds "56789" past the new segment's 5 bytes: never uploaded.
+    let mut log = open(&client, BUCKET, "spare", reopening(&dir.0)).unwrap();
+    log.write(b"!").unwrap();
+    log.close().unwrap();
+    assert_eq!(stored(&server, "spare"), b"0123456789abcde!");
+    assert_eq!(dir.files(), Vec::<String>::new());
+}
+
+#[test]
+fn a_spare_left_by_an_unclosed_appender_is_removed_by_the_next_open_never_uploaded() {
+    let (server, client, dir) = start("spare-left");
+    let options = spooled(&dir.0, SpoolSync::EveryWrite, 10, Duration::from_millis(5));
+    let mut log = open(&client, BUCKET, "left", options).unwrap();
+    log.write(b"0123456789").unwrap();
+    log.flush(None).unwrap();
+    // A spooled appender's drop waits for its upload thread, the spare's maker.
+    drop(log);
+    let files = dir.files();
+    assert!(
+        files.iter().any(|f| f.ends_with("-spare.seg.tmp")),
+        "{files:?}"
+    );
+    // It holds a whole segment of stored bytes, header and all.
+    reopen_and_close(&client, &dir.0, "left");
+    assert_eq!(stored(&server, "left"), b"0123456789");
+    assert_eq!(dir.files(), Vec::<String>::new());
+}
+
+#[test]
 fn a_spool_cut_inside_its_data_uploads_what_is_there() {
     let (server, client, dir) = start("cut-data");
     leave_spool(&client, &dir.0, "cut", b"0123456789");

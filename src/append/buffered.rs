@@ -28,7 +28,6 @@ use crate::object::{check_size, ObjectInfo};
 use std::collections::VecDeque;
 use std::io::Read;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -805,8 +804,8 @@ impl State {
     }
 
     /// After `request` was sent and `stored` bytes of it were stored (`durable` moved on);
-    /// returns the spool files no longer needed, to delete with the lock let go of.
-    fn sent(&mut self, request: Request, stored: u64) -> Vec<PathBuf> {
+    /// returns the spool files no longer needed, to put away with the lock let go of.
+    fn sent(&mut self, request: Request, stored: u64) -> spool::Stored {
         match (&mut self.store, request) {
             (Store::Memory(chunks), Request::Chunk(mut chunk, sent)) => {
                 // One request is one write, so at most all of it was stored.
@@ -822,7 +821,7 @@ impl State {
                     chunks.front_sent = end;
                     chunks.queue.push_front(chunk);
                 }
-                Vec::new()
+                spool::Stored::default()
             }
             (Store::Spool(spool), _) => spool.discard_to(self.durable),
             (Store::Memory(_), Request::Spooled(..)) => unreachable!("a spooled request"),
@@ -970,10 +969,34 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
         }
         if let Store::Spool(spool) = &state.store {
             // Under the interval policy, bytes go to OSS only once they are on disk (see
-            // `Spool::sendable_end`): with none such, a sync first.
-            if spool.sendable_end() <= state.durable {
-                state = sync_spool(shared, state);
-                continue;
+            // `Spool::sendable_end`). The sync that puts them there waits for its interval,
+            // so syncs stay one an interval however fast writes come (each is a device
+            // flush), unless a caller waits for the bytes (a flush, a full buffer, a close)
+            // or the max delay is up.
+            let starved = spool.sendable_end() <= state.durable;
+            let urgent = starved
+                && (state.flush_to > state.durable
+                    || state.stop == Stop::Drain
+                    || state.oldest.is_some_and(|t| t.elapsed() >= state.max_delay));
+            match spool.sync_due() {
+                Some(at) if starved && !urgent && at > Instant::now() => {
+                    let left = at.saturating_duration_since(Instant::now());
+                    state = shared
+                        .work
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    continue;
+                }
+                Some(at) if starved || at <= Instant::now() => {
+                    state = sync_spool(shared, state);
+                    continue;
+                }
+                None if starved => {
+                    state = sync_spool(shared, state);
+                    continue;
+                }
+                _ => {}
             }
         }
         // Rolling, the request after a cut goes to the next object.
@@ -1029,10 +1052,11 @@ fn upload(shared: &Shared, mut scratch: Vec<u8>) {
         let stored_files = state.sent(request, stored);
         if !stored_files.is_empty() {
             drop(state);
-            for path in stored_files {
-                let _ = std::fs::remove_file(path);
-            }
+            let spare = stored_files.put_away();
             state = lock(&shared.state);
+            if let (Some(made), Store::Spool(spool)) = (spare, &mut state.store) {
+                spool.spare_made(made);
+            }
         }
         if state.held() == 0 {
             state.oldest = None;

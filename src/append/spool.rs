@@ -95,6 +95,11 @@ pub(crate) struct Spool {
     /// thread's next sync covers them, then unmaps them and cuts them to their data (the
     /// writer never waits for that disk).
     closing: Vec<(u64, Writer, u64)>,
+    /// A stored segment's file kept for the next segment: its pages are in memory already,
+    /// where a new file's must each be allocated and zeroed, and a deleted one's freed.
+    spare: Spare,
+    /// Where the spare is: a temporary's name, which an open removes.
+    spare_path: PathBuf,
     /// Where the spool ends, and the object's CRC-64 up to there (fed a write at a time).
     end: u64,
     end_crc: StagedCrc,
@@ -187,6 +192,7 @@ impl Spool {
         let object = format!("oss://{bucket}/{key}");
         let stream = stream_name(bucket, key);
         let (lock, lock_path) = lock(&dir, &stream, &object)?;
+        let spare_path = dir.join(format!("{stream}-spare{TEMPORARY}"));
         let mut spool = Spool {
             dir,
             object,
@@ -199,6 +205,8 @@ impl Spool {
             segments: VecDeque::new(),
             writer: None,
             closing: Vec::new(),
+            spare: Spare::Absent,
+            spare_path,
             end: 0,
             end_crc: StagedCrc::resume(0),
             synced_at: Instant::now(),
@@ -385,8 +393,9 @@ impl Spool {
         if crc != expected {
             return Err(self.conflict(&what, object, (length, expected)));
         }
-        for path in self.discard_to(length) {
-            let _ = fs::remove_file(path);
+        let spare = self.discard_to(length).put_away();
+        if let Some(made) = spare {
+            self.spare_made(made);
         }
         Ok(object)
     }
@@ -507,9 +516,12 @@ impl Spool {
     /// synced under the interval policy (by the upload thread's next sync, see `closing`).
     fn start_segment(&mut self, first: u64) -> Result<()> {
         let syncs = self.sync != SpoolSync::None;
-        if let (Some(writer), Some(last)) = (self.writer.take(), self.segments.back()) {
+        if let (Some(mut writer), Some(last)) = (self.writer.take(), self.segments.back()) {
             if matches!(self.sync, SpoolSync::Interval(_)) && writer.synced < last.len {
-                // For the upload thread's next sync, which needs its synced-length word.
+                // For the upload thread's next sync, which needs its synced-length word
+                // (mapped still); its data pages need no mapping, and the sync no TLB
+                // flush for each.
+                writer.release_to(last.len);
                 self.closing.push((last.start, writer, last.len));
             } else {
                 writer.finish(last.len);
@@ -524,12 +536,17 @@ impl Spool {
         let data_offset = words_at(prefix.len() as u64) + WORDS;
         prefix.resize(data_offset as usize, 0);
         let capacity = self.segment_size.max(first);
+        // The spare's bytes past the new header stay, uncounted: its lengths say 0.
+        let temporary = match std::mem::replace(&mut self.spare, Spare::Absent) {
+            Spare::Ready => self.spare_path.clone(),
+            _ => temporary,
+        };
         let made = (|| {
             let mut file = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
-                .truncate(true)
+                .truncate(temporary != self.spare_path)
                 .open(&temporary)?;
             file.write_all(&prefix)?;
             let writer = Writer::new(file, data_offset, capacity)?;
@@ -680,8 +697,8 @@ impl Spool {
     /// to delete with no lock held (unlinking a file of many pages takes a while). A file
     /// left undeleted (a crash first, an error) holds bytes the object has, which a later
     /// open sees as such.
-    pub(crate) fn discard_to(&mut self, position: u64) -> Vec<PathBuf> {
-        let mut done = Vec::new();
+    pub(crate) fn discard_to(&mut self, position: u64) -> Stored {
+        let mut done = Stored::default();
         while let Some(first) = self.segments.front() {
             let last = self.segments.len() == 1;
             let stored = match self.segments.get(1) {
@@ -694,12 +711,29 @@ impl Spool {
             if !stored {
                 break;
             }
-            done.extend(self.segments.pop_front().map(|s| s.path));
+            let Some(segment) = self.segments.pop_front() else {
+                break;
+            };
             if last {
                 self.writer = None;
             }
+            // Never one a finished writer still holds (it cuts its file to its length).
+            let held = self.closing.iter().any(|c| c.0 == segment.start);
+            if self.spare == Spare::Absent && !held {
+                self.spare = Spare::Coming;
+                done.recycle = Some((segment.path, self.spare_path.clone()));
+            } else {
+                done.delete.push(segment.path);
+            }
         }
         done
+    }
+
+    /// Hears whether the file [`Stored::put_away`] was to keep became the spare.
+    pub(crate) fn spare_made(&mut self, made: bool) {
+        if self.spare == Spare::Coming {
+            self.spare = if made { Spare::Ready } else { Spare::Absent };
+        }
     }
 
     /// Where the `len` spooled bytes from object position `at` are.
@@ -732,6 +766,10 @@ impl Spool {
         }
         self.writer = None;
         self.closing.clear();
+        if self.spare != Spare::Absent {
+            let _ = fs::remove_file(&self.spare_path);
+            self.spare = Spare::Absent;
+        }
         // Still held until this spool is dropped; a new owner makes a new one.
         let _ = fs::remove_file(&self.lock_path);
     }
@@ -1138,6 +1176,12 @@ fn words_at(header_len: u64) -> u64 {
 const WORDS: u64 = 16;
 /// A segment's file grows this much at a time (its last step to the segment's size).
 const GROW: u64 = 1 << 20;
+/// The pages a writer maps in ahead of its writes, a call at a time, and those it has
+/// written that it lets go of at once (each call flushes the TLBs of every CPU the process
+/// runs on). A sync's writeback write-protects each mapped dirty page, with a TLB flush of
+/// its own: few stay mapped.
+const AHEAD: u64 = 256 << 10;
+const BEHIND: u64 = 1 << 20;
 
 /// This boot's id (empty where unknown: every segment is then read as from another boot).
 fn boot_id() -> &'static str {
@@ -1191,6 +1235,45 @@ impl StagedCrc {
     }
 }
 
+/// Whether a spool has a [`Spool::spare`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spare {
+    Absent,
+    /// Being renamed into place, with no lock held.
+    Coming,
+    Ready,
+}
+
+/// Segment files whose bytes are all stored, to put away with no lock held (unlinking a
+/// file of many pages takes a while).
+#[derive(Default)]
+pub(crate) struct Stored {
+    delete: Vec<PathBuf>,
+    /// The one to become the spare (from, to) instead.
+    recycle: Option<(PathBuf, PathBuf)>,
+}
+
+impl Stored {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.delete.is_empty() && self.recycle.is_none()
+    }
+
+    /// Deletes the files, but the one renamed to be the spare; whether it was, for
+    /// [`Spool::spare_made`] (`None`: none was to be).
+    pub(crate) fn put_away(self) -> Option<bool> {
+        for path in self.delete {
+            let _ = fs::remove_file(path);
+        }
+        self.recycle.map(|(from, to)| {
+            let made = fs::rename(&from, to).is_ok();
+            if !made {
+                let _ = fs::remove_file(from);
+            }
+            made
+        })
+    }
+}
+
 /// A sync of the last segment's data, run without the spool's lock (see
 /// [`Spool::begin_sync`]): its file, and what it covers.
 pub(crate) struct SyncJob {
@@ -1223,6 +1306,8 @@ struct Writer {
     allocated: u64,
     /// Data bytes before this were let go of from this process's memory.
     released: u64,
+    /// Data bytes before this were mapped in ahead of the writes.
+    mapped: u64,
     /// What the synced length word says.
     synced: u64,
 }
@@ -1243,33 +1328,45 @@ impl Writer {
             capacity,
             allocated: 0,
             released: 0,
+            mapped: 0,
             synced: 0,
         })
     }
 
     /// Makes room in the file for data up to `to` (the data ends at `from`): a step of
-    /// [`GROW`] at a time, or just what is needed when a step does not fit. The pages
-    /// written before `from` are let go of on the way, so memory stays a step's worth.
+    /// [`GROW`] at a time, or just what is needed when a step does not fit. Past the
+    /// pages mapped ahead, the next [`AHEAD`] is mapped in, and once [`BEHIND`] were
+    /// written the pages before `from` are let go of: memory stays the two's worth.
     fn reserve(&mut self, from: u64, to: u64) -> io::Result<()> {
-        if to <= self.allocated {
-            return Ok(());
+        if to > self.allocated {
+            let step = to.max(self.allocated + GROW).min(self.capacity);
+            let at = self.data_offset + self.allocated;
+            if preallocate(&self.file, at, step - self.allocated).is_err() {
+                preallocate(&self.file, at, to - self.allocated)?;
+                self.allocated = to;
+            } else {
+                self.allocated = step;
+            }
         }
-        let step = to.max(self.allocated + GROW).min(self.capacity);
-        let at = self.data_offset + self.allocated;
-        if preallocate(&self.file, at, step - self.allocated).is_err() {
-            preallocate(&self.file, at, to - self.allocated)?;
-            self.allocated = to;
-        } else {
-            self.allocated = step;
+        if to > self.mapped {
+            // Mapped in one call rather than one fault a page (a fault every 41 log lines
+            // was a writer's slowest step).
+            let end = to.max(self.mapped + AHEAD).min(self.allocated);
+            let offset = |at: u64| (self.data_offset + at) as usize;
+            self.map.populate(offset(self.mapped), offset(end));
+            self.mapped = end;
+            if from - self.released >= BEHIND {
+                self.release_to(from);
+            }
         }
-        // The pages just taken, mapped in one call rather than one fault a page (a fault
-        // every 41 log lines was a writer's slowest step).
-        self.map
-            .populate(at as usize, (self.data_offset + self.allocated) as usize);
-        let (start, end) = (self.data_offset + self.released, self.data_offset + from);
-        self.map.release(start as usize, end as usize);
-        self.released = from;
         Ok(())
+    }
+
+    /// Lets go of the pages written before data offset `to`.
+    fn release_to(&mut self, to: u64) {
+        let offset = |at: u64| (self.data_offset + at) as usize;
+        self.map.release(offset(self.released), offset(to));
+        self.released = to;
     }
 
     /// Copies `data` to data offset `at`, within what is reserved.
